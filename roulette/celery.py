@@ -1,0 +1,11 @@
+"""The Celery app. Tasks live in each app's tasks.py; the beat schedule is in roulette/beat.py."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "roulette.settings")
+
+app = Celery("roulette")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

@@ -1,0 +1,54 @@
+"""One JSON error shape for the API: {"error": {"code", "message", "fields": {name: [messages]}}}."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import exceptions, status
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from teams.errors import RotaError
+
+
+def _fields(detail) -> dict:
+    if isinstance(detail, dict):
+        return {
+            key: [str(item) for item in (value if isinstance(value, list) else [value])]
+            if not isinstance(value, dict)
+            else _fields(value)
+            for key, value in detail.items()
+        }
+    return {}
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, RotaError):
+        fields = {exc.field: [exc.message]} if exc.field else {}
+        exc = exceptions.ValidationError(fields or {"non_field_errors": [exc.message]})
+    elif isinstance(exc, DjangoValidationError):
+        if hasattr(exc, "error_dict"):
+            exc = exceptions.ValidationError({k: [str(m) for m in v.messages] for k, v in exc.message_dict.items()})
+        else:
+            exc = exceptions.ValidationError({"non_field_errors": exc.messages})
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    detail = response.data
+    if isinstance(exc, exceptions.ValidationError):
+        fields = _fields(detail) if isinstance(detail, dict) else {"non_field_errors": [str(d) for d in detail]}
+        messages = fields.pop("non_field_errors", [])
+        first = (
+            messages[0]
+            if messages
+            else next(
+                (f"{name}: {msgs[0]}" for name, msgs in fields.items() if isinstance(msgs, list) and msgs),
+                "Invalid input.",
+            )
+        )
+        if messages:
+            fields["non_field_errors"] = messages
+        body = {"error": {"code": "invalid", "message": first, "fields": fields}}
+        response.status_code = status.HTTP_400_BAD_REQUEST
+    else:
+        message = detail.get("detail", str(detail)) if isinstance(detail, dict) else str(detail)
+        code = getattr(getattr(exc, "detail", None), "code", None) or getattr(exc, "default_code", "error")
+        body = {"error": {"code": str(code), "message": str(message), "fields": {}}}
+    response.data = body
+    return response

@@ -1,0 +1,298 @@
+"""The rota: teams, members, numbers, rotations, shifts and overrides. Times are stored in UTC."""
+
+import datetime as dt
+import secrets
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from teams.validators import validate_e164, validate_phone_list, validate_timezone
+
+
+def new_calendar_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def _check_interval(obj: models.Model, what: str) -> None:
+    """Shared checks of shifts and overrides: end after start, member of the team, no overlap."""
+    errors = {}
+    if obj.start and obj.end and obj.end <= obj.start:
+        errors["end"] = "The end must be after the start."
+    if (
+        obj.team_id
+        and obj.member_id
+        and not TeamMembership.objects.filter(team_id=obj.team_id, member_id=obj.member_id).exists()
+    ):
+        errors["member"] = "This person is not a member of the team."
+    if errors:
+        raise ValidationError(errors)
+    if obj.team_id and obj.role and obj.start and obj.end:
+        clash = (
+            type(obj)
+            .objects.filter(team_id=obj.team_id, role=obj.role, start__lt=obj.end, end__gt=obj.start)
+            .exclude(pk=obj.pk)
+            .select_related("member")
+            .first()
+        )
+        if clash:
+            raise ValidationError(
+                f"This {what} overlaps another {obj.role} {what} of the team "
+                f"({clash.member}, {clash.start:%Y-%m-%d %H:%M} to {clash.end:%Y-%m-%d %H:%M} UTC)."
+            )
+
+
+class Role(models.TextChoices):
+    PRIMARY = "primary", "Primary"
+    SECONDARY = "secondary", "Secondary"
+
+
+class Team(models.Model):
+    slug = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=100)
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    ring_timeout = models.PositiveSmallIntegerField(
+        default=20,
+        validators=[MinValueValidator(5), MaxValueValidator(60)],
+        help_text="Seconds each person's phone rings before the call moves on.",
+    )
+    greeting = models.CharField(
+        max_length=300, blank=True, help_text="Said to the caller before we ring the person on call."
+    )
+    fallback_phone = models.CharField(
+        max_length=20, blank=True, validators=[validate_e164], help_text="Rung after primary and secondary."
+    )
+    reminder_lead_minutes = models.PositiveIntegerField(default=1440, validators=[MaxValueValidator(60 * 24 * 14)])
+    ack_timeout_minutes = models.PositiveIntegerField(
+        default=5, validators=[MinValueValidator(1), MaxValueValidator(24 * 60)]
+    )
+    alert_pages_per_hour = models.PositiveIntegerField(
+        default=20, help_text="At most this many alert pages an hour; the rest are held back and counted."
+    )
+    allowed_callers = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_phone_list],
+        help_text="E.164 numbers allowed to call; empty means everyone.",
+    )
+    calendar_token = models.CharField(max_length=64, default=new_calendar_token, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+
+class Member(models.Model):
+    name = models.CharField(max_length=100)
+    phone = models.CharField(max_length=20, unique=True, validators=[validate_e164])
+    email = models.EmailField(blank=True)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="member"
+    )
+    timezone = models.CharField(
+        max_length=64, blank=True, validators=[validate_timezone], help_text="Empty: the team's time zone."
+    )
+    sms_opted_out_at = models.DateTimeField(null=True, blank=True, help_text="Set when they texted STOP.")
+    calendar_token = models.CharField(max_length=64, default=new_calendar_token, unique=True)
+    teams = models.ManyToManyField(Team, through="TeamMembership", related_name="members")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.phone and SupportNumber.objects.filter(phone_number=self.phone).exists():
+            raise ValidationError({"phone": "This is one of our support numbers, not a person's phone."})
+
+    @property
+    def is_opted_out(self) -> bool:
+        return self.sms_opted_out_at is not None
+
+
+class TeamMembership(models.Model):
+    class Role(models.TextChoices):
+        LEAD = "lead", "Lead"
+        MEMBER = "member", "Member"
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["team", "member"], name="membership_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.member} in {self.team} ({self.role})"
+
+    def clean(self) -> None:
+        if self.role == self.Role.LEAD and self.member_id and not self.member.user_id:
+            raise ValidationError({"role": "A lead needs a login: link this member to a user first."})
+
+
+class SupportNumber(models.Model):
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="numbers")
+    phone_number = models.CharField(max_length=20, unique=True, validators=[validate_e164])
+    sms_enabled = models.BooleanField(
+        default=True, help_text="Can send SMS; if not, the global TWILIO_SMS_FROM sender is used."
+    )
+    twilio_sid = models.CharField(max_length=40, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["phone_number"]
+
+    def __str__(self) -> str:
+        return self.phone_number
+
+    def clean(self) -> None:
+        if self.phone_number and Member.objects.filter(phone=self.phone_number).exists():
+            raise ValidationError({"phone_number": "This is a member's own phone, not a support number."})
+
+
+class Rotation(models.Model):
+    """Hand-offs at start + n × shift_length in the team's local wall-clock time."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="rotations")
+    name = models.CharField(max_length=100)
+    role = models.CharField(max_length=10, choices=Role.choices)
+    start_date = models.DateField(help_text="Local date of the first hand-off, in the team's time zone.")
+    start_time = models.TimeField(help_text="Local wall-clock time of every hand-off.")
+    shift_length = models.DurationField(help_text="ISO-8601 duration, e.g. P7D, P1D, PT12H.")
+    members = models.ManyToManyField(Member, through="RotationParticipant", related_name="rotations")
+    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["team__name", "role"]
+        constraints = [models.UniqueConstraint(fields=["team", "role"], name="rotation_one_per_team_role")]
+
+    def __str__(self) -> str:
+        return f"{self.team} {self.role}: {self.name}"
+
+    @property
+    def start_local(self) -> dt.datetime:
+        return dt.datetime.combine(self.start_date, self.start_time)
+
+    def clean(self) -> None:
+        if self.shift_length is not None and self.shift_length < dt.timedelta(minutes=15):
+            raise ValidationError({"shift_length": "A shift lasts at least 15 minutes (PT15M)."})
+        if self.shift_length is not None and self.shift_length > dt.timedelta(days=366):
+            raise ValidationError({"shift_length": "A shift lasts at most a year (P366D)."})
+
+
+class RotationParticipant(models.Model):
+    rotation = models.ForeignKey(Rotation, on_delete=models.CASCADE, related_name="participants")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [models.UniqueConstraint(fields=["rotation", "position"], name="participant_position_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.position}. {self.member}"
+
+
+class Shift(models.Model):
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="shifts")
+    role = models.CharField(max_length=10, choices=Role.choices)
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="shifts")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    rotation = models.ForeignKey(Rotation, null=True, blank=True, on_delete=models.SET_NULL, related_name="shifts")
+    is_edited = models.BooleanField(default=False, help_text="Changed by hand: the rotation no longer regenerates it.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["start"]
+        indexes = [
+            models.Index(fields=["team", "end", "start"], name="shift_team_end_start"),
+            models.Index(fields=["start"], name="shift_start"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(end__gt=models.F("start")), name="shift_end_after_start"),
+            models.UniqueConstraint(
+                fields=["rotation", "start"], condition=Q(rotation__isnull=False), name="shift_rotation_start"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.team} {self.role}: {self.member} {self.start:%Y-%m-%d %H:%M}Z"
+
+    def clean(self) -> None:
+        _check_interval(self, "shift")
+
+
+class Override(models.Model):
+    """Member covers a role of a team from start to end; beats shifts."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="overrides")
+    role = models.CharField(max_length=10, choices=Role.choices)
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="overrides")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    reason = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["start"]
+        indexes = [models.Index(fields=["team", "end", "start"], name="override_team_end_start")]
+        constraints = [
+            models.CheckConstraint(condition=Q(end__gt=models.F("start")), name="override_end_after_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member} covers {self.team} {self.role} {self.start:%Y-%m-%d %H:%M}Z"
+
+    def clean(self) -> None:
+        _check_interval(self, "override")
+
+
+class ApiToken(models.Model):
+    """An API token, stored hashed. Scope `alerts` tokens belong to a team and may only raise alerts."""
+
+    class Scope(models.TextChoices):
+        FULL = "full", "Full (acts as the user)"
+        ALERTS = "alerts", "Alerts only (team integration)"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    scope = models.CharField(max_length=10, choices=Scope.choices, default=Scope.FULL)
+    name = models.CharField(max_length=100, blank=True)
+    prefix = models.CharField(max_length=8, help_text="First characters, to recognise a token.")
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(scope="full", user__isnull=False) | Q(scope="alerts", team__isnull=False)),
+                name="token_owner_matches_scope",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.name or self.scope})"

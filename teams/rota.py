@@ -1,0 +1,244 @@
+"""The rota engine: pure functions over times and plain data. No database, no clock.
+
+Hand-offs happen at start + n × length in the team's local wall-clock time, so a 09:00 Monday hand-off
+stays at 09:00 across daylight saving. A wall time that does not exist (spring forward) moves forward to
+the first valid instant; an ambiguous one (fall back) takes the first occurrence.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+UTC = dt.UTC
+SHIFT = "shift"
+OVERRIDE = "override"
+
+
+@dataclass(frozen=True)
+class PlannedShift:
+    """A shift a rotation calls for: the n-th hand-off to the next one."""
+
+    sequence: int
+    member_id: int
+    start: dt.datetime
+    end: dt.datetime
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """A stored shift or override: who covers a role from start to end."""
+
+    member_id: int
+    start: dt.datetime
+    end: dt.datetime
+    source: str = SHIFT
+    ref_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A piece of the final schedule: member_id is None in a gap."""
+
+    member_id: int | None
+    start: dt.datetime
+    end: dt.datetime
+    source: str | None
+    ref_id: int | None = None
+
+
+def localize(wall: dt.datetime, tz: ZoneInfo) -> dt.datetime:
+    """The UTC instant of a naive local wall time in `tz`.
+
+    Ambiguous times take the first occurrence (fold=0). A time inside a spring-forward gap moves forward to
+    the first valid instant, the moment the clocks jump.
+    """
+    if wall.tzinfo is not None:
+        raise ValueError("localize() takes a naive wall-clock time")
+    first = wall.replace(tzinfo=tz, fold=0)
+    as_utc = first.astimezone(UTC)
+    if as_utc.astimezone(tz).replace(tzinfo=None) == wall:
+        return as_utc
+    # Nonexistent: fold=0 applies the offset from before the jump (later instant), fold=1 the one after
+    # (earlier instant). The jump lies between; find it to the second.
+    low = wall.replace(tzinfo=tz, fold=1).astimezone(UTC)
+    high = as_utc
+    if low > high:
+        low, high = high, low
+    offset_after = high.astimezone(tz).utcoffset()
+    while high - low > dt.timedelta(seconds=1):
+        middle = low + (high - low) / 2
+        if middle.astimezone(tz).utcoffset() == offset_after:
+            high = middle
+        else:
+            low = middle
+    return high.replace(microsecond=0)
+
+
+def to_local_wall(instant: dt.datetime, tz: ZoneInfo) -> dt.datetime:
+    return instant.astimezone(tz).replace(tzinfo=None)
+
+
+def handoff(start_local: dt.datetime, length: dt.timedelta, n: int, tz: ZoneInfo) -> dt.datetime:
+    """The n-th hand-off instant (UTC)."""
+    return localize(start_local + n * length, tz)
+
+
+def first_index_at_or_before(start_local: dt.datetime, length: dt.timedelta, tz: ZoneInfo, instant: dt.datetime) -> int:
+    """The largest n >= 0 whose hand-off is at or before `instant` (0 if the rotation starts later)."""
+    wall = to_local_wall(instant, tz)
+    # Wall-clock and real time differ by at most a day's worth of offset change; step back enough
+    # hand-offs to be safe, then walk forward.
+    slack = math.ceil(dt.timedelta(hours=26) / length) + 1
+    n = max(0, math.floor((wall - start_local) / length) - slack)
+    while handoff(start_local, length, n + 1, tz) <= instant:
+        n += 1
+    return n
+
+
+def generate(
+    *,
+    start_local: dt.datetime,
+    length: dt.timedelta,
+    member_ids: Sequence[int],
+    tz: ZoneInfo,
+    window_start: dt.datetime,
+    window_end: dt.datetime,
+) -> list[PlannedShift]:
+    """Shifts of a rotation that overlap [window_start, window_end), in order.
+
+    The member of shift n is member_ids[n % len(member_ids)], so nobody is skipped or doubled at a year's
+    end. A shift swallowed whole by a spring-forward gap (zero length) is left out.
+    """
+    if not member_ids:
+        return []
+    if length <= dt.timedelta(0):
+        raise ValueError("shift length must be positive")
+    shifts = []
+    n = first_index_at_or_before(start_local, length, tz, window_start)
+    start = handoff(start_local, length, n, tz)
+    while start < window_end:
+        end = handoff(start_local, length, n + 1, tz)
+        if end > window_start and end > start:
+            shifts.append(PlannedShift(n, member_ids[n % len(member_ids)], start, end))
+        n += 1
+        start = end
+    return shifts
+
+
+def _covering(items: Sequence[Assignment], starts: Sequence[dt.datetime], at: dt.datetime) -> Assignment | None:
+    i = bisect.bisect_right(starts, at) - 1
+    # Items do not overlap (validated), but stay right if they do: look back past ended ones.
+    while i >= 0:
+        item = items[i]
+        if item.end > at:
+            return item
+        if i > 0 and items[i - 1].end <= item.start:
+            break
+        i -= 1
+    return None
+
+
+def oncall_at(shifts: Iterable[Assignment], overrides: Iterable[Assignment], at: dt.datetime) -> Assignment | None:
+    """The override covering `at`, else the shift covering it, else None."""
+    for items in (overrides, shifts):
+        covering = [item for item in items if item.start <= at < item.end]
+        if covering:
+            return max(covering, key=lambda item: item.start)
+    return None
+
+
+def schedule(
+    shifts: Iterable[Assignment],
+    overrides: Iterable[Assignment],
+    window_start: dt.datetime,
+    window_end: dt.datetime,
+) -> list[Segment]:
+    """The final schedule of one role over the window: contiguous segments, gaps included.
+
+    Overrides beat shifts. Adjacent pieces with the same member and source are merged.
+    """
+    if window_end <= window_start:
+        return []
+    layers = []
+    points = {window_start, window_end}
+    for items in (overrides, shifts):
+        kept = sorted(
+            (item for item in items if item.end > window_start and item.start < window_end),
+            key=lambda item: (item.start, item.end),
+        )
+        layers.append((kept, [item.start for item in kept]))
+        for item in kept:
+            points.update(p for p in (item.start, item.end) if window_start < p < window_end)
+    bounds = sorted(points)
+    segments: list[Segment] = []
+    for start, end in zip(bounds, bounds[1:], strict=False):
+        chosen = None
+        for items, starts in layers:
+            chosen = _covering(items, starts, start)
+            if chosen is not None:
+                break
+        member_id = chosen.member_id if chosen else None
+        source = chosen.source if chosen else None
+        ref_id = chosen.ref_id if chosen else None
+        last = segments[-1] if segments else None
+        if last and last.member_id == member_id and last.source == source and last.ref_id == ref_id:
+            segments[-1] = Segment(member_id, last.start, end, source, ref_id)
+        elif last and last.member_id == member_id and last.source == source and (source == SHIFT or member_id is None):
+            # Back-to-back shifts of one person read as one stretch on call.
+            segments[-1] = Segment(member_id, last.start, end, source, last.ref_id)
+        else:
+            segments.append(Segment(member_id, start, end, source, ref_id))
+    return segments
+
+
+def gaps(segments: Iterable[Segment]) -> list[Segment]:
+    """The segments in which nobody is on call."""
+    return [segment for segment in segments if segment.member_id is None]
+
+
+def segment_at(segments: Sequence[Segment], at: dt.datetime) -> Segment | None:
+    for segment in segments:
+        if segment.start <= at < segment.end:
+            return segment
+    return None
+
+
+def next_person(segments: Sequence[Segment], at: dt.datetime) -> Segment | None:
+    """The first segment after the one covering `at` whose person differs and is not nobody."""
+    current = segment_at(segments, at)
+    current_member = current.member_id if current else None
+    for segment in segments:
+        if segment.end <= at or segment.start <= at < segment.end:
+            continue
+        if segment.member_id is not None and segment.member_id != current_member:
+            return segment
+    return None
+
+
+@dataclass(frozen=True)
+class Handoff:
+    at: dt.datetime
+    outgoing_member_id: int | None
+    incoming_member_id: int | None
+    incoming_until: dt.datetime
+
+
+def handoffs(segments: Sequence[Segment]) -> list[Handoff]:
+    """Every change of the person on call between consecutive segments."""
+    result = []
+    for i in range(1, len(segments)):
+        before, after = segments[i - 1], segments[i]
+        if before.member_id == after.member_id:
+            continue
+        until = after.end
+        for later in segments[i + 1 :]:
+            if later.member_id != after.member_id:
+                break
+            until = later.end
+        result.append(Handoff(after.start, before.member_id, after.member_id, until))
+    return result

@@ -1,0 +1,312 @@
+"""Writes to the rota. Every change goes through one function here, which validates and saves."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Sequence
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from teams import rota
+from teams.errors import RotaError
+from teams.models import (
+    Member,
+    Override,
+    Rotation,
+    RotationParticipant,
+    Shift,
+    SupportNumber,
+    Team,
+    TeamMembership,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def _save(obj, *, exclude: Iterable[str] = ()):
+    obj.full_clean(exclude=list(exclude))
+    obj.save()
+    return obj
+
+
+def _lock_team(team: Team) -> None:
+    """Serialise writes to one team's rota (overlap checks then see each other's rows)."""
+    Team.objects.select_for_update().filter(pk=team.pk).first()
+
+
+def team_create(**fields) -> Team:
+    return _save(Team(**fields))
+
+
+def member_create(*, team: Team, name: str, phone: str, email: str = "", role: str = "member", **extra) -> Member:
+    """Create a member and add them to the team."""
+    with transaction.atomic():
+        member = _save(Member(name=name, phone=phone, email=email, **extra))
+        membership_add(team=team, member=member, role=role)
+    return member
+
+
+def membership_add(*, team: Team, member: Member, role: str = "member") -> TeamMembership:
+    membership, _ = TeamMembership.objects.get_or_create(team=team, member=member, defaults={"role": role})
+    if membership.role != role:
+        membership.role = role
+    membership.full_clean()
+    membership.save()
+    return membership
+
+
+def support_number_create(*, team: Team, phone_number: str, sms_enabled: bool = True) -> SupportNumber:
+    return _save(SupportNumber(team=team, phone_number=phone_number, sms_enabled=sms_enabled))
+
+
+def _check_participants(team: Team, member_ids: Sequence[int]) -> None:
+    if not member_ids:
+        raise RotaError("A rotation needs at least one member.", field="members")
+    known = set(TeamMembership.objects.filter(team=team, member_id__in=member_ids).values_list("member_id", flat=True))
+    strangers = [m for m in member_ids if m not in known]
+    if strangers:
+        raise RotaError(f"Not members of {team.name}: {', '.join(str(m) for m in strangers)}.", field="members")
+
+
+def rotation_create(
+    *,
+    team: Team,
+    name: str,
+    role: str,
+    member_ids: Sequence[int],
+    start_local: dt.datetime,
+    shift_length: dt.timedelta,
+    now: dt.datetime | None = None,
+) -> Rotation:
+    """Create a rotation and generate its shifts up to the horizon."""
+    with transaction.atomic():
+        _lock_team(team)
+        _check_participants(team, member_ids)
+        if Rotation.objects.filter(team=team, role=role).exists():
+            raise RotaError(f"{team.name} already has a {role} rotation: edit that one.", field="role")
+        rotation = _save(
+            Rotation(
+                team=team,
+                name=name,
+                role=role,
+                start_date=start_local.date(),
+                start_time=start_local.time().replace(microsecond=0),
+                shift_length=shift_length,
+            )
+        )
+        rotation_set_members(rotation=rotation, member_ids=member_ids)
+        shifts_generate(rotations=[rotation], now=now)
+    return rotation
+
+
+def rotation_update(*, rotation: Rotation, member_ids: Sequence[int] | None = None, now=None, **fields) -> Rotation:
+    """Change a rotation; future shifts nobody edited by hand are regenerated, the past stays."""
+    with transaction.atomic():
+        _lock_team(rotation.team)
+        if "start_local" in fields:
+            start_local = fields.pop("start_local")
+            fields["start_date"] = start_local.date()
+            fields["start_time"] = start_local.time().replace(microsecond=0)
+        for key, value in fields.items():
+            setattr(rotation, key, value)
+        _save(rotation)
+        if member_ids is not None:
+            _check_participants(rotation.team, member_ids)
+            rotation_set_members(rotation=rotation, member_ids=member_ids)
+        shifts_generate(rotations=[rotation], now=now)
+    return rotation
+
+
+def rotation_set_members(*, rotation: Rotation, member_ids: Sequence[int]) -> None:
+    RotationParticipant.objects.filter(rotation=rotation).delete()
+    RotationParticipant.objects.bulk_create(
+        RotationParticipant(rotation=rotation, member_id=member_id, position=position)
+        for position, member_id in enumerate(member_ids)
+    )
+
+
+def _subtract(start: dt.datetime, end: dt.datetime, kept: Sequence[tuple[dt.datetime, dt.datetime]]):
+    """[start, end) minus the kept intervals, as a list of pieces."""
+    pieces = [(start, end)]
+    for k_start, k_end in kept:
+        next_pieces = []
+        for p_start, p_end in pieces:
+            if k_end <= p_start or k_start >= p_end:
+                next_pieces.append((p_start, p_end))
+                continue
+            if p_start < k_start:
+                next_pieces.append((p_start, k_start))
+            if k_end < p_end:
+                next_pieces.append((k_end, p_end))
+        pieces = next_pieces
+    return pieces
+
+
+def shifts_generate(
+    *, rotations: Iterable[Rotation] | None = None, now: dt.datetime | None = None, horizon: dt.timedelta | None = None
+) -> dict[str, int]:
+    """Bring the shifts of the rotations in line with them, from now to the horizon, with bulk writes.
+
+    Idempotent. Shifts that have started are history and never change; shifts edited by hand and
+    hand-made shifts stay, and the rotation's shifts are trimmed around them. Queries do not grow with the
+    number of shifts or rotations. One rotation that fails is logged and skipped.
+    """
+    now = now or timezone.now()
+    horizon = horizon or dt.timedelta(weeks=settings.SHIFT_HORIZON_WEEKS)
+    window_end = now + horizon
+    if rotations is None:
+        rotations = Rotation.objects.select_related("team")
+    rotations = list(rotations)
+    if not rotations:
+        return {"created": 0, "updated": 0, "deleted": 0, "failed": 0}
+    participants: dict[int, list[int]] = {r.pk: [] for r in rotations}
+    for rotation_id, member_id in (
+        RotationParticipant.objects.filter(rotation__in=rotations)
+        .order_by("rotation_id", "position")
+        .values_list("rotation_id", "member_id")
+    ):
+        participants[rotation_id].append(member_id)
+
+    team_roles = {(r.team_id, r.role) for r in rotations}
+    team_ids = {team_id for team_id, _ in team_roles}
+    existing: dict[tuple[int, str], list[Shift]] = {key: [] for key in team_roles}
+    for shift in Shift.objects.filter(team_id__in=team_ids, end__gt=now, start__lt=window_end):
+        if (shift.team_id, shift.role) in existing:
+            existing[(shift.team_id, shift.role)].append(shift)
+
+    to_create: list[Shift] = []
+    to_update: list[Shift] = []
+    to_delete: list[int] = []
+    failed = 0
+    for rotation in rotations:
+        try:
+            rows = existing[(rotation.team_id, rotation.role)]
+            # Kept: started shifts, hand-edited ones, hand-made ones and other rotations' (should be none).
+            kept = sorted(
+                (s.start, s.end) for s in rows if s.start <= now or s.is_edited or s.rotation_id != rotation.pk
+            )
+            mine = {s.start: s for s in rows if s.rotation_id == rotation.pk and s.start > now and not s.is_edited}
+            planned = rota.generate(
+                start_local=rotation.start_local,
+                length=rotation.shift_length,
+                member_ids=participants[rotation.pk],
+                tz=rotation.team.tz,
+                window_start=now,
+                window_end=window_end,
+            )
+            wanted: dict[dt.datetime, tuple[dt.datetime, int]] = {}
+            for plan in planned:
+                for start, end in _subtract(max(plan.start, now), plan.end, kept):
+                    if start >= now and end > start:
+                        wanted[start] = (end, plan.member_id)
+            for start, (end, member_id) in wanted.items():
+                shift = mine.pop(start, None)
+                if shift is None:
+                    to_create.append(
+                        Shift(
+                            team_id=rotation.team_id,
+                            role=rotation.role,
+                            member_id=member_id,
+                            start=start,
+                            end=end,
+                            rotation=rotation,
+                        )
+                    )
+                elif shift.end != end or shift.member_id != member_id:
+                    shift.end, shift.member_id = end, member_id
+                    to_update.append(shift)
+            to_delete.extend(s.pk for s in mine.values())
+        except Exception:
+            failed += 1
+            logger.exception("Shift generation failed for rotation %s (team %s)", rotation.pk, rotation.team_id)
+    with transaction.atomic():
+        if to_delete:
+            Shift.objects.filter(pk__in=to_delete).delete()
+        if to_update:
+            # Shrink ends first so a later start never meets a longer neighbour mid-update.
+            Shift.objects.bulk_update(to_update, ["end", "member"], batch_size=500)
+        if to_create:
+            Shift.objects.bulk_create(to_create, batch_size=500, ignore_conflicts=True)
+    counts = {"created": len(to_create), "updated": len(to_update), "deleted": len(to_delete), "failed": failed}
+    return counts
+
+
+def shift_create(*, team: Team, role: str, member: Member, start: dt.datetime, end: dt.datetime) -> Shift:
+    """A shift made by hand; the rotation leaves it alone."""
+    with transaction.atomic():
+        _lock_team(team)
+        return _save(Shift(team=team, role=role, member=member, start=start, end=end, is_edited=True))
+
+
+def shift_update(*, shift: Shift, **fields) -> Shift:
+    """Edit a shift (usually its member); it is marked edited so regeneration keeps it."""
+    with transaction.atomic():
+        _lock_team(shift.team)
+        for key, value in fields.items():
+            setattr(shift, key, value)
+        shift.is_edited = True
+        return _save(shift)
+
+
+def override_create(
+    *,
+    team: Team,
+    role: str,
+    member: Member,
+    start: dt.datetime,
+    end: dt.datetime,
+    reason: str = "",
+    created_by: AbstractBaseUser | None = None,
+) -> Override:
+    with transaction.atomic():
+        _lock_team(team)
+        return _save(
+            Override(team=team, role=role, member=member, start=start, end=end, reason=reason, created_by=created_by)
+        )
+
+
+def override_update(*, override: Override, **fields) -> Override:
+    with transaction.atomic():
+        _lock_team(override.team)
+        for key, value in fields.items():
+            setattr(override, key, value)
+        return _save(override)
+
+
+def token_create(*, user=None, team: Team | None = None, scope: str = "full", name: str = "") -> tuple[str, object]:
+    """Create an API token; returns (the clear token, shown once; the stored row)."""
+    from teams.authentication import token_hash, token_new
+
+    key = token_new()
+    from teams.models import ApiToken
+
+    try:
+        row = ApiToken.objects.create(
+            user=user, team=team, scope=scope, name=name, prefix=key[:8], key_hash=token_hash(key)
+        )
+    except IntegrityError as exc:  # pragma: no cover - 256 random bits do not collide
+        raise RotaError("Could not create a token, try again.") from exc
+    return key, row
+
+
+__all__ = [
+    "RotaError",
+    "ValidationError",
+    "member_create",
+    "membership_add",
+    "override_create",
+    "override_update",
+    "rotation_create",
+    "rotation_update",
+    "shift_create",
+    "shift_update",
+    "shifts_generate",
+    "support_number_create",
+    "team_create",
+    "token_create",
+]

@@ -1,0 +1,202 @@
+"""Everything that talked to a phone: calls, dial attempts, voicemails, the SMS outbox and alerts."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from teams.models import Member, Team
+
+
+class OutboundMessage(models.Model):
+    """The SMS outbox: a row first, then a delivery task. `dedupe_key` makes every send happen once."""
+
+    class Kind(models.TextChoices):
+        REMINDER = "reminder", "Shift reminder"
+        HANDOFF = "handoff", "Hand-off notice"
+        VOICEMAIL = "voicemail", "Voicemail notification"
+        GAP_ALERT = "gap_alert", "Gap alert"
+        ALERT = "alert", "Monitoring alert page"
+        REPLY = "reply", "Reply"
+        TEST = "test", "Test"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        DELIVERED = "delivered", "Delivered"
+        UNDELIVERED = "undelivered", "Undelivered"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped"
+
+    FINAL_STATUSES = (Status.DELIVERED, Status.UNDELIVERED, Status.FAILED, Status.SKIPPED)
+
+    to = models.CharField(max_length=20)
+    body = models.TextField()
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages")
+    member = models.ForeignKey(Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages")
+    dedupe_key = models.CharField(max_length=200, unique=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    sender = models.CharField(max_length=20, blank=True)
+    message_sid = models.CharField(max_length=40, null=True, blank=True, unique=True)
+    error_code = models.CharField(max_length=10, blank=True)
+    error_message = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    needs_status_check = models.BooleanField(
+        default=False, help_text="The last request timed out after it was sent: look it up, do not resend."
+    )
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="outbox_status_created"),
+            models.Index(fields=["team", "-created_at"], name="outbox_team_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} to {self.to} ({self.status})"
+
+
+class Call(models.Model):
+    """One inbound call to a team number, and what became of it."""
+
+    class Outcome(models.TextChoices):
+        IN_PROGRESS = "in_progress", "In progress"
+        ANSWERED = "answered", "Answered"
+        VOICEMAIL = "voicemail", "Voicemail"
+        ABANDONED = "abandoned", "Abandoned"
+        UNKNOWN_NUMBER = "unknown_number", "Unknown number"
+        REFUSED = "refused", "Caller not allowed"
+        FAILED = "failed", "Failed"
+
+    call_sid = models.CharField(max_length=40, unique=True)
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="calls")
+    from_number = models.CharField(max_length=32, blank=True)
+    to_number = models.CharField(max_length=32, blank=True)
+    status = models.CharField(max_length=20, blank=True, help_text="Twilio's CallStatus.")
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.IN_PROGRESS)
+    answered_by = models.ForeignKey(
+        Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="answered_calls"
+    )
+    answered_number = models.CharField(max_length=20, blank=True)
+    duration_seconds = models.PositiveIntegerField(null=True, blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["team", "-started_at"], name="call_team_started")]
+
+    def __str__(self) -> str:
+        return f"{self.call_sid} {self.from_number} → {self.to_number} ({self.outcome})"
+
+
+class DialAttempt(models.Model):
+    """One step of the escalation chain for a call: who we rang and whether they accepted."""
+
+    class Target(models.TextChoices):
+        PRIMARY = "primary", "Primary"
+        SECONDARY = "secondary", "Secondary"
+        FALLBACK = "fallback", "Team fallback phone"
+
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="attempts")
+    position = models.PositiveSmallIntegerField()
+    target = models.CharField(max_length=10, choices=Target.choices)
+    member = models.ForeignKey(Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    phone = models.CharField(max_length=20)
+    dial_call_sid = models.CharField(max_length=40, blank=True)
+    dial_status = models.CharField(max_length=20, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [models.UniqueConstraint(fields=["call", "position"], name="attempt_call_position")]
+
+    def __str__(self) -> str:
+        return f"{self.call_id}#{self.position} {self.target} {self.phone}"
+
+
+class Voicemail(models.Model):
+    call = models.ForeignKey(Call, null=True, blank=True, on_delete=models.SET_NULL, related_name="voicemails")
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="voicemails")
+    recording_sid = models.CharField(max_length=40, unique=True)
+    recording_url = models.URLField(max_length=500)
+    duration_seconds = models.PositiveIntegerField(default=0)
+    from_number = models.CharField(max_length=32, blank=True)
+    transcription = models.TextField(blank=True)
+    transcription_status = models.CharField(max_length=20, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["team", "-created_at"], name="voicemail_team_created")]
+
+    def __str__(self) -> str:
+        return f"Voicemail from {self.from_number} ({self.recording_sid})"
+
+
+class Alert(models.Model):
+    """Raised by a monitor; paged along the escalation chain until acknowledged."""
+
+    class State(models.TextChoices):
+        OPEN = "open", "Open"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        RESOLVED = "resolved", "Resolved"
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="alerts")
+    summary = models.CharField(max_length=200)
+    details = models.TextField(blank=True)
+    source = models.CharField(max_length=100, blank=True)
+    dedupe_key = models.CharField(max_length=200, null=True, blank=True)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.OPEN)
+    occurrences = models.PositiveIntegerField(default=1)
+    escalation_step = models.PositiveSmallIntegerField(default=0)
+    next_escalation_at = models.DateTimeField(null=True, blank=True)
+    pages_held_back = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.CharField(max_length=150, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["state", "next_escalation_at"], name="alert_state_next"),
+            models.Index(fields=["team", "state"], name="alert_team_state"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "dedupe_key"],
+                condition=Q(dedupe_key__isnull=False) & ~Q(state="resolved"),
+                name="alert_open_dedupe_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"ALERT {self.pk}: {self.summary} ({self.state})"
+
+
+class AlertEvent(models.Model):
+    """Every transition of an alert, with who and when."""
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="events")
+    action = models.CharField(max_length=20)
+    actor = models.CharField(max_length=150, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    member = models.ForeignKey(Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    detail = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.alert_id} {self.action} by {self.actor}"

@@ -1,0 +1,8 @@
+"""Stub: built by its issue."""
+
+from telephony.webhooks import twilio_webhook
+
+
+@twilio_webhook
+def incoming(request):
+    raise NotImplementedError

@@ -1,0 +1,98 @@
+import datetime as dt
+
+import factory
+from django.contrib.auth import get_user_model
+
+from teams.models import Member, Override, Role, Shift, SupportNumber, Team, TeamMembership
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    password = factory.django.Password("correct horse battery staple")
+    is_staff = True
+
+
+class TeamFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Team
+
+    slug = factory.Sequence(lambda n: f"team-{n}")
+    name = factory.Sequence(lambda n: f"Team {n}")
+    timezone = "Europe/Berlin"
+    greeting = "Thanks for calling."
+
+
+class MemberFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Member
+
+    name = factory.Sequence(lambda n: f"Person {n}")
+    # +1 415 555 01xx is not valid for phonenumbers; use real-looking German mobile numbers.
+    phone = factory.Sequence(lambda n: f"+49151{n:08d}")
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TeamMembership
+
+    team = factory.SubFactory(TeamFactory)
+    member = factory.SubFactory(MemberFactory)
+    role = TeamMembership.Role.MEMBER
+
+
+class SupportNumberFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SupportNumber
+
+    team = factory.SubFactory(TeamFactory)
+    phone_number = factory.Sequence(lambda n: f"+4930{n:08d}")
+
+
+class ShiftFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Shift
+
+    team = factory.SubFactory(TeamFactory)
+    role = Role.PRIMARY
+    member = factory.SubFactory(MemberFactory)
+    start = factory.LazyFunction(lambda: dt.datetime(2026, 11, 30, 8, tzinfo=dt.UTC))
+    end = factory.LazyAttribute(lambda o: o.start + dt.timedelta(days=7))
+
+
+class OverrideFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Override
+
+    team = factory.SubFactory(TeamFactory)
+    role = Role.PRIMARY
+    member = factory.SubFactory(MemberFactory)
+    start = factory.LazyFunction(lambda: dt.datetime(2026, 12, 4, 8, tzinfo=dt.UTC))
+    end = factory.LazyAttribute(lambda o: o.start + dt.timedelta(days=1))
+
+
+def team_with_members(n: int = 3, *, lead_user=None, **team_fields):
+    """A team with n members; with lead_user, the first member is a lead linked to that user."""
+    team = TeamFactory(**team_fields)
+    members = []
+    for i in range(n):
+        member = MemberFactory(user=lead_user if (i == 0 and lead_user) else None)
+        role = TeamMembership.Role.LEAD if (i == 0 and lead_user) else TeamMembership.Role.MEMBER
+        MembershipFactory(team=team, member=member, role=role)
+        members.append(member)
+    return team, members
+
+
+__all__ = [
+    "MemberFactory",
+    "MembershipFactory",
+    "OverrideFactory",
+    "ShiftFactory",
+    "SupportNumberFactory",
+    "TeamFactory",
+    "UserFactory",
+    "team_with_members",
+]

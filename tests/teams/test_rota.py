@@ -1,0 +1,201 @@
+"""The pure rota engine: hand-offs in local wall-clock time, across daylight saving and New Year."""
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from teams import rota
+
+UTC = dt.UTC
+
+
+def utc(*args):
+    return dt.datetime(*args, tzinfo=UTC)
+
+
+def local(shift, tz):
+    return shift.start.astimezone(ZoneInfo(tz)).replace(tzinfo=None)
+
+
+def weekly(tz, start_local, window_start, window_end, members=(1, 2, 3), length=dt.timedelta(days=7)):
+    return rota.generate(
+        start_local=start_local,
+        length=length,
+        member_ids=list(members),
+        tz=ZoneInfo(tz),
+        window_start=window_start,
+        window_end=window_end,
+    )
+
+
+@pytest.mark.parametrize(
+    ("tz", "day"),
+    [
+        ("Europe/Berlin", dt.date(2027, 3, 28)),
+        ("Europe/Berlin", dt.date(2027, 10, 31)),
+        ("America/New_York", dt.date(2027, 3, 14)),
+        ("America/New_York", dt.date(2027, 11, 7)),
+        ("America/Sao_Paulo", dt.date(2027, 1, 1)),
+    ],
+)
+def test_daily_handoff_keeps_local_wall_time_across_dst(tz, day):
+    start_local = dt.datetime.combine(day - dt.timedelta(days=3), dt.time(9))
+    shifts = weekly(tz, start_local, utc(2026, 1, 1), utc(2028, 1, 1), length=dt.timedelta(days=1))
+    around = [s for s in shifts if abs((s.start.date() - day).days) <= 2]
+    assert len(around) >= 4
+    assert all(local(s, tz).time() == dt.time(9) for s in around)
+    # Contiguous: one shift ends where the next starts, even on the 23- or 25-hour day.
+    assert all(a.end == b.start for a, b in zip(shifts, shifts[1:], strict=False))
+
+
+def test_berlin_spring_forward_day_is_23_hours_and_fall_back_25():
+    shifts = weekly(
+        "Europe/Berlin", dt.datetime(2027, 3, 1, 9), utc(2027, 3, 26), utc(2027, 11, 2), length=dt.timedelta(days=1)
+    )
+    by_day = {local(s, "Europe/Berlin").date(): s for s in shifts}
+    assert by_day[dt.date(2027, 3, 27)].end - by_day[dt.date(2027, 3, 27)].start == dt.timedelta(hours=23)
+    assert by_day[dt.date(2027, 10, 30)].end - by_day[dt.date(2027, 10, 30)].start == dt.timedelta(hours=25)
+
+
+def test_pt12h_rotation_across_dst_keeps_9_and_21():
+    shifts = weekly(
+        "America/New_York",
+        dt.datetime(2027, 3, 10, 9),
+        utc(2027, 3, 10, 14),
+        utc(2027, 3, 18),
+        length=dt.timedelta(hours=12),
+        members=(1, 2),
+    )
+    times = {local(s, "America/New_York").time() for s in shifts}
+    assert times == {dt.time(9), dt.time(21)}
+    # Alternating members, nobody doubled.
+    assert [s.member_id for s in shifts[:6]] == [1, 2, 1, 2, 1, 2]
+
+
+def test_lord_howe_half_hour_shift():
+    # Lord Howe moves its clocks by 30 minutes (2027-04-04 02:00 → 01:30).
+    shifts = weekly(
+        "Australia/Lord_Howe",
+        dt.datetime(2027, 3, 30, 9),
+        utc(2027, 3, 30),
+        utc(2027, 4, 10),
+        length=dt.timedelta(days=1),
+    )
+    assert all(local(s, "Australia/Lord_Howe").time() == dt.time(9) for s in shifts)
+    day = next(s for s in shifts if local(s, "Australia/Lord_Howe").date() == dt.date(2027, 4, 3))
+    assert day.end - day.start == dt.timedelta(hours=24, minutes=30)
+
+
+def test_nonexistent_time_moves_forward_and_ambiguous_takes_first():
+    berlin = ZoneInfo("Europe/Berlin")
+    # 2027-03-28 02:30 does not exist: clocks jump 02:00 CET → 03:00 CEST (01:00 UTC).
+    assert rota.localize(dt.datetime(2027, 3, 28, 2, 30), berlin) == utc(2027, 3, 28, 1)
+    # 2027-10-31 02:30 happens twice: first in CEST (00:30 UTC).
+    assert rota.localize(dt.datetime(2027, 10, 31, 2, 30), berlin) == utc(2027, 10, 31, 0, 30)
+
+
+def test_weekly_rotation_across_new_year_skips_and_doubles_nobody():
+    # 2026 has 53 ISO weeks: `week mod N` would give one person two weeks in a row at New Year.
+    shifts = weekly(
+        "America/Sao_Paulo", dt.datetime(2026, 11, 30, 9), utc(2026, 11, 30, 12), utc(2027, 3, 1), members=(1, 2, 3)
+    )
+    members = [s.member_id for s in shifts]
+    assert members == [(1, 2, 3)[i % 3] for i in range(len(members))]
+    assert all(a != b for a, b in zip(members, members[1:], strict=False))
+
+
+def A(member, start, end, source=rota.SHIFT, ref=None):
+    return rota.Assignment(member, start, end, source, ref)
+
+
+def test_override_splits_a_shift_and_the_shift_resumes():
+    shifts = [A(1, utc(2027, 1, 4, 8), utc(2027, 1, 11, 8), ref=10)]
+    overrides = [A(2, utc(2027, 1, 8), utc(2027, 1, 9), rota.OVERRIDE, ref=20)]
+    segments = rota.schedule(shifts, overrides, utc(2027, 1, 4, 8), utc(2027, 1, 11, 8))
+    assert [(s.member_id, s.start, s.end, s.source) for s in segments] == [
+        (1, utc(2027, 1, 4, 8), utc(2027, 1, 8), rota.SHIFT),
+        (2, utc(2027, 1, 8), utc(2027, 1, 9), rota.OVERRIDE),
+        (1, utc(2027, 1, 9), utc(2027, 1, 11, 8), rota.SHIFT),
+    ]
+    assert rota.oncall_at(shifts, overrides, utc(2027, 1, 8, 12)).member_id == 2
+    assert rota.oncall_at(shifts, overrides, utc(2027, 1, 9)).member_id == 1
+    assert rota.oncall_at(shifts, overrides, utc(2027, 1, 11, 8)) is None
+
+
+def test_gaps_are_reported_exactly():
+    shifts = [A(1, utc(2027, 1, 1), utc(2027, 1, 2)), A(2, utc(2027, 1, 3), utc(2027, 1, 4))]
+    overrides = [A(3, utc(2027, 1, 2, 12), utc(2027, 1, 2, 18), rota.OVERRIDE)]
+    gaps = rota.gaps(rota.schedule(shifts, overrides, utc(2026, 12, 31), utc(2027, 1, 5)))
+    assert [(g.start, g.end) for g in gaps] == [
+        (utc(2026, 12, 31), utc(2027, 1, 1)),
+        (utc(2027, 1, 2), utc(2027, 1, 2, 12)),
+        (utc(2027, 1, 2, 18), utc(2027, 1, 3)),
+        (utc(2027, 1, 4), utc(2027, 1, 5)),
+    ]
+
+
+def test_next_person_and_handoffs():
+    shifts = [
+        A(1, utc(2027, 1, 1), utc(2027, 1, 2), ref=1),
+        A(1, utc(2027, 1, 2), utc(2027, 1, 3), ref=2),
+        A(2, utc(2027, 1, 3), utc(2027, 1, 4), ref=3),
+    ]
+    segments = rota.schedule(shifts, [], utc(2027, 1, 1), utc(2027, 1, 4))
+    assert len(segments) == 2  # back-to-back shifts of one person read as one stretch
+    nxt = rota.next_person(segments, utc(2027, 1, 1, 5))
+    assert (nxt.member_id, nxt.start) == (2, utc(2027, 1, 3))
+    [handoff] = rota.handoffs(segments)
+    assert (handoff.at, handoff.outgoing_member_id, handoff.incoming_member_id) == (utc(2027, 1, 3), 1, 2)
+
+
+ZONES = [
+    "Europe/Berlin",
+    "America/New_York",
+    "America/Sao_Paulo",
+    "Australia/Lord_Howe",
+    "Asia/Kolkata",
+    "Pacific/Chatham",
+    "America/St_Johns",
+    "Europe/London",
+    "Asia/Tehran",
+    "UTC",
+    "Africa/Casablanca",
+]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    tz=st.sampled_from(ZONES),
+    start=st.datetimes(min_value=dt.datetime(2024, 1, 1), max_value=dt.datetime(2030, 1, 1)),
+    length_hours=st.sampled_from([3, 6, 8, 12, 24, 48, 72, 168, 336]),
+    people=st.lists(st.integers(min_value=1, max_value=50), min_size=1, max_size=6, unique=True),
+    offset_days=st.integers(min_value=0, max_value=400),
+    span_days=st.integers(min_value=1, max_value=120),
+)
+def test_generated_shifts_are_contiguous_cover_the_window_and_are_fair(
+    tz, start, length_hours, people, offset_days, span_days
+):
+    start = start.replace(second=0, microsecond=0)
+    length = dt.timedelta(hours=length_hours)
+    zone = ZoneInfo(tz)
+    first = rota.localize(start, zone)
+    window_start = first + dt.timedelta(days=offset_days)
+    window_end = window_start + dt.timedelta(days=span_days)
+    shifts = rota.generate(
+        start_local=start, length=length, member_ids=people, tz=zone, window_start=window_start, window_end=window_end
+    )
+    assert shifts, "a window after the rotation start always has shifts"
+    assert shifts[0].start <= window_start and shifts[-1].end >= window_end
+    for a, b in zip(shifts, shifts[1:], strict=False):
+        assert a.end == b.start  # contiguous, never overlapping
+        assert b.sequence == a.sequence + 1
+    assert all(s.end > s.start for s in shifts)
+    # Over whole cycles everyone gets the same number of shifts.
+    whole = len(shifts) - len(shifts) % len(people)
+    counts = {p: 0 for p in people}
+    for s in shifts[:whole]:
+        counts[s.member_id] += 1
+    assert len(set(counts.values())) == 1
