@@ -1,0 +1,3 @@
+"""Alert escalation tasks."""
+
+__all__: list[str] = []
