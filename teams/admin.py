@@ -1,0 +1,484 @@
+"""The team leads' tool. A lead (staff, not superuser) sees and edits only the teams they lead:
+list querysets, object pages (another team's object is a 404) and form choices are all scoped."""
+
+import datetime as dt
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from teams import selectors, services
+from teams.errors import RotaError
+from teams.models import (
+    ApiToken,
+    Member,
+    Override,
+    Role,
+    Rotation,
+    RotationParticipant,
+    Shift,
+    SupportNumber,
+    Team,
+    TeamMembership,
+    new_calendar_token,
+)
+
+SCHEDULE_DAYS = 28
+
+
+def led_team_ids(request) -> list[int] | None:
+    """The teams the user leads; None means every team (superuser). Cached per request."""
+    if request.user.is_superuser:
+        return None
+    if not hasattr(request, "_led_team_ids"):
+        request._led_team_ids = list(selectors.teams_led_by(request.user).values_list("pk", flat=True))
+    return request._led_team_ids
+
+
+class LeadScopedAdmin(admin.ModelAdmin):
+    """Scopes everything to the user's teams through `team_path` (the lookup from the model to Team)."""
+
+    team_path = "team"
+
+    def _is_lead(self, request) -> bool:
+        return (
+            request.user.is_active
+            and request.user.is_staff
+            and (request.user.is_superuser or bool(led_team_ids(request)))
+        )
+
+    def has_module_permission(self, request):
+        return self._is_lead(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._is_lead(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self._is_lead(request)
+
+    def has_add_permission(self, request):
+        return self._is_lead(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._is_lead(request)
+
+    def scope(self, request, queryset: QuerySet) -> QuerySet:
+        team_ids = led_team_ids(request)
+        if team_ids is None:
+            return queryset
+        return queryset.filter(**{f"{self.team_path}__in": team_ids}).distinct()
+
+    def get_queryset(self, request):
+        return self.scope(request, super().get_queryset(request))
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            # Another team's object, or none at all: the same answer, so existence is not leaked.
+            raise Http404("No such object.")
+        return obj
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        team_ids = led_team_ids(request)
+        if team_ids is not None:
+            if db_field.related_model is Team:
+                kwargs["queryset"] = Team.objects.filter(pk__in=team_ids)
+            elif db_field.related_model is Member:
+                kwargs["queryset"] = selectors.members_of_teams(team_ids)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class ScopedInline(admin.TabularInline):
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        team_ids = led_team_ids(request)
+        if team_ids is not None:
+            if db_field.related_model is Team:
+                kwargs["queryset"] = Team.objects.filter(pk__in=team_ids)
+            elif db_field.related_model is Member:
+                kwargs["queryset"] = selectors.members_of_teams(team_ids)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def has_add_permission(self, request, obj=None):
+        return True
+
+    def has_change_permission(self, request, obj=None):
+        return True
+
+    def has_delete_permission(self, request, obj=None):
+        return True
+
+    def has_view_permission(self, request, obj=None):
+        return True
+
+
+class MembershipInline(ScopedInline):
+    model = TeamMembership
+    extra = 1
+    autocomplete_fields = ()
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request).select_related("team", "member")
+        team_ids = led_team_ids(request)
+        return queryset if team_ids is None else queryset.filter(team_id__in=team_ids)
+
+
+class SupportNumberInline(ScopedInline):
+    model = SupportNumber
+    extra = 0
+    fields = ("phone_number", "sms_enabled")
+
+
+class TeamForm(forms.ModelForm):
+    allowed_callers = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="E.164 numbers allowed to call, one per line or comma-separated; empty means everyone.",
+    )
+
+    class Meta:
+        model = Team
+        fields = (
+            "slug",
+            "name",
+            "timezone",
+            "ring_timeout",
+            "greeting",
+            "fallback_phone",
+            "reminder_lead_minutes",
+            "ack_timeout_minutes",
+            "alert_pages_per_hour",
+            "allowed_callers",
+        )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance and self.instance.pk:
+            self.initial["allowed_callers"] = "\n".join(self.instance.allowed_callers or [])
+
+    def clean_allowed_callers(self):
+        text = self.cleaned_data.get("allowed_callers") or ""
+        return [item.strip() for item in text.replace(",", "\n").splitlines() if item.strip()]
+
+
+@admin.register(Team)
+class TeamAdmin(LeadScopedAdmin):
+    team_path = "pk"
+    form = TeamForm
+    list_display = ("name", "slug", "timezone", "ring_timeout", "oncall_now")
+    search_fields = ("name", "slug")
+    prepopulated_fields = {"slug": ("name",)}
+    inlines = [MembershipInline, SupportNumberInline]
+    actions = ["generate_shifts_now", "regenerate_calendar_token"]
+    readonly_fields = ("calendar_feed",)
+    change_form_template = "admin/teams/team/change_form.html"
+
+    def scope(self, request, queryset):
+        team_ids = led_team_ids(request)
+        return queryset if team_ids is None else queryset.filter(pk__in=team_ids)
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def get_list_display(self, request):
+        self._oncall_cache = None
+        return super().get_list_display(request)
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        teams = list(changelist.result_list)
+        self._oncall_cache = selectors.oncall_at_for_teams(team_ids=[t.pk for t in teams], at=timezone.now())
+        return changelist
+
+    @admin.display(description="On call now")
+    def oncall_now(self, team):
+        cache = getattr(self, "_oncall_cache", None) or {}
+        roles = cache.get(team.pk)
+        if roles is None:
+            roles = selectors.oncall_at(team=team, at=timezone.now())
+        return " / ".join(f"{role}: {cover.member or 'nobody'}" for role, cover in roles.items())
+
+    @admin.display(description="Calendar feed")
+    def calendar_feed(self, team):
+        if not team.pk:
+            return "-"
+        return f"/calendar/teams/{team.slug}.ics?token={team.calendar_token}"
+
+    @admin.action(description="Generate shifts now (up to the horizon)")
+    def generate_shifts_now(self, request, queryset):
+        rotations = Rotation.objects.filter(team__in=queryset).select_related("team")
+        counts = services.shifts_generate(rotations=rotations)
+        self.message_user(
+            request,
+            f"Shifts generated: {counts['created']} created, {counts['updated']} updated, {counts['deleted']} removed.",
+        )
+
+    @admin.action(description="Regenerate the calendar feed token (old links stop working)")
+    def regenerate_calendar_token(self, request, queryset):
+        for team in queryset:
+            team.calendar_token = new_calendar_token()
+            team.save(update_fields=["calendar_token"])
+        self.message_user(request, f"New calendar tokens for {queryset.count()} team(s).")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        team = self.get_object(request, object_id)
+        extra_context["rota"] = team_rota_context(team)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+
+def _local(instant: dt.datetime, tz) -> str:
+    # Formatted here: the template's date filter would convert back to the server's time zone.
+    return instant.astimezone(tz).strftime("%a %d %b %Y %H:%M")
+
+
+def team_rota_context(team: Team) -> dict:
+    """Who is on call now and the next four weeks per role, in the team's local time."""
+    now = timezone.now()
+    tz = team.tz
+    schedules, members = selectors.team_schedule_with_members(
+        team=team, start=now, end=now + dt.timedelta(days=SCHEDULE_DAYS)
+    )
+    current = selectors.oncall_at(team=team, at=now)
+    roles = []
+    for role in (Role.PRIMARY, Role.SECONDARY):
+        rows = [
+            {
+                "member": members.get(segment.member_id) if segment.member_id else None,
+                "start": _local(segment.start, tz),
+                "end": _local(segment.end, tz),
+                "source": segment.source or "gap",
+            }
+            for segment in schedules[role]
+        ]
+        cover = current[role]
+        roles.append(
+            {
+                "role": role.label,
+                "now": cover.member,
+                "until": _local(cover.end, tz) if cover.end else None,
+                "segments": rows,
+            }
+        )
+    return {"timezone": team.timezone, "roles": roles, "days": SCHEDULE_DAYS}
+
+
+class MemberForm(forms.ModelForm):
+    class Meta:
+        model = Member
+        fields = ("name", "phone", "email", "user", "timezone")
+
+
+@admin.register(Member)
+class MemberAdmin(LeadScopedAdmin):
+    team_path = "memberships__team"
+    form = MemberForm
+    list_display = ("name", "phone", "email", "team_list", "opted_out")
+    search_fields = ("name", "phone", "email")
+    list_filter = ("memberships__team",)
+    inlines = [MembershipInline]
+    actions = ["regenerate_calendar_token"]
+    readonly_fields = ("calendar_feed", "sms_opted_out_at")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("memberships__team")
+
+    def get_fields(self, request, obj=None):
+        fields = ["name", "phone", "email", "timezone", "sms_opted_out_at", "calendar_feed"]
+        if request.user.is_superuser:
+            fields.insert(3, "user")
+        return fields
+
+    @admin.display(description="Teams")
+    def team_list(self, member):
+        return ", ".join(m.team.name for m in member.memberships.all())
+
+    @admin.display(boolean=True, description="Opted out of SMS")
+    def opted_out(self, member):
+        return member.is_opted_out
+
+    @admin.display(description="Calendar feed")
+    def calendar_feed(self, member):
+        if not member.pk:
+            return "-"
+        return f"/calendar/members/{member.pk}.ics?token={member.calendar_token}"
+
+    @admin.action(description="Regenerate the calendar feed token (old links stop working)")
+    def regenerate_calendar_token(self, request, queryset):
+        for member in queryset:
+            member.calendar_token = new_calendar_token()
+            member.save(update_fields=["calendar_token"])
+        self.message_user(request, f"New calendar tokens for {queryset.count()} member(s).")
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if led_team_ids(request) is not None and not form.instance.memberships.exists():
+            messages.warning(request, "This member belongs to no team yet: add them to one of your teams.")
+
+
+@admin.register(SupportNumber)
+class SupportNumberAdmin(LeadScopedAdmin):
+    list_display = ("phone_number", "team", "sms_enabled", "twilio_sid")
+    list_filter = ("team", "sms_enabled")
+    search_fields = ("phone_number",)
+    fields = ("team", "phone_number", "sms_enabled")
+
+
+class ParticipantFormSet(forms.BaseInlineFormSet):
+    def clean(self):
+        super().clean()
+        kept = [f for f in self.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
+        if not kept:
+            raise forms.ValidationError("A rotation needs at least one member.")
+        team = self.instance.team if self.instance.team_id else None
+        if team:
+            member_ids = {f.cleaned_data["member"].pk for f in kept if f.cleaned_data.get("member")}
+            known = set(
+                TeamMembership.objects.filter(team=team, member_id__in=member_ids).values_list("member_id", flat=True)
+            )
+            if member_ids - known:
+                raise forms.ValidationError(f"Everyone in the rotation must be a member of {team}.")
+
+
+class ParticipantInline(ScopedInline):
+    model = RotationParticipant
+    formset = ParticipantFormSet
+    extra = 1
+    min_num = 1
+    fields = ("position", "member")
+
+
+@admin.register(Rotation)
+class RotationAdmin(LeadScopedAdmin):
+    list_display = ("name", "team", "role", "start_date", "start_time", "shift_length", "updated_at")
+    list_filter = ("team", "role")
+    inlines = [ParticipantInline]
+    actions = ["generate_shifts_now"]
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        counts = services.shifts_generate(rotations=[form.instance])
+        messages.info(
+            request,
+            f"Future shifts regenerated: {counts['created']} created, {counts['updated']} updated, "
+            f"{counts['deleted']} removed. Past and hand-edited shifts were kept.",
+        )
+
+    @admin.action(description="Generate shifts now (up to the horizon)")
+    def generate_shifts_now(self, request, queryset):
+        counts = services.shifts_generate(rotations=queryset.select_related("team"))
+        self.message_user(request, f"Shifts generated: {counts['created']} created, {counts['updated']} updated.")
+
+
+@admin.register(Shift)
+class ShiftAdmin(LeadScopedAdmin):
+    list_display = ("team", "role", "member", "local_start", "local_end", "is_edited", "rotation")
+    list_filter = ("team", "role", "is_edited", ("start", admin.DateFieldListFilter))
+    date_hierarchy = "start"
+    list_select_related = ("team", "member", "rotation")
+    search_fields = ("member__name",)
+    fields = ("team", "role", "member", "start", "end", "is_edited", "rotation")
+    readonly_fields = ("is_edited", "rotation")
+
+    @admin.display(description="Start (team time)", ordering="start")
+    def local_start(self, shift):
+        return shift.start.astimezone(shift.team.tz).strftime("%a %d %b %Y %H:%M %Z")
+
+    @admin.display(description="End (team time)", ordering="end")
+    def local_end(self, shift):
+        return shift.end.astimezone(shift.team.tz).strftime("%a %d %b %Y %H:%M %Z")
+
+    def save_model(self, request, obj, form, change):
+        # Edited by hand: regeneration of the rotation now leaves this shift alone.
+        obj.is_edited = True
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(Override)
+class OverrideAdmin(LeadScopedAdmin):
+    list_display = ("team", "role", "member", "start", "end", "reason", "created_by")
+    list_filter = ("team", "role")
+    date_hierarchy = "start"
+    list_select_related = ("team", "member", "created_by")
+    fields = ("team", "role", "member", "start", "end", "reason")
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Users see and revoke their own tokens; the clear token is shown once, when created."""
+
+    list_display = ("prefix", "name", "user", "team", "scope", "created_at", "last_used_at", "revoked_at")
+    list_filter = ("scope",)
+    fields = ("name", "scope", "user", "team")
+    actions = ["revoke"]
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_staff
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request):
+        return self.has_module_permission(request)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request).select_related("user", "team")
+        if request.user.is_superuser:
+            return queryset
+        team_ids = led_team_ids(request) or []
+        return queryset.filter(user=request.user) | queryset.filter(team_id__in=team_ids, scope="alerts")
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            raise Http404("No such token.")
+        return obj
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if not request.user.is_superuser:
+            if db_field.name == "user":
+                kwargs["queryset"] = type(request.user).objects.filter(pk=request.user.pk)
+            elif db_field.name == "team":
+                kwargs["queryset"] = Team.objects.filter(pk__in=led_team_ids(request) or [])
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        scope = form.cleaned_data.get("scope") or ApiToken.Scope.FULL
+        user = form.cleaned_data.get("user") or (request.user if scope == ApiToken.Scope.FULL else None)
+        if not request.user.is_superuser and scope == ApiToken.Scope.FULL:
+            user = request.user
+        try:
+            key, row = services.token_create(
+                user=user if scope == ApiToken.Scope.FULL else None,
+                team=form.cleaned_data.get("team") if scope == ApiToken.Scope.ALERTS else None,
+                scope=scope,
+                name=form.cleaned_data.get("name", ""),
+            )
+        except (RotaError, Exception) as exc:  # the check constraint: alerts tokens need a team
+            messages.error(request, f"Token not created: {exc}")
+            return
+        obj.pk = row.pk
+        messages.success(request, f"New token (shown only now, copy it): {key}")
+
+    def save_related(self, request, form, formsets, change):
+        pass
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request, queryset):
+        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(request, f"Revoked {count} token(s).")

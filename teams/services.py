@@ -201,8 +201,10 @@ def shifts_generate(
             )
             wanted: dict[dt.datetime, tuple[dt.datetime, int]] = {}
             for plan in planned:
-                for start, end in _subtract(max(plan.start, now), plan.end, kept):
-                    if start >= now and end > start:
+                # The shift in progress is created with its real start when nothing covers it yet; once
+                # stored it has started, so it is kept and never rewritten.
+                for start, end in _subtract(plan.start, plan.end, kept):
+                    if end > now and end > start:
                         wanted[start] = (end, plan.member_id)
             for start, (end, member_id) in wanted.items():
                 shift = mine.pop(start, None)

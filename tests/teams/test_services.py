@@ -1,0 +1,283 @@
+"""Writes to the rota: validation, generation, regeneration, and the query budget of reads."""
+
+import datetime as dt
+
+import pytest
+import time_machine
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from teams import selectors, services
+from teams.errors import RotaError
+from teams.models import Override, Role, Rotation, Shift, SupportNumber, Team
+from tests.factories import MemberFactory, MembershipFactory, SupportNumberFactory, TeamFactory, team_with_members
+
+pytestmark = pytest.mark.django_db
+UTC = dt.UTC
+NOW = dt.datetime(2026, 11, 26, 12, tzinfo=UTC)
+
+
+def utc(*args):
+    return dt.datetime(*args, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("phone", ["12345", "+1 415 555 0100", "0151 12345678", "+999123", ""])
+def test_invalid_phone_numbers_are_refused_and_nothing_saved(phone):
+    team = TeamFactory()
+    with pytest.raises(ValidationError) as error:
+        services.member_create(team=team, name="X", phone=phone)
+    assert "phone" in error.value.message_dict
+    assert not team.members.exists()
+
+
+def test_unknown_timezone_is_refused():
+    with pytest.raises(ValidationError) as error:
+        services.team_create(slug="x", name="X", timezone="Mars/Olympus_Mons")
+    assert "timezone" in error.value.message_dict
+    assert not Team.objects.filter(slug="x").exists()
+
+
+def test_override_end_not_after_start_and_overlaps_are_refused():
+    team, (ana, bruno, _) = team_with_members(3)
+    start = utc(2026, 12, 4, 8)
+    with pytest.raises(ValidationError, match="end must be after"):
+        services.override_create(team=team, role=Role.PRIMARY, member=ana, start=start, end=start)
+    services.override_create(team=team, role=Role.PRIMARY, member=ana, start=start, end=start + dt.timedelta(hours=8))
+    with pytest.raises(ValidationError, match="overlaps"):
+        services.override_create(
+            team=team,
+            role=Role.PRIMARY,
+            member=bruno,
+            start=start + dt.timedelta(hours=7),
+            end=start + dt.timedelta(days=1),
+        )
+    # Another role may overlap, and back-to-back is fine.
+    services.override_create(
+        team=team, role=Role.SECONDARY, member=bruno, start=start, end=start + dt.timedelta(hours=8)
+    )
+    services.override_create(
+        team=team,
+        role=Role.PRIMARY,
+        member=bruno,
+        start=start + dt.timedelta(hours=8),
+        end=start + dt.timedelta(hours=9),
+    )
+    assert Override.objects.filter(team=team).count() == 3
+
+
+def test_override_by_someone_outside_the_team_is_refused():
+    team, _ = team_with_members(1)
+    stranger = MemberFactory()
+    with pytest.raises(ValidationError, match="not a member"):
+        services.override_create(
+            team=team, role=Role.PRIMARY, member=stranger, start=NOW, end=NOW + dt.timedelta(hours=1)
+        )
+
+
+def test_overlapping_shifts_are_refused():
+    team, (ana, bruno, _) = team_with_members(3)
+    services.shift_create(team=team, role=Role.PRIMARY, member=ana, start=utc(2027, 1, 1), end=utc(2027, 1, 2))
+    with pytest.raises(ValidationError, match="overlaps"):
+        services.shift_create(
+            team=team, role=Role.PRIMARY, member=bruno, start=utc(2027, 1, 1, 12), end=utc(2027, 1, 3)
+        )
+
+
+def test_rotation_needs_members_of_the_team():
+    team, _ = team_with_members(2)
+    with pytest.raises(RotaError, match="at least one member"):
+        services.rotation_create(
+            team=team,
+            name="P",
+            role=Role.PRIMARY,
+            member_ids=[],
+            start_local=dt.datetime(2026, 11, 30, 9),
+            shift_length=dt.timedelta(days=7),
+        )
+    stranger = MemberFactory()
+    with pytest.raises(RotaError, match="Not members"):
+        services.rotation_create(
+            team=team,
+            name="P",
+            role=Role.PRIMARY,
+            member_ids=[stranger.pk],
+            start_local=dt.datetime(2026, 11, 30, 9),
+            shift_length=dt.timedelta(days=7),
+        )
+    assert not Rotation.objects.exists() and not Shift.objects.exists()
+
+
+def test_support_number_is_unique_across_teams_and_not_a_members_phone():
+    number = SupportNumberFactory()
+    other = TeamFactory()
+    with pytest.raises(ValidationError):
+        services.support_number_create(team=other, phone_number=number.phone_number)
+    member = MemberFactory()
+    with pytest.raises(ValidationError, match="member's own phone"):
+        services.support_number_create(team=other, phone_number=member.phone)
+    with pytest.raises(ValidationError, match="support numbers"):
+        services.member_create(team=other, name="Loop", phone=number.phone_number)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        SupportNumber.objects.create(team=other, phone_number=number.phone_number)
+
+
+def make_rotation(team, members, **kwargs):
+    defaults = {
+        "name": "Primary",
+        "role": Role.PRIMARY,
+        "member_ids": [m.pk for m in members],
+        "start_local": dt.datetime(2026, 11, 30, 9),
+        "shift_length": dt.timedelta(days=7),
+        "now": NOW,
+    }
+    defaults.update(kwargs)
+    return services.rotation_create(team=team, **defaults)
+
+
+def test_generation_is_idempotent_and_covers_the_horizon(settings):
+    settings.SHIFT_HORIZON_WEEKS = 12
+    team, members = team_with_members(3, timezone="America/Sao_Paulo")
+    rotation = make_rotation(team, members)
+    first = list(Shift.objects.values_list("start", "end", "member_id"))
+    assert len(first) == 12
+    assert max(end for _, end, _ in first) >= NOW + dt.timedelta(weeks=12)
+    counts = services.shifts_generate(rotations=[rotation], now=NOW)
+    assert counts == {"created": 0, "updated": 0, "deleted": 0, "failed": 0}
+    assert list(Shift.objects.values_list("start", "end", "member_id")) == first
+
+
+def test_editing_a_rotation_regenerates_only_future_unedited_shifts():
+    team, (ana, bruno, carla) = team_with_members(3, timezone="Europe/Berlin")
+    rotation = make_rotation(team, [ana, bruno, carla], start_local=dt.datetime(2026, 11, 2, 9))
+    current = Shift.objects.get(start__lte=NOW, end__gt=NOW)
+    edited = Shift.objects.filter(start__gt=NOW).order_by("start")[1]
+    services.shift_update(shift=edited, member=carla)
+    later = NOW + dt.timedelta(days=1)
+    services.rotation_update(rotation=rotation, member_ids=[bruno.pk], now=later)
+    current.refresh_from_db()
+    edited.refresh_from_db()
+    assert (current.member, current.is_edited) == (Shift.objects.get(pk=current.pk).member, False)
+    assert edited.member == carla  # hand-edited: kept
+    future = Shift.objects.filter(start__gt=later).exclude(pk=edited.pk)
+    assert future.exists() and set(future.values_list("member_id", flat=True)) == {bruno.pk}
+    # Still contiguous and non-overlapping.
+    rows = list(Shift.objects.order_by("start").values_list("start", "end"))
+    assert all(a_end == b_start for (_, a_end), (b_start, _) in zip(rows, rows[1:], strict=False))
+
+
+def test_changing_the_hand_off_time_keeps_the_shift_in_progress():
+    team, members = team_with_members(2, timezone="Europe/Berlin")
+    rotation = make_rotation(team, members, start_local=dt.datetime(2026, 11, 2, 9))
+    current = Shift.objects.get(start__lte=NOW, end__gt=NOW)
+    before = (current.start, current.end, current.member_id)
+    services.rotation_update(rotation=rotation, start_local=dt.datetime(2026, 11, 2, 15), now=NOW)
+    current.refresh_from_db()
+    assert (current.start, current.end, current.member_id) == before
+    nxt = Shift.objects.filter(start__gte=current.end).order_by("start")
+    assert nxt[0].start == current.end  # trimmed to begin where the kept shift ends
+    assert nxt[1].start.astimezone(team.tz).hour == 15
+
+
+def test_oncall_at_with_20_years_of_history_uses_at_most_3_queries(django_assert_max_num_queries):
+    team, (ana, bruno) = team_with_members(2, timezone="Europe/Berlin")
+    start = utc(2006, 11, 27, 8)
+    week = dt.timedelta(days=7)
+    Shift.objects.bulk_create(
+        Shift(
+            team=team, role=Role.PRIMARY, member=(ana, bruno)[i % 2], start=start + i * week, end=start + (i + 1) * week
+        )
+        for i in range(20 * 52 + 10)
+    )
+    Override.objects.bulk_create(
+        Override(
+            team=team,
+            role=Role.PRIMARY,
+            member=bruno,
+            start=start + i * week + dt.timedelta(days=2),
+            end=start + i * week + dt.timedelta(days=3),
+        )
+        for i in range(1000)
+    )
+    at = utc(2026, 11, 26, 12)
+    with django_assert_max_num_queries(3):
+        result = selectors.oncall_at(team=team, at=at)
+    shift = Shift.objects.get(team=team, start__lte=at, end__gt=at)
+    assert result[Role.PRIMARY].member == shift.member
+    assert result[Role.SECONDARY].member is None
+    # And an override inside the history wins over the shift.
+    at_override = start + 10 * week + dt.timedelta(days=2, hours=1)
+    with django_assert_max_num_queries(3):
+        assert selectors.oncall_at(team=team, at=at_override)[Role.PRIMARY].member == bruno
+
+
+def _generation_queries(n_teams, django_assert_max_num_queries, captured):
+    teams = TeamFactory.create_batch(n_teams)
+    rotations = []
+    for team in teams:
+        member = MemberFactory()
+        MembershipFactory(team=team, member=member)
+        rotations.append(
+            Rotation.objects.create(
+                team=team,
+                name="P",
+                role=Role.PRIMARY,
+                start_date=dt.date(2026, 11, 30),
+                start_time=dt.time(9),
+                shift_length=dt.timedelta(days=1),
+            )
+        )
+        rotations[-1].participants.create(member=member, position=0)
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        counts = services.shifts_generate(
+            rotations=Rotation.objects.filter(pk__in=[r.pk for r in rotations]).select_related("team"), now=NOW
+        )
+    captured.append(len(ctx.captured_queries))
+    return counts
+
+
+def test_generating_12_weeks_for_many_teams_uses_bulk_writes(django_assert_max_num_queries, settings):
+    settings.SHIFT_HORIZON_WEEKS = 12
+    captured = []
+    small = _generation_queries(50, django_assert_max_num_queries, captured)
+    Shift.objects.all().delete()
+    Rotation.objects.all().delete()
+    large = _generation_queries(500, django_assert_max_num_queries, captured)
+    # Daily shifts from Mon 30 Nov 09:00 to the 12-week horizon (Thu 18 Feb): 81 per team.
+    assert small["created"] == 50 * 81 and large["created"] == 500 * 81
+    # Bulk inserts: at least 100 shifts per query (SQLite caps a batch near 140 rows, PostgreSQL takes 500),
+    # whatever the number of teams; never a query per shift or per rotation.
+    assert captured[0] <= 10 + small["created"] // 100
+    assert captured[1] <= 10 + large["created"] // 100
+    assert Shift.objects.count() == 500 * 81
+
+
+@time_machine.travel(NOW, tick=False)
+def test_oncall_command_prints_local_times(capsys):
+    from django.core.management import call_command
+
+    team, members = team_with_members(2, timezone="America/Sao_Paulo", slug="web", name="Web")
+    make_rotation(team, members, start_local=dt.datetime(2026, 11, 23, 9))
+    call_command("oncall", "web")
+    out = capsys.readouterr().out
+    assert "primary: Person" in out and "until Mon 30 Nov 09:00" in out
+    call_command("oncall", "web", "--at", "2026-12-01T10:00")
+    assert "Tue 01 Dec 2026 10:00" in capsys.readouterr().out
+
+
+def test_seed_demo_is_idempotent():
+    from django.core.management import call_command
+
+    call_command("seed_demo")
+    counts = (Team.objects.count(), Shift.objects.count(), Rotation.objects.count(), SupportNumber.objects.count())
+    call_command("seed_demo")
+    assert counts == (
+        Team.objects.count(),
+        Shift.objects.count(),
+        Rotation.objects.count(),
+        SupportNumber.objects.count(),
+    )
+    assert counts[0] == 3 and counts[2] == 6
+    assert {t.timezone for t in Team.objects.all()} == {"America/Sao_Paulo", "Europe/Berlin", "America/New_York"}
