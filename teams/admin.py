@@ -184,20 +184,19 @@ class TeamAdmin(LeadScopedAdmin):
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser
 
-    def get_list_display(self, request):
-        self._oncall_cache = None
-        return super().get_list_display(request)
-
     def get_changelist_instance(self, request):
+        # One query for the whole page: each team object carries its on-call (the admin is shared
+        # between threads, so nothing per-request is kept on self).
         changelist = super().get_changelist_instance(request)
         teams = list(changelist.result_list)
-        self._oncall_cache = selectors.oncall_at_for_teams(team_ids=[t.pk for t in teams], at=timezone.now())
+        oncall = selectors.oncall_at_for_teams(team_ids=[t.pk for t in teams], at=timezone.now())
+        for team in teams:
+            team.oncall_roles = oncall[team.pk]
         return changelist
 
     @admin.display(description="On call now")
     def oncall_now(self, team):
-        cache = getattr(self, "_oncall_cache", None) or {}
-        roles = cache.get(team.pk)
+        roles = getattr(team, "oncall_roles", None)
         if roles is None:
             roles = selectors.oncall_at(team=team, at=timezone.now())
         return " / ".join(f"{role}: {cover.member or 'nobody'}" for role, cover in roles.items())
