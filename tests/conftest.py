@@ -17,6 +17,8 @@ def _test_settings(settings, tmp_path):
     settings.TWILIO_SMS_FROM = "+15005550006"
     settings.SMS_BACKEND = "locmem"
     settings.ALLOWED_HOSTS = ["*"]
+    # Real hashing costs ~1 s per user on these machines; the tests do not test password strength.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     eager = celery_app.conf.task_always_eager
     propagates = celery_app.conf.task_eager_propagates
     celery_app.conf.task_always_eager = True

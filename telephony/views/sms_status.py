@@ -1,8 +1,24 @@
-"""Stub: built by its issue."""
+"""POST /telephony/sms/status/: Twilio's status callback for the messages we send."""
 
+import logging
+
+from django.http import HttpResponse
+
+from telephony.sms import sms_status_update
 from telephony.webhooks import twilio_webhook
+
+logger = logging.getLogger(__name__)
 
 
 @twilio_webhook
 def status(request):
-    raise NotImplementedError
+    """Record the new status (one UPDATE) and answer 204. Twilio ignores the body; a 500 would only add noise."""
+    try:
+        sms_status_update(
+            message_sid=request.POST.get("MessageSid", ""),
+            message_status=request.POST.get("MessageStatus", ""),
+            error_code=request.POST.get("ErrorCode", ""),
+        )
+    except Exception:
+        logger.exception("Could not record an SMS status callback for %s", request.POST.get("MessageSid", "?"))
+    return HttpResponse(status=204)

@@ -1,0 +1,46 @@
+"""Fixtures for the telephony tests: a fake Twilio that the real twilio client talks to."""
+
+import warnings
+
+import pytest
+
+from roulette.celery import app as celery_app
+from telephony.backends import locmem_outbox
+from tests.fake_twilio import FakeTwilio, openapi_skip_reason
+
+
+@pytest.fixture
+def fake_twilio(settings):
+    """A started fake Twilio; settings point the twilio backend at it. Fails the test on any request that
+    Twilio's OpenAPI description rejects."""
+    reason = openapi_skip_reason()
+    if reason:
+        warnings.warn(reason, stacklevel=1)
+    fake = FakeTwilio(account_sid=settings.TWILIO_ACCOUNT_SID, auth_token=settings.TWILIO_AUTH_TOKEN)
+    fake.start()
+    settings.TWILIO_API_BASE_URL = fake.url
+    settings.SMS_BACKEND = "twilio"
+    try:
+        yield fake
+    finally:
+        fake.stop()
+    assert not fake.validation_errors, "Requests Twilio's API description rejects:\n" + "\n".join(
+        fake.validation_errors
+    )
+
+
+@pytest.fixture(autouse=True)
+def _empty_locmem_outbox():
+    locmem_outbox.clear()
+    yield
+    locmem_outbox.clear()
+
+
+@pytest.fixture
+def eager_retries():
+    """Eager Celery that runs a task's retries at once instead of raising Retry out of `.delay()`.
+
+    (With task_eager_propagates, Celery re-raises Retry to the caller; the root conftest restores the
+    setting after the test.)"""
+    celery_app.conf.task_eager_propagates = False
+    yield

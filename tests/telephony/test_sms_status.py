@@ -1,0 +1,106 @@
+"""POST /telephony/sms/status/: Twilio's delivery reports for the messages we sent."""
+
+import pytest
+
+from telephony.models import OutboundMessage
+from tests.factories import MemberFactory
+from tests.twilio_helpers import post_signed
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_retries")]
+
+Status = OutboundMessage.Status
+PATH = "/telephony/sms/status/"
+
+
+@pytest.fixture
+def sent(fake_twilio, django_capture_on_commit_callbacks):
+    """A message sent through the fake Twilio, with its sid stored."""
+    from telephony.sms import sms_send
+
+    member = MemberFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        message = sms_send(to=member.phone, body="Hello", kind="test", dedupe_key="test:1", member=member)
+    message.refresh_from_db()
+    assert message.status == Status.SENT
+    return message
+
+
+def test_signed_callback_marks_delivered(client, fake_twilio, sent):
+    response = fake_twilio.status_callback(sent.message_sid, "delivered", client=client)
+    assert response.status_code == 204
+    sent.refresh_from_db()
+    assert sent.status == Status.DELIVERED
+
+
+def test_undelivered_records_the_carrier_error(client, fake_twilio, sent):
+    fake_twilio.status_callback(sent.message_sid, "undelivered", client=client, error_code=30003)
+    sent.refresh_from_db()
+    assert (sent.status, sent.error_code) == (Status.UNDELIVERED, "30003")
+    assert "Unreachable" in sent.error_message
+
+
+def test_delivered_then_late_sent_stays_delivered(client, fake_twilio, sent):
+    fake_twilio.status_callback(sent.message_sid, "delivered", client=client)
+    response = fake_twilio.status_callback(sent.message_sid, "sent", client=client)
+    assert response.status_code == 204
+    sent.refresh_from_db()
+    assert sent.status == Status.DELIVERED
+
+
+def test_failed_is_final_even_against_a_later_delivered(client, fake_twilio, sent):
+    fake_twilio.status_callback(sent.message_sid, "failed", client=client, error_code=30008)
+    fake_twilio.status_callback(sent.message_sid, "delivered", client=client)
+    sent.refresh_from_db()
+    assert sent.status == Status.FAILED
+
+
+def test_duplicate_callbacks_change_nothing_more(client, fake_twilio, sent, django_assert_max_num_queries):
+    fake_twilio.status_callback(sent.message_sid, "delivered", client=client)
+    sent.refresh_from_db()
+    updated_at = sent.updated_at
+    with django_assert_max_num_queries(1):
+        response = fake_twilio.status_callback(sent.message_sid, "delivered", client=client)
+    assert response.status_code == 204
+    sent.refresh_from_db()
+    assert sent.updated_at == updated_at
+
+
+@pytest.mark.parametrize("signature", [None, "bm90IGEgc2lnbmF0dXJl"])
+def test_bad_or_missing_signature_is_refused_and_changes_nothing(client, sent, signature):
+    params = {"MessageSid": sent.message_sid, "MessageStatus": "delivered"}
+    extra = {"HTTP_X_TWILIO_SIGNATURE": signature} if signature else {}
+    response = client.post(PATH, params, **extra)
+    assert response.status_code == 403
+    sent.refresh_from_db()
+    assert sent.status == Status.SENT
+
+
+def test_signed_with_another_token_is_refused(client, sent):
+    response = post_signed(
+        client, PATH, {"MessageSid": sent.message_sid, "MessageStatus": "delivered"}, token="other-token"
+    )
+    assert response.status_code == 403
+    sent.refresh_from_db()
+    assert sent.status == Status.SENT
+
+
+def test_unknown_sid_or_status_is_answered_and_ignored(client):
+    assert post_signed(client, PATH, {"MessageSid": "SMunknown", "MessageStatus": "delivered"}).status_code == 204
+    assert post_signed(client, PATH, {"MessageSid": "SMunknown", "MessageStatus": "weird"}).status_code == 204
+    assert post_signed(client, PATH, {}).status_code == 204
+
+
+def test_get_is_not_allowed(client):
+    assert client.get(PATH).status_code == 405
+
+
+def test_callback_over_http_to_a_live_server(live_server, fake_twilio, django_capture_on_commit_callbacks):
+    from telephony.sms import sms_send
+
+    member = MemberFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        message = sms_send(to=member.phone, body="Live", kind="test", dedupe_key="test:live", member=member)
+    message.refresh_from_db()
+    assert fake_twilio.status_callback(message.message_sid, "delivered", base_url=live_server.url) == 204
+    message.refresh_from_db()
+    assert message.status == Status.DELIVERED
