@@ -13,4 +13,11 @@ urlpatterns = [
     path("voice/status/", voice.status, name="voice-status"),
     path("sms/incoming/", sms_incoming.incoming, name="sms-incoming"),
     path("sms/status/", sms_status.status, name="sms-status"),
+    # Internal: only ever requested through URLs in our own TwiML (signed like the rest).
+    path("voice/screen/", voice.screen, name="voice-screen"),
+    path("voice/accept/", voice.accept, name="voice-accept"),
+    path("voice/dial-result/", voice.dial_result, name="voice-dial-result"),
+    path("voice/recording/", voice.recording, name="voice-recording"),
+    path("voice/recording-status/", voice.recording_status, name="voice-recording-status"),
+    path("voice/transcription/", voice.transcription, name="voice-transcription"),
 ]

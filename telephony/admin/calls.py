@@ -1,1 +1,170 @@
-"""Admin: calls."""
+"""Admin: calls and voicemails, read-only logs. Superusers see everything, a lead only their teams' rows.
+
+Also hooks the "Set webhooks on Twilio" action onto the SupportNumber admin: teams never imports telephony,
+so the action is attached from here (teams' admin is loaded first: `teams` precedes `telephony` in
+INSTALLED_APPS).
+"""
+
+from django.contrib import admin
+from django.contrib.admin.exceptions import NotRegistered
+from django.db.models import QuerySet
+from django.utils.html import format_html
+
+from teams import selectors
+from teams.models import SupportNumber
+from telephony.models import Call, DialAttempt, Voicemail
+from telephony.numbers import sync_numbers_action
+
+
+def _led_team_ids(request) -> list[int] | None:
+    """Teams the user leads; None for a superuser (every team). Cached on the request."""
+    if request.user.is_superuser:
+        return None
+    if not hasattr(request, "_calls_led_team_ids"):
+        request._calls_led_team_ids = list(selectors.teams_led_by(request.user).values_list("pk", flat=True))
+    return request._calls_led_team_ids
+
+
+def _recording_link(voicemail: Voicemail) -> str:
+    if not voicemail.recording_url:
+        return "-"
+    return format_html('<a href="{}.mp3" target="_blank" rel="noopener">Listen</a>', voicemail.recording_url)
+
+
+class ReadOnlyTeamLogAdmin(admin.ModelAdmin):
+    """A log: nobody adds, edits or deletes rows here; a lead sees only rows of the teams they lead
+    (rows without a team, e.g. calls to unknown numbers, are superuser-only)."""
+
+    def _may_see(self, request) -> bool:
+        user = request.user
+        return user.is_active and user.is_staff and (user.is_superuser or bool(_led_team_ids(request)))
+
+    def get_queryset(self, request) -> QuerySet:
+        queryset = super().get_queryset(request)
+        team_ids = _led_team_ids(request)
+        return queryset if team_ids is None else queryset.filter(team_id__in=team_ids)
+
+    def has_module_permission(self, request):
+        return self._may_see(request)
+
+    def has_view_permission(self, request, obj=None):
+        if not self._may_see(request):
+            return False
+        team_ids = _led_team_ids(request)
+        return obj is None or team_ids is None or obj.team_id in team_ids
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class DialAttemptInline(admin.TabularInline):
+    model = DialAttempt
+    extra = 0
+    fields = ("position", "target", "member", "phone", "dial_status", "accepted_at", "dial_call_sid", "created_at")
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_view_permission(self, request, obj=None):
+        return True  # the parent Call admin already decided who may see this call
+
+
+class VoicemailInline(admin.TabularInline):
+    model = Voicemail
+    extra = 0
+    fields = ("created_at", "duration_seconds", "recording", "transcription")
+    readonly_fields = fields
+    can_delete = False
+
+    @admin.display(description="Recording")
+    def recording(self, voicemail):
+        return _recording_link(voicemail)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_view_permission(self, request, obj=None):
+        return True
+
+
+@admin.register(Call)
+class CallAdmin(ReadOnlyTeamLogAdmin):
+    list_display = ("started_at", "team", "from_number", "to_number", "outcome", "answered_by", "duration_seconds")
+    list_filter = ("outcome", "team")
+    search_fields = ("call_sid", "from_number", "to_number", "answered_by__name")
+    list_select_related = ("team", "answered_by")
+    date_hierarchy = "started_at"
+    ordering = ("-started_at",)
+    inlines = (DialAttemptInline, VoicemailInline)
+    fields = (
+        "call_sid",
+        "team",
+        "from_number",
+        "to_number",
+        "outcome",
+        "answered_by",
+        "answered_number",
+        "status",
+        "duration_seconds",
+        "started_at",
+        "ended_at",
+    )
+    readonly_fields = fields
+
+
+@admin.register(Voicemail)
+class VoicemailAdmin(ReadOnlyTeamLogAdmin):
+    list_display = ("created_at", "team", "from_number", "duration_seconds", "recording", "transcription_short")
+    list_filter = ("team", "transcription_status")
+    search_fields = ("from_number", "recording_sid", "transcription")
+    list_select_related = ("team",)
+    date_hierarchy = "created_at"
+    ordering = ("-created_at",)
+    fields = (
+        "team",
+        "call",
+        "from_number",
+        "created_at",
+        "duration_seconds",
+        "recording",
+        "recording_sid",
+        "transcription_status",
+        "transcription",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="Recording")
+    def recording(self, voicemail):
+        return _recording_link(voicemail)
+
+    @admin.display(description="Transcription")
+    def transcription_short(self, voicemail):
+        text = voicemail.transcription or voicemail.transcription_status or "-"
+        return text if len(text) <= 80 else text[:79] + "…"
+
+
+def _hook_number_sync_action() -> None:
+    try:
+        number_admin = admin.site.get_model_admin(SupportNumber)
+    except NotRegistered:
+        return
+    actions = list(number_admin.actions or [])
+    if sync_numbers_action not in actions:
+        number_admin.actions = [*actions, sync_numbers_action]
+
+
+_hook_number_sync_action()

@@ -1,8 +1,12 @@
-"""Stub: built by its issue."""
+"""Inbound SMS webhook (the Messaging URL of every team number)."""
 
+from telephony import twiml
+from telephony.sms_commands import sms_command
 from telephony.webhooks import twilio_webhook
 
 
 @twilio_webhook
+@twiml.safe_twiml(lambda: twiml.sms_reply(None))
 def incoming(request):
-    raise NotImplementedError
+    reply = sms_command(from_number=request.POST.get("From", "").strip(), body=request.POST.get("Body", ""))
+    return twiml.response(twiml.sms_reply(reply))

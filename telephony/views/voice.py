@@ -1,18 +1,177 @@
-"""Stub: built by its issue."""
+"""Voice webhooks. Three are public (incoming, fallback, status); the others are reached only through URLs
+our own TwiML hands to Twilio (screening, key press, dial result, recording, transcription).
 
+Each view reads Twilio's parameters, calls one function of telephony.calls and renders the decision with
+telephony.twiml. None answers 500: any exception becomes safe TwiML (an apology and a voicemail).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from telephony import calls, twiml
+from telephony.calls import Next
 from telephony.webhooks import twilio_webhook
 
+logger = logging.getLogger(__name__)
+
+
+def _param(request, name: str) -> str:
+    return request.POST.get(name, "").strip()
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _render(decision: calls.Decision, *, dial_intro: str, voicemail_intro: str):
+    if decision.next == Next.UNKNOWN_NUMBER:
+        return twiml.say_and_hang_up(twiml.UNKNOWN_NUMBER)
+    if decision.next == Next.REFUSED:
+        return twiml.say_and_hang_up(twiml.REFUSED)
+    if decision.next == Next.HANG_UP:
+        return twiml.hang_up()
+    if decision.next == Next.DIAL:
+        return twiml.dial(
+            phone=decision.attempt.phone,
+            ring_seconds=decision.team.ring_timeout,
+            attempt_id=decision.attempt.pk,
+            intro=dial_intro,
+        )
+    return twiml.voicemail(intro=f"{voicemail_intro} {twiml.VOICEMAIL_PROMPT}".strip())
+
 
 @twilio_webhook
+@twiml.safe_twiml(twiml.apology_voicemail)
 def incoming(request):
-    raise NotImplementedError
+    """The Voice URL of every team number: greet, then ring the primary (screened) or take a voicemail."""
+    call_sid, to_number = _param(request, "CallSid"), _param(request, "To")
+    if not call_sid or not to_number:
+        logger.warning("Incoming call without CallSid or To: voicemail")
+        return twiml.response(twiml.apology_voicemail())
+    decision = calls.call_incoming(
+        call_sid=call_sid,
+        from_number=_param(request, "From"),
+        to_number=to_number,
+        call_status=_param(request, "CallStatus"),
+    )
+    greeting = decision.team.greeting if decision.team else ""
+    return twiml.response(
+        _render(decision, dial_intro=greeting, voicemail_intro=f"{greeting} Nobody is available right now.".strip())
+    )
 
 
 @twilio_webhook
+@twiml.safe_twiml(lambda: twiml.say_and_hang_up(twiml.APOLOGY))
 def fallback(request):
-    raise NotImplementedError
+    """The Voice Fallback URL: settings only. No database, no broker, so it works when they are down."""
+    dial_status = _param(request, "DialCallStatus") if request.GET.get("after") == "dial" else None
+    return twiml.response(twiml.fallback(to_number=_param(request, "To"), dial_status=dial_status))
 
 
 @twilio_webhook
+@twiml.safe_twiml(twiml.empty)
 def status(request):
-    raise NotImplementedError
+    """Call status callback of the caller's call: final status, duration, outcome."""
+    calls.call_status_update(
+        call_sid=_param(request, "CallSid"),
+        call_status=_param(request, "CallStatus"),
+        duration_seconds=_int(_param(request, "CallDuration")),
+        from_number=_param(request, "From"),
+        to_number=_param(request, "To"),
+    )
+    return twiml.response(twiml.empty())
+
+
+@twilio_webhook
+@twiml.safe_twiml(twiml.hang_up)
+def screen(request):
+    """The whisper on the callee's leg (`<Number url>`): press a key to accept."""
+    attempt = calls.attempt_for_screening(attempt_id=_int(request.GET.get("attempt")))
+    if attempt is None:
+        return twiml.response(twiml.hang_up())
+    team = attempt.call.team
+    return twiml.response(twiml.screening(team_name=team.name if team else "", attempt_id=attempt.pk))
+
+
+@twilio_webhook
+@twiml.safe_twiml(twiml.hang_up)
+def accept(request):
+    """The screening Gather's action: a key press accepts (the legs are bridged), silence hangs up."""
+    accepted = calls.attempt_accept(
+        attempt_id=_int(request.GET.get("attempt")),
+        dial_call_sid=_param(request, "CallSid"),
+        parent_call_sid=_param(request, "ParentCallSid"),
+        digits=_param(request, "Digits"),
+    )
+    return twiml.response(twiml.empty() if accepted else twiml.hang_up())
+
+
+@twilio_webhook
+@twiml.safe_twiml(twiml.apology_voicemail)
+def dial_result(request):
+    """The Dial action: answered and accepted ends the call; otherwise ring the next person or voicemail."""
+    decision = calls.dial_result(
+        attempt_id=_int(request.GET.get("attempt")),
+        call_sid=_param(request, "CallSid"),
+        call_status=_param(request, "CallStatus"),
+        dial_status=_param(request, "DialCallStatus"),
+        dial_call_sid=_param(request, "DialCallSid"),
+    )
+    return twiml.response(
+        _render(decision, dial_intro=twiml.HOLD, voicemail_intro="Sorry, nobody could take your call.")
+    )
+
+
+def _store_recording(request) -> None:
+    recording_sid, recording_url = _param(request, "RecordingSid"), _param(request, "RecordingUrl")
+    if not recording_sid or not recording_url:
+        logger.warning("Recording callback without RecordingSid or RecordingUrl: ignored")
+        return
+    calls.voicemail_store(
+        call_sid=_param(request, "CallSid"),
+        from_number=_param(request, "From"),
+        to_number=_param(request, "To"),
+        recording_sid=recording_sid,
+        recording_url=recording_url,
+        duration_seconds=_int(_param(request, "RecordingDuration")) or 0,
+    )
+
+
+@twilio_webhook
+@twiml.safe_twiml(lambda: twiml.say_and_hang_up(twiml.THANKS))
+def recording(request):
+    """The Record action: store the voicemail and thank the caller. A database failure still thanks them
+    (the recording stays in the Twilio account), which is why the fallback answer can point here."""
+    _store_recording(request)
+    return twiml.response(twiml.say_and_hang_up(twiml.THANKS))
+
+
+@twilio_webhook
+@twiml.safe_twiml(twiml.empty)
+def recording_status(request):
+    """recordingStatusCallback: the same store as the Record action (whichever comes first wins)."""
+    if _param(request, "RecordingStatus") in ("", "completed"):
+        _store_recording(request)
+    return twiml.response(twiml.empty())
+
+
+@twilio_webhook
+@twiml.safe_twiml(twiml.empty)
+def transcription(request):
+    """transcribeCallback: attach the text; the voicemail SMS goes out now if it had not yet."""
+    recording_sid = _param(request, "RecordingSid")
+    if recording_sid:
+        calls.voicemail_transcription_attach(
+            recording_sid=recording_sid,
+            text=_param(request, "TranscriptionText"),
+            status=_param(request, "TranscriptionStatus"),
+            call_sid=_param(request, "CallSid"),
+            from_number=_param(request, "From"),
+            to_number=_param(request, "To"),
+            recording_url=_param(request, "RecordingUrl"),
+        )
+    return twiml.response(twiml.empty())

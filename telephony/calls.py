@@ -1,0 +1,426 @@
+"""The call flow: find the team by the number called, ring the escalation chain, take voicemails.
+
+One function per step Twilio drives (incoming, screening key press, dial result, recording, transcription,
+status callback). Views validate and turn the returned decision into TwiML; every decision is made here.
+
+Escalation chain: primary, secondary, team fallback phone, voicemail. A phone is skipped when it was already
+tried in this call, when it is empty, or when it is one of our own support numbers (or the number called):
+dialling those comes straight back into the incoming webhook, a loop that would ring forever.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from teams import selectors
+from teams.models import Member, SupportNumber, Team
+from telephony.models import Call, DialAttempt, Voicemail
+from telephony.sms import sms_send
+from telephony.sms_text import sms_body_fit_part
+
+logger = logging.getLogger(__name__)
+
+ANSWERED_DIAL_STATUSES = frozenset({"completed", "answered"})
+FINAL_CALL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
+# Bounded wait for a transcription before the voicemail SMS goes out without it (Twilio usually needs
+# well under a minute for a 2-minute recording). The transcription callback sends at once when it comes first.
+TRANSCRIPTION_WAIT_SECONDS = 120
+
+
+class Next:
+    """What the caller's leg does next; the view renders it with telephony.twiml."""
+
+    DIAL = "dial"
+    VOICEMAIL = "voicemail"
+    UNKNOWN_NUMBER = "unknown_number"
+    REFUSED = "refused"
+    HANG_UP = "hang_up"
+
+
+@dataclass(frozen=True)
+class Decision:
+    next: str
+    call: Call | None = None
+    attempt: DialAttempt | None = None
+    team: Team | None = None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    target: str
+    member: Member | None
+    phone: str
+
+
+# --- lookups ------------------------------------------------------------------------------------------
+
+
+def _team_and_blocked_numbers(to_number: str) -> tuple[Team | None, set[str]]:
+    """The team owning `to_number` and every support number a person or fallback phone could collide with.
+
+    One query: the called number's row plus any support number equal to some member's phone or some
+    team's fallback phone. Any phone of the chain that is one of our numbers is therefore in the set,
+    whatever the number of teams.
+    """
+    rows = list(
+        SupportNumber.objects.select_related("team").filter(
+            Q(phone_number=to_number)
+            | Q(phone_number__in=Member.objects.values("phone"))
+            | Q(phone_number__in=Team.objects.exclude(fallback_phone="").values("fallback_phone"))
+        )
+    )
+    team = next((row.team for row in rows if row.phone_number == to_number), None)
+    blocked = {row.phone_number for row in rows}
+    if to_number:
+        blocked.add(to_number)
+    return team, blocked
+
+
+def _chain(team: Team, at: dt.datetime) -> list[Candidate]:
+    """Primary, secondary, team fallback phone: two queries (shifts and overrides covering `at`)."""
+    oncall = selectors.oncall_at(team=team, at=at)
+    chain = [
+        Candidate(target, oncall[role].member, oncall[role].member.phone)
+        for target, role in ((DialAttempt.Target.PRIMARY, "primary"), (DialAttempt.Target.SECONDARY, "secondary"))
+        if oncall[role].member is not None
+    ]
+    if team.fallback_phone:
+        chain.append(Candidate(DialAttempt.Target.FALLBACK, None, team.fallback_phone))
+    return chain
+
+
+def _next_candidate(chain: list[Candidate], *, tried: list[DialAttempt], blocked: set[str]) -> Candidate | None:
+    tried_phones = {attempt.phone for attempt in tried}
+    tried_members = {attempt.member_id for attempt in tried if attempt.member_id}
+    for candidate in chain:
+        if not candidate.phone or candidate.phone in blocked or candidate.phone in tried_phones:
+            continue
+        if candidate.member is not None and candidate.member.pk in tried_members:
+            continue
+        return candidate
+    return None
+
+
+def _insert_once(obj, **lookup):
+    """INSERT the row, or take the existing one with the same unique key (a replayed request).
+
+    In autocommit mode (a webhook request) this is one statement and no BEGIN/COMMIT: the incoming-call
+    budget is 5 round trips. Inside a caller's transaction, a savepoint keeps a duplicate from poisoning it.
+    """
+    try:
+        if connection.in_atomic_block:
+            with transaction.atomic():
+                obj.save(force_insert=True)
+        else:
+            obj.save(force_insert=True)
+    except IntegrityError:
+        return type(obj).objects.get(**lookup)
+    return obj
+
+
+def _call_insert(call: Call) -> Call:
+    return _insert_once(call, call_sid=call.call_sid)
+
+
+def _add_attempt(call: Call, candidate: Candidate, position: int) -> DialAttempt:
+    attempt = DialAttempt(
+        call=call, position=position, target=candidate.target, member=candidate.member, phone=candidate.phone
+    )
+    return _insert_once(attempt, call=call, position=position)
+
+
+# --- the steps Twilio drives --------------------------------------------------------------------------
+
+
+def call_incoming(
+    *, call_sid: str, from_number: str, to_number: str, call_status: str = "", at: dt.datetime | None = None
+) -> Decision:
+    """A caller dialled a team number: record the Call and decide whom to ring first.
+
+    At most 5 queries whatever the size of the rota: team and blocked numbers (1), who is on call (2),
+    the Call (1), the first dial attempt (1), and no BEGIN/COMMIT in autocommit mode. No network call.
+    """
+    at = at or timezone.now()
+    team, blocked = _team_and_blocked_numbers(to_number)
+    call = Call(call_sid=call_sid, team=team, from_number=from_number, to_number=to_number, status=call_status)
+    if team is None:
+        call.outcome = Call.Outcome.UNKNOWN_NUMBER
+        return Decision(Next.UNKNOWN_NUMBER, _call_insert(call))
+    if team.allowed_callers and from_number not in team.allowed_callers:
+        call.outcome = Call.Outcome.REFUSED
+        return Decision(Next.REFUSED, _call_insert(call), team=team)
+    candidate = _next_candidate(_chain(team, at), tried=[], blocked=blocked)
+    call = _call_insert(call)
+    if candidate is None:
+        return Decision(Next.VOICEMAIL, call, team=team)
+    return Decision(Next.DIAL, call, _add_attempt(call, candidate, 0), team)
+
+
+def attempt_for_screening(*, attempt_id: int | None) -> DialAttempt | None:
+    if attempt_id is None:
+        return None
+    return DialAttempt.objects.select_related("call__team").filter(pk=attempt_id).first()
+
+
+def attempt_accept(*, attempt_id: int | None, dial_call_sid: str, parent_call_sid: str, digits: str) -> bool:
+    """The callee pressed a key during screening: store the acceptance on our side, once.
+
+    Twilio may report the leg `completed` whether or not anyone accepted, so this row is what makes a call
+    answered.
+    """
+    if attempt_id is None or not digits:
+        return False
+    attempts = DialAttempt.objects.filter(pk=attempt_id)
+    if parent_call_sid:
+        attempts = attempts.filter(call__call_sid=parent_call_sid)
+    updated = attempts.filter(accepted_at__isnull=True).update(accepted_at=timezone.now(), dial_call_sid=dial_call_sid)
+    return bool(updated) or attempts.filter(accepted_at__isnull=False).exists()
+
+
+def dial_result(
+    *,
+    attempt_id: int | None,
+    call_sid: str,
+    call_status: str,
+    dial_status: str,
+    dial_call_sid: str,
+    at: dt.datetime | None = None,
+) -> Decision:
+    """A dialled leg ended: answered (status completed/answered and accepted), else the next in the chain."""
+    at = at or timezone.now()
+    attempt = (
+        DialAttempt.objects.select_related("call__team", "member")
+        .filter(pk=attempt_id, call__call_sid=call_sid)
+        .first()
+        if attempt_id is not None
+        else None
+    )
+    if attempt is None:
+        logger.warning("Dial result for an unknown attempt %s of call %s: voicemail", attempt_id, call_sid)
+        return Decision(Next.VOICEMAIL)
+    call = attempt.call
+    attempt.dial_status = dial_status
+    if dial_call_sid:
+        attempt.dial_call_sid = dial_call_sid
+    attempt.save(update_fields=["dial_status", "dial_call_sid"])
+    if dial_status in ANSWERED_DIAL_STATUSES and attempt.accepted_at is not None:
+        Call.objects.filter(pk=call.pk).update(
+            outcome=Call.Outcome.ANSWERED, answered_by=attempt.member, answered_number=attempt.phone
+        )
+        return Decision(Next.HANG_UP, call, attempt, call.team)
+    if call_status in FINAL_CALL_STATUSES:
+        # The caller hung up while we were ringing: nobody to connect any more.
+        return Decision(Next.HANG_UP, call, attempt, call.team)
+    if call.team is None:
+        return Decision(Next.VOICEMAIL, call)
+    tried = list(call.attempts.all())
+    _, blocked = _team_and_blocked_numbers(call.to_number)
+    candidate = _next_candidate(_chain(call.team, at), tried=tried, blocked=blocked)
+    if candidate is None:
+        return Decision(Next.VOICEMAIL, call, team=call.team)
+    position = max(a.position for a in tried) + 1
+    return Decision(Next.DIAL, call, _add_attempt(call, candidate, position), call.team)
+
+
+def call_status_update(
+    *, call_sid: str, call_status: str, duration_seconds: int | None, from_number: str = "", to_number: str = ""
+) -> Call | None:
+    """Call status callback: keep the final status and duration; a call nobody took and that left no
+    voicemail was abandoned (or failed). Answered, voicemail, refused and unknown-number outcomes stay."""
+    if not call_sid:
+        return None
+    call = Call.objects.filter(call_sid=call_sid).first()
+    if call is None:
+        # The incoming webhook never stored it (database was down, the fallback answered): log it now.
+        team = selectors.team_by_support_number(phone_number=to_number) if to_number else None
+        call = _call_insert(
+            Call(
+                call_sid=call_sid,
+                team=team,
+                from_number=from_number,
+                to_number=to_number,
+                outcome=Call.Outcome.IN_PROGRESS if team else Call.Outcome.UNKNOWN_NUMBER,
+            )
+        )
+    if call.ended_at is not None and call_status not in FINAL_CALL_STATUSES:
+        return call  # a late, out-of-order callback never reopens a finished call
+    call.status = call_status
+    fields = ["status"]
+    if duration_seconds is not None:
+        call.duration_seconds = duration_seconds
+        fields.append("duration_seconds")
+    if call_status in FINAL_CALL_STATUSES:
+        call.ended_at = call.ended_at or timezone.now()
+        fields.append("ended_at")
+        if call.outcome == Call.Outcome.IN_PROGRESS:
+            call.outcome = Call.Outcome.FAILED if call_status == "failed" else Call.Outcome.ABANDONED
+            fields.append("outcome")
+    call.save(update_fields=fields)
+    return call
+
+
+# --- voicemail ----------------------------------------------------------------------------------------
+
+
+def voicemail_store(
+    *,
+    call_sid: str,
+    from_number: str,
+    to_number: str,
+    recording_sid: str,
+    recording_url: str,
+    duration_seconds: int,
+    transcription: str = "",
+    transcription_status: str = "",
+) -> Voicemail:
+    """Store a voicemail once per RecordingSid (Record action, recording status callback and transcription
+    callback may each come, and come twice), then arrange the notification.
+
+    The row is committed before any notification is attempted, so a broker outage loses nothing.
+    """
+    existing = Voicemail.objects.filter(recording_sid=recording_sid).first()
+    if existing is not None:
+        if duration_seconds and not existing.duration_seconds:
+            Voicemail.objects.filter(pk=existing.pk).update(duration_seconds=duration_seconds)
+            existing.duration_seconds = duration_seconds
+        return existing
+    call = Call.objects.select_related("team").filter(call_sid=call_sid).first() if call_sid else None
+    if call is None and call_sid:
+        # Served by the fallback (no Call row yet): log the call now so the voicemail has its context.
+        team = selectors.team_by_support_number(phone_number=to_number) if to_number else None
+        call = _call_insert(Call(call_sid=call_sid, team=team, from_number=from_number, to_number=to_number))
+    team = call.team if call else None
+    try:
+        with transaction.atomic():
+            voicemail = Voicemail.objects.create(
+                call=call,
+                team=team,
+                recording_sid=recording_sid,
+                recording_url=recording_url,
+                duration_seconds=duration_seconds,
+                from_number=from_number or (call.from_number if call else ""),
+                transcription=transcription,
+                transcription_status=transcription_status,
+            )
+    except IntegrityError:
+        # The other callback of the same recording won the race: that one notifies.
+        return Voicemail.objects.get(recording_sid=recording_sid)
+    if call is not None:
+        Call.objects.filter(
+            pk=call.pk, outcome__in=[Call.Outcome.IN_PROGRESS, Call.Outcome.ABANDONED, Call.Outcome.FAILED]
+        ).update(outcome=Call.Outcome.VOICEMAIL)
+    transaction.on_commit(lambda: _arrange_notification(voicemail))
+    return voicemail
+
+
+def voicemail_transcription_attach(
+    *,
+    recording_sid: str,
+    text: str,
+    status: str,
+    call_sid: str = "",
+    from_number: str = "",
+    to_number: str = "",
+    recording_url: str = "",
+) -> Voicemail | None:
+    """Attach the transcription (it arrives after the recording) and notify now if nobody was told yet."""
+    voicemail = Voicemail.objects.select_related("team").filter(recording_sid=recording_sid).first()
+    if voicemail is None:
+        if not recording_url:
+            logger.warning("Transcription for unknown recording %s without a RecordingUrl: dropped", recording_sid)
+            return None
+        # The transcription overtook the recording callbacks: store the voicemail with it (that notifies).
+        return voicemail_store(
+            call_sid=call_sid,
+            from_number=from_number,
+            to_number=to_number,
+            recording_sid=recording_sid,
+            recording_url=recording_url,
+            duration_seconds=0,
+            transcription=text if status == "completed" else "",
+            transcription_status=status or "unknown",
+        )
+    voicemail.transcription = text if status == "completed" else ""
+    voicemail.transcription_status = status
+    voicemail.save(update_fields=["transcription", "transcription_status"])
+    voicemail_notify(voicemail=voicemail)
+    return voicemail
+
+
+def _arrange_notification(voicemail: Voicemail) -> None:
+    """Notify at once, or after a bounded wait for the transcription when one is coming.
+
+    The wait is a Celery task with a countdown. If it cannot be published (broker down), notify now,
+    without the transcription: the outbox rows are written and the SMS sweep sends them later.
+    """
+    if voicemail.transcription_status or voicemail.duration_seconds == 0:
+        voicemail_notify(voicemail=voicemail)
+        return
+    try:
+        from telephony.tasks.voice import voicemail_notify_task
+
+        voicemail_notify_task.apply_async(args=[voicemail.pk], countdown=TRANSCRIPTION_WAIT_SECONDS, retry=False)
+    except Exception:
+        logger.warning("Could not schedule voicemail %s notice; notifying now", voicemail.pk, exc_info=True)
+        voicemail_notify(voicemail=voicemail)
+
+
+def voicemail_recipients(*, team: Team, at: dt.datetime) -> list[Member]:
+    """The people on call (primary and secondary), else the team leads."""
+    oncall = selectors.oncall_at(team=team, at=at)
+    people: list[Member] = []
+    for role in ("primary", "secondary"):
+        member = oncall[role].member
+        if member is not None and member.pk not in {p.pk for p in people}:
+            people.append(member)
+    return people or selectors.team_leads(team=team)
+
+
+def voicemail_sms_body(voicemail: Voicemail, team: Team) -> str:
+    """Caller, local time, length, then the transcript (cut first when too long) and the link (kept whole)."""
+    local = (voicemail.created_at or timezone.now()).astimezone(team.tz)
+    minutes, seconds = divmod(voicemail.duration_seconds, 60)
+    head = (
+        f"Voicemail for {team.name} from {voicemail.from_number or 'an unknown number'}, "
+        f"{local:%a %d %b %H:%M %Z}, {minutes}:{seconds:02d} long."
+    )
+    link = f" Listen: {voicemail.recording_url}.mp3"
+    if not voicemail.transcription:
+        return sms_body_fit_part(before=head, part="", after=link)
+    return sms_body_fit_part(before=f'{head} "', part=voicemail.transcription, after=f'"{link}')
+
+
+def voicemail_notify(*, voicemail: Voicemail, at: dt.datetime | None = None) -> int:
+    """One SMS per recipient per voicemail (the dedupe key makes a second call a no-op). Returns how many
+    outbox rows this call wrote or found."""
+    team = voicemail.team
+    if team is None:
+        logger.warning("Voicemail %s belongs to no team: nobody to notify", voicemail.recording_sid)
+        return 0
+    recipients = voicemail_recipients(team=team, at=at or timezone.now())
+    if not recipients:
+        logger.warning("Voicemail %s for %s: nobody on call and no lead to notify", voicemail.recording_sid, team)
+    body = voicemail_sms_body(voicemail, team)
+    for member in recipients:
+        sms_send(
+            to=member.phone,
+            body=body,
+            kind="voicemail",
+            dedupe_key=f"voicemail:{voicemail.recording_sid}:{member.pk}",
+            team=team,
+            member=member,
+        )
+    return len(recipients)
+
+
+def voicemail_notify_by_id(voicemail_id: int) -> None:
+    """Entry point of the delayed task: safe to run twice, and after the transcription already notified."""
+    voicemail = Voicemail.objects.select_related("team").filter(pk=voicemail_id).first()
+    if voicemail is not None:
+        voicemail_notify(voicemail=voicemail)

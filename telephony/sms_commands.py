@@ -1,0 +1,80 @@
+"""Inbound SMS commands: opt-outs, and a few commands for members (WHO, HELP, ACK, RESOLVE).
+
+`From` identifies, it does not authenticate (it can be spoofed): nothing here is privileged on its word
+alone beyond what telephony.alerts allows for ACK / RESOLVE (members of the alert's team only).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+
+from django.utils import timezone
+
+from teams import selectors
+from teams.models import Member
+from telephony.alerts import alert_sms_command
+
+logger = logging.getLogger(__name__)
+
+# Twilio handles these itself and still forwards them: we only record them, and never reply.
+# https://help.twilio.com/articles/223134027
+OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"})
+OPT_IN_WORDS = frozenset({"START", "YES", "UNSTOP"})
+ALERT_COMMAND = re.compile(r"^(ACK|RESOLVE)\s+#?(\d{1,12})$")
+
+HELP_TEXT = (
+    "Support Roulette: WHO = who is on call now. ACK <id> / RESOLVE <id> = acknowledge or resolve an alert. "
+    "STOP = no more texts, START = texts again."
+)
+
+
+def _keyword(body: str) -> str:
+    """Upper-case, trimmed, without trailing punctuation: 'stop.' and ' Stop ' are STOP, as for Twilio."""
+    return " ".join(body.strip().rstrip(".!").upper().split())
+
+
+def _local(instant: dt.datetime | None, tz) -> str:
+    return instant.astimezone(tz).strftime("%a %d %b %H:%M %Z") if instant else "further notice"
+
+
+def who_is_on_call(*, member: Member, at: dt.datetime) -> str:
+    """One line per team of the member: primary and secondary now, until when (team time zone)."""
+    teams = list(member.teams.order_by("name"))
+    if not teams:
+        return "You are not in any team."
+    oncall = selectors.oncall_with_next(team_ids=[team.pk for team in teams], at=at)
+    lines = []
+    for team in teams:
+        parts = []
+        for role in ("primary", "secondary"):
+            current = oncall[team.pk][role].current
+            if current.member is None:
+                parts.append(f"{role} nobody")
+            else:
+                parts.append(f"{role} {current.member.name} until {_local(current.end, team.tz)}")
+        lines.append(f"{team.name}: " + ", ".join(parts))
+    return "\n".join(lines)
+
+
+def sms_command(*, from_number: str, body: str, at: dt.datetime | None = None) -> str | None:
+    """Handle one inbound SMS; the reply text, or None for no reply."""
+    at = at or timezone.now()
+    keyword = _keyword(body)
+    if keyword in OPT_OUT_WORDS:
+        # Keep the first opt-out time; a second STOP changes nothing.
+        Member.objects.filter(phone=from_number, sms_opted_out_at__isnull=True).update(sms_opted_out_at=at)
+        return None
+    if keyword in OPT_IN_WORDS:
+        Member.objects.filter(phone=from_number).update(sms_opted_out_at=None)
+        return None
+    member = Member.objects.filter(phone=from_number).first() if from_number else None
+    if member is None:
+        return None
+    if keyword == "WHO":
+        return who_is_on_call(member=member, at=at)
+    match = ALERT_COMMAND.match(keyword)
+    if match:
+        return alert_sms_command(member=member, action=match.group(1).lower(), alert_id=int(match.group(2)))
+    return HELP_TEXT

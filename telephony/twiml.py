@@ -1,0 +1,179 @@
+"""Every TwiML answer of the call flow, built with twilio.twiml classes (never by hand), and the guard that
+turns an unexpected exception in a webhook into safe TwiML instead of a 500.
+
+Twilio's rules behind these shapes: https://www.twilio.com/docs/voice/twiml (see also TWILIO.md).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.http import HttpResponse
+from django.urls import reverse
+from twilio.twiml.messaging_response import MessagingResponse
+from twilio.twiml.voice_response import VoiceResponse
+
+logger = logging.getLogger(__name__)
+
+# Twilio transcribes recordings of up to 2 minutes only; a longer limit would silently lose the transcript.
+VOICEMAIL_MAX_SECONDS = 120
+VOICEMAIL_SILENCE_SECONDS = 5
+SCREEN_SECONDS = 8
+EMERGENCY_RING_SECONDS = 25
+
+APOLOGY = "We are sorry, we cannot connect your call right now."
+VOICEMAIL_PROMPT = "Please leave a message after the tone, and we will call you back."
+NO_MESSAGE = "We did not get a message. Goodbye."
+THANKS = "Thank you. Your message has been passed on. Goodbye."
+UNKNOWN_NUMBER = "Sorry, this number is not in service. Please check the number and try again. Goodbye."
+REFUSED = "Sorry, this line only takes calls from registered numbers. Goodbye."
+HOLD = "Please hold while we try someone else."
+
+
+def url(name: str, **query) -> str:
+    """The absolute URL Twilio must request: PUBLIC_BASE_URL, as signatures are checked against it."""
+    path = reverse(f"telephony:{name}")
+    query = {key: value for key, value in query.items() if value is not None}
+    return settings.PUBLIC_BASE_URL + path + (f"?{urlencode(query)}" if query else "")
+
+
+def response(twiml: VoiceResponse | MessagingResponse) -> HttpResponse:
+    return HttpResponse(str(twiml), content_type="text/xml")
+
+
+def say_and_hang_up(text: str) -> VoiceResponse:
+    twiml = VoiceResponse()
+    twiml.say(text)
+    twiml.hangup()
+    return twiml
+
+
+def hang_up() -> VoiceResponse:
+    twiml = VoiceResponse()
+    twiml.hangup()
+    return twiml
+
+
+def empty() -> VoiceResponse:
+    """Nothing more to do on this leg (after a screening key press, Twilio bridges the two legs)."""
+    return VoiceResponse()
+
+
+def dial(*, phone: str, ring_seconds: int, attempt_id: int, intro: str = "") -> VoiceResponse:
+    """Ring one person; the callee leg first runs the screening TwiML, the result goes to dial-result."""
+    twiml = VoiceResponse()
+    if intro:
+        twiml.say(intro)
+    # answerOnBridge: the caller keeps hearing ringing until someone accepted, not silence.
+    dial_verb = twiml.dial(
+        action=url("voice-dial-result", attempt=attempt_id),
+        method="POST",
+        timeout=ring_seconds,
+        answer_on_bridge=True,
+    )
+    dial_verb.number(phone, url=url("voice-screen", attempt=attempt_id), method="POST")
+    return twiml
+
+
+def screening(*, team_name: str, attempt_id: int) -> VoiceResponse:
+    """The whisper on the callee's leg: a key press accepts; a personal voicemail presses nothing, hangs up."""
+    twiml = VoiceResponse()
+    gather = twiml.gather(
+        num_digits=1,
+        timeout=SCREEN_SECONDS,
+        action=url("voice-accept", attempt=attempt_id),
+        method="POST",
+    )
+    who = f"Support call for {team_name}." if team_name else "Support call."
+    gather.say(f"{who} Press any key to accept.")
+    twiml.hangup()
+    return twiml
+
+
+def voicemail(*, intro: str = VOICEMAIL_PROMPT) -> VoiceResponse:
+    """A short prompt and a Record whose every callback is ours; an empty recording falls through to goodbye.
+
+    The Record action always points at a URL (without one Twilio re-requests the current URL: a loop).
+    The recording URL tolerates a database outage, so the fallback answer may use it too.
+    """
+    twiml = VoiceResponse()
+    twiml.say(intro)
+    twiml.record(
+        action=url("voice-recording"),
+        method="POST",
+        max_length=VOICEMAIL_MAX_SECONDS,
+        timeout=VOICEMAIL_SILENCE_SECONDS,
+        play_beep=True,
+        recording_status_callback=url("voice-recording-status"),
+        recording_status_callback_method="POST",
+        recording_status_callback_event="completed",
+        # Transcription only exists for recordings up to 2 minutes.
+        transcribe=VOICEMAIL_MAX_SECONDS <= 120,
+        transcribe_callback=url("voice-transcription"),
+    )
+    twiml.say(NO_MESSAGE)
+    twiml.hangup()
+    return twiml
+
+
+def apology_voicemail() -> VoiceResponse:
+    return voicemail(intro=f"{APOLOGY} {VOICEMAIL_PROMPT}")
+
+
+def fallback(*, to_number: str, dial_status: str | None) -> VoiceResponse:
+    """The Voice Fallback answer: settings only, no database, no broker.
+
+    With EMERGENCY_PHONE set (and not the number being called: that would loop), ring it first; when that
+    leg ends unanswered Twilio comes back here with DialCallStatus and the caller gets the voicemail.
+    """
+    if dial_status in ("completed", "answered"):
+        return hang_up()
+    emergency = settings.EMERGENCY_PHONE
+    if emergency and dial_status is None and emergency != to_number:
+        twiml = VoiceResponse()
+        twiml.say(f"{APOLOGY} Please hold.")
+        dial_verb = twiml.dial(
+            action=url("voice-fallback", after="dial"),
+            method="POST",
+            timeout=EMERGENCY_RING_SECONDS,
+            answer_on_bridge=True,
+        )
+        dial_verb.number(emergency)
+        return twiml
+    return apology_voicemail()
+
+
+def sms_reply(text: str | None) -> MessagingResponse:
+    """`<Message>` with the reply, or an empty `<Response/>` when we answer nothing."""
+    twiml = MessagingResponse()
+    if text:
+        twiml.message(text)
+    return twiml
+
+
+def safe_twiml(on_error):
+    """Never a 500 to Twilio: any exception is logged and the caller gets `on_error()` TwiML instead.
+
+    Sits inside @twilio_webhook, so a bad signature is still a 403.
+    """
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapper(request, *args, **kwargs):
+            try:
+                return view(request, *args, **kwargs)
+            except Exception:
+                logger.exception("Webhook %s failed; answering with safe TwiML", request.path)
+                try:
+                    return response(on_error())
+                except Exception:
+                    # Not even the safe TwiML could be built (e.g. a broken URL conf): say goodbye.
+                    logger.exception("Safe TwiML failed too for %s", request.path)
+                    return response(say_and_hang_up(APOLOGY))
+
+        return wrapper
+
+    return decorator

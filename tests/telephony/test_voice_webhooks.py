@@ -1,0 +1,259 @@
+"""The voice webhooks' edges: signatures, proxies, bad input, failures, the fallback URL and the query budget."""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+
+import pytest
+import time_machine
+from celery.app.task import Task
+from django.conf import settings
+from django.db import connection
+
+from teams.models import Override, Role, Shift
+from telephony import calls
+from telephony.models import Call, DialAttempt, Voicemail
+from tests.factories import ShiftFactory, SupportNumberFactory, team_with_members
+from tests.twilio_helpers import post_signed, signature
+from tests.twiml_rules import check_twiml
+
+NOW = dt.datetime(2026, 12, 1, 10, 0, tzinfo=dt.UTC)
+NUMBER = "+493012340002"
+INCOMING = "/telephony/voice/incoming/"
+
+
+def incoming_params(**extra) -> dict:
+    return {
+        "AccountSid": "AC" + "0" * 32,
+        "ApiVersion": "2010-04-01",
+        "CallSid": "CA" + "1" * 32,
+        "From": "+4917012345678",
+        "To": NUMBER,
+        "CallStatus": "ringing",
+        "Direction": "inbound",
+        **extra,
+    }
+
+
+@pytest.fixture
+def team(db):
+    with time_machine.travel(NOW, tick=False):
+        team, (primary, secondary) = team_with_members(2, name="Payments")
+        SupportNumberFactory(team=team, phone_number=NUMBER)
+        ShiftFactory(team=team, role=Role.PRIMARY, member=primary)
+        ShiftFactory(team=team, role=Role.SECONDARY, member=secondary)
+        yield team
+
+
+def test_unsigned_request_is_refused_and_writes_nothing(client, team):
+    response = client.post(INCOMING, incoming_params())
+    assert response.status_code == 403
+    assert not Call.objects.exists()
+
+
+def test_tampered_request_is_refused_and_writes_nothing(client, team):
+    params = incoming_params()
+    good = signature(settings.PUBLIC_BASE_URL + INCOMING, params)
+    response = client.post(INCOMING, {**params, "From": "+4917099999999"}, HTTP_X_TWILIO_SIGNATURE=good)
+    assert response.status_code == 403
+    response = post_signed(client, INCOMING, params, token="not-our-token")
+    assert response.status_code == 403
+    assert not Call.objects.exists()
+
+
+def test_every_internal_url_checks_the_signature(client, team):
+    for path in (
+        "/telephony/voice/screen/?attempt=1",
+        "/telephony/voice/accept/?attempt=1",
+        "/telephony/voice/dial-result/?attempt=1",
+        "/telephony/voice/recording/",
+        "/telephony/voice/recording-status/",
+        "/telephony/voice/transcription/",
+        "/telephony/voice/status/",
+        "/telephony/voice/fallback/",
+    ):
+        assert client.post(path, {"RecordingSid": "RE1", "RecordingUrl": "https://x"}).status_code == 403, path
+    assert not Voicemail.objects.exists()
+
+
+def test_a_tampered_query_string_is_refused(client, team):
+    """The attempt id travels in the query string, which the signature covers."""
+    signed_for = settings.PUBLIC_BASE_URL + "/telephony/voice/accept/?attempt=1"
+    params = {"CallSid": "CA" + "2" * 32, "Digits": "1"}
+    response = client.post(
+        "/telephony/voice/accept/?attempt=2", params, HTTP_X_TWILIO_SIGNATURE=signature(signed_for, params)
+    )
+    assert response.status_code == 403
+
+
+def test_get_is_not_allowed(client, team):
+    assert client.get(INCOMING).status_code == 405
+
+
+def test_https_public_url_behind_a_tls_proxy(client, team, settings):
+    """Twilio signs https://…; Django behind the proxy sees http://testserver. The https URL is the one checked."""
+    settings.PUBLIC_BASE_URL = "https://support.example.org"
+    params = incoming_params()
+    http_signature = signature("http://testserver" + INCOMING, params)
+    assert client.post(INCOMING, params, HTTP_X_TWILIO_SIGNATURE=http_signature).status_code == 403
+    with time_machine.travel(NOW, tick=False):
+        response = post_signed(client, INCOMING, params, HTTP_X_FORWARDED_PROTO="https")
+    root = check_twiml(response)
+    # The URLs handed back to Twilio are absolute under the public origin too.
+    assert root.find("Dial").get("action").startswith("https://support.example.org/telephony/voice/dial-result/")
+
+
+def test_secondary_auth_token_is_accepted_during_rotation(client, team, settings):
+    settings.TWILIO_AUTH_TOKEN_SECONDARY = "the-new-token"
+    with time_machine.travel(NOW, tick=False):
+        response = post_signed(client, INCOMING, incoming_params(), token="the-new-token")
+    assert check_twiml(response).find("Dial") is not None
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"CallSid": "CA" + "3" * 32},
+        {"To": NUMBER},
+        {"CallSid": "", "To": "", "From": ""},
+        {"CallSid": "CA" + "3" * 32, "To": "not a number at all \x00"},
+    ],
+)
+def test_missing_or_malformed_parameters_get_valid_twiml(client, team, params):
+    root = check_twiml(post_signed(client, INCOMING, params))
+    assert root.find("Hangup") is not None or root.find("Record") is not None
+
+
+def test_malformed_internal_requests_get_valid_twiml(client, team):
+    assert (
+        check_twiml(post_signed(client, "/telephony/voice/dial-result/?attempt=x", {"CallSid": "CA1"})).find("Record")
+        is not None
+    )
+    assert check_twiml(post_signed(client, "/telephony/voice/screen/", {})).find("Hangup") is not None
+    refused = check_twiml(post_signed(client, "/telephony/voice/accept/?attempt=999", {"Digits": "1"}))
+    assert [verb.tag for verb in refused] == ["Hangup"]
+    thanks = check_twiml(post_signed(client, "/telephony/voice/recording/", {"CallSid": "CA1"}))
+    assert "Thank you" in thanks.find("Say").text
+    check_twiml(post_signed(client, "/telephony/voice/status/", {}))
+    check_twiml(post_signed(client, "/telephony/voice/transcription/", {"RecordingSid": "RE404"}))
+    assert not Voicemail.objects.exists()
+
+
+def test_an_unexpected_error_becomes_an_apology_and_voicemail(client, team, monkeypatch):
+    def broken(**kwargs):
+        raise RuntimeError("database exploded")
+
+    monkeypatch.setattr(calls, "call_incoming", broken)
+    root = check_twiml(post_signed(client, INCOMING, incoming_params()))
+    assert "sorry" in root.find("Say").text.lower()
+    assert root.find("Record").get("action") == settings.PUBLIC_BASE_URL + "/telephony/voice/recording/"
+
+
+def test_recording_tolerates_a_database_failure(client, team, monkeypatch):
+    def broken(**kwargs):
+        raise RuntimeError("database down")
+
+    monkeypatch.setattr(calls, "voicemail_store", broken)
+    params = {"CallSid": "CA1", "RecordingSid": "RE1", "RecordingUrl": "https://api.twilio.com/r/RE1"}
+    root = check_twiml(post_signed(client, "/telephony/voice/recording/", params))
+    assert "Thank you" in root.find("Say").text
+
+
+# No `db` fixture below: pytest-django makes any database access raise, so these prove the fallback
+# answers with the database unreachable.
+
+
+def test_fallback_answers_without_the_database(client):
+    root = check_twiml(post_signed(client, "/telephony/voice/fallback/", incoming_params()))
+    assert "sorry" in root.find("Say").text.lower()
+    assert root.find("Record").get("action") == settings.PUBLIC_BASE_URL + "/telephony/voice/recording/"
+
+
+def test_fallback_rings_the_emergency_phone_then_takes_a_voicemail(client, settings):
+    settings.EMERGENCY_PHONE = "+4915199999999"
+    root = check_twiml(post_signed(client, "/telephony/voice/fallback/", incoming_params()))
+    dial = root.find("Dial")
+    assert dial.find("Number").text == "+4915199999999"
+    action = dial.get("action")[len(settings.PUBLIC_BASE_URL) :]
+    after = check_twiml(post_signed(client, action, incoming_params(DialCallStatus="no-answer")))
+    assert after.find("Record") is not None
+    done = check_twiml(post_signed(client, action, incoming_params(DialCallStatus="completed")))
+    assert [verb.tag for verb in done] == ["Hangup"]
+
+
+def test_fallback_never_dials_the_number_being_called(client, settings):
+    settings.EMERGENCY_PHONE = NUMBER
+    root = check_twiml(post_signed(client, "/telephony/voice/fallback/", incoming_params()))
+    assert root.find("Dial") is None and root.find("Record") is not None
+
+
+def _replay_incoming(client):
+    with time_machine.travel(NOW, tick=False):
+        first = check_twiml(post_signed(client, INCOMING, incoming_params()))
+        second = check_twiml(post_signed(client, INCOMING, incoming_params()))
+    assert Call.objects.count() == 1 and DialAttempt.objects.count() == 1
+    assert first.find("Dial/Number").text == second.find("Dial/Number").text
+
+
+def test_a_repeated_incoming_request_does_not_duplicate_the_call(client, team):
+    _replay_incoming(client)
+
+
+def test_a_repeated_incoming_request_in_autocommit_mode(transactional_db, client, team):
+    """As in production: no surrounding transaction, the duplicate INSERT fails alone and is recovered."""
+    assert not connection.in_atomic_block
+    _replay_incoming(client)
+
+
+@pytest.fixture
+def big_history(team):
+    """10,000 past shifts and 1,000 past overrides, across several teams and both roles."""
+    other, members = team_with_members(4, name="Other")
+    member_ids = [m.pk for m in team.members.all()]
+    shifts, overrides = [], []
+    start = NOW - dt.timedelta(days=3000)
+    for i in range(10_000):
+        begin = start + dt.timedelta(hours=6 * i)
+        shifts.append(
+            Shift(
+                team=team if i % 2 else other,
+                role=Role.PRIMARY if i % 4 < 2 else Role.SECONDARY,
+                member_id=member_ids[i % 2] if i % 2 else members[i % 4].pk,
+                start=begin,
+                end=begin + dt.timedelta(hours=3),
+            )
+        )
+    for i in range(1_000):
+        begin = start + dt.timedelta(hours=30 * i)
+        overrides.append(
+            Override(
+                team=team, role=Role.PRIMARY, member_id=member_ids[0], start=begin, end=begin + dt.timedelta(hours=1)
+            )
+        )
+    Shift.objects.bulk_create(shifts, batch_size=2000)
+    Override.objects.bulk_create(overrides, batch_size=1000)
+    return team
+
+
+def test_incoming_call_runs_at_most_five_queries_and_no_network_call(
+    transactional_db, client, big_history, django_assert_max_num_queries, monkeypatch
+):
+    """Outside a test transaction, as in production: BEGIN, COMMIT and SAVEPOINT would be counted too."""
+    published = []
+    monkeypatch.setattr(Task, "apply_async", lambda self, *a, **kw: published.append(self.name))
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("network call from the incoming-call webhook")
+
+    monkeypatch.setattr("telephony.twilio.twilio_client", no_network)
+    connection.ensure_connection()  # the database connection exists before the request, as in production
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    with time_machine.travel(NOW, tick=False), django_assert_max_num_queries(5):
+        response = post_signed(client, INCOMING, incoming_params())
+    root = check_twiml(response)
+    primary = Shift.objects.get(team=big_history, role=Role.PRIMARY, start__lte=NOW, end__gt=NOW).member
+    assert root.find("Dial/Number").text == primary.phone
+    assert published == []
