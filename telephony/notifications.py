@@ -1,0 +1,342 @@
+"""Rota notifications that beat sends: shift reminders, hand-off notices and gap alerts.
+
+Each scan reads the rota of every team in a fixed number of queries (the selectors take many team ids) and
+sends through `sms_send` with a dedupe key. The key, unique in the outbox, is what makes a message go out
+once: a re-run, a second worker running the same tick, or a catch-up after a beat outage finds the row and
+sends nothing. Messages already in the outbox are filtered out in one query, so a scan with nothing due costs
+the same few queries for ten teams or a thousand.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from django.db.models import Max, Q
+from django.utils import timezone
+
+from teams import rota
+from teams.models import Member, Override, Rotation, Shift, Team, TeamMembership
+from teams.selectors import schedules_for_teams
+from telephony.models import OutboundMessage
+from telephony.sms import sms_send
+
+logger = logging.getLogger(__name__)
+
+# Hand-offs older than this are not notified any more: after a long outage a notice would only confuse.
+HANDOFF_CATCHUP = dt.timedelta(hours=1)
+# How far ahead we look to tell the incoming person until when they are on call.
+HANDOFF_LOOKAHEAD = dt.timedelta(days=35)
+GAP_HORIZON = dt.timedelta(days=14)
+# Segments are computed over a window a little wider than the instants we care about, so that a hand-off
+# exactly at the edge still has a segment on each side.
+_EDGE = dt.timedelta(minutes=1)
+
+
+@dataclass
+class ScanResult:
+    """What a scan did: `sent` rows queued, `skipped` (opted out), `already` (sent by an earlier run)."""
+
+    sent: int = 0
+    skipped: int = 0
+    already: int = 0
+    failed: int = 0
+
+    def __str__(self) -> str:
+        return (
+            f"{self.sent} queued, {self.skipped} skipped (opted out), {self.already} already sent, {self.failed} failed"
+        )
+
+
+@dataclass
+class _Sms:
+    member: Member
+    team: Team
+    kind: str
+    dedupe_key: str
+    body: str = field(default="")
+
+
+def _when(instant: dt.datetime, tz: ZoneInfo) -> str:
+    """'Mon 30 Nov 09:00' in tz (English names: the texts are English)."""
+    local = instant.astimezone(tz)
+    return f"{local:%a} {local.day} {local:%b %H:%M}"
+
+
+def _tz_of(member: Member, team: Team) -> ZoneInfo:
+    return ZoneInfo(member.timezone) if member.timezone else team.tz
+
+
+def _send_new(messages: Iterable[_Sms], result: ScanResult) -> None:
+    """Send the messages whose dedupe key is not in the outbox yet (checked in one query)."""
+    messages = list(messages)
+    if not messages:
+        return
+    known = set(
+        OutboundMessage.objects.filter(dedupe_key__in=[m.dedupe_key for m in messages]).values_list(
+            "dedupe_key", flat=True
+        )
+    )
+    for message in messages:
+        if message.dedupe_key in known:
+            result.already += 1
+            continue
+        try:
+            row = sms_send(
+                to=message.member.phone,
+                body=message.body,
+                kind=message.kind,
+                dedupe_key=message.dedupe_key,
+                team=message.team,
+                member=message.member,
+            )
+        except Exception:
+            # One bad row must not stop the others; the next tick tries this one again.
+            result.failed += 1
+            logger.exception("Could not queue %s message %s", message.kind, message.dedupe_key)
+            continue
+        if row.status == OutboundMessage.Status.SKIPPED:
+            result.skipped += 1
+        else:
+            result.sent += 1
+
+
+# --- Reminders ---------------------------------------------------------------------------------------------
+
+
+def reminders_send(*, now: dt.datetime | None = None) -> ScanResult:
+    """Remind each member `team.reminder_lead_minutes` before each shift or override of theirs starts.
+
+    Every shift starting within its team's lead time that has no reminder yet gets one, so a shift created or
+    moved inside the window is reminded at the next tick; one that has started gets none. The key holds the
+    team, role, member, start and lead: a re-run sends nothing, a moved or reassigned shift is reminded again.
+    """
+    now = now or timezone.now()
+    result = ScanResult()
+    leads = list(
+        Team.objects.filter(reminder_lead_minutes__gt=0)
+        .order_by("reminder_lead_minutes")
+        .values_list("reminder_lead_minutes", flat=True)
+        .distinct()
+    )
+    if not leads:
+        return result
+    # One condition per distinct lead time (a handful), not per team: the query stays one query.
+    due = Q()
+    for lead in leads:
+        due |= Q(team__reminder_lead_minutes=lead, start__lte=now + dt.timedelta(minutes=lead))
+    rows: list[tuple[str, Shift | Override]] = []
+    for source, model in ((rota.SHIFT, Shift), (rota.OVERRIDE, Override)):
+        rows.extend((source, row) for row in model.objects.filter(due, start__gt=now).select_related("team", "member"))
+    rows.sort(key=lambda item: (item[1].start, item[1].team_id, item[1].role))
+    messages = []
+    for source, row in rows:
+        team, member = row.team, row.member
+        tz = _tz_of(member, team)
+        verb = "cover" if source == rota.OVERRIDE else "are"
+        messages.append(
+            _Sms(
+                member=member,
+                team=team,
+                kind=OutboundMessage.Kind.REMINDER,
+                # Keyed on what the person is told, not on the row: a shift deleted and generated again
+                # for the same person and time is not reminded twice.
+                dedupe_key=(
+                    f"reminder:{row.team_id}:{row.role}:{row.member_id}:{row.start.isoformat()}:"
+                    f"{team.reminder_lead_minutes}"
+                ),
+                body=(
+                    f"Reminder: you {verb} {row.role} on call for {team.name} from {_when(row.start, tz)} "
+                    f"to {_when(row.end, tz)} ({tz.key})"
+                ),
+            )
+        )
+    _send_new(messages, result)
+    return result
+
+
+# --- Hand-off notices --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Notice:
+    team_id: int
+    role: str
+    at: dt.datetime
+    member_id: int
+    incoming: bool
+
+    @property
+    def dedupe_key(self) -> str:
+        direction = "in" if self.incoming else "out"
+        return f"handoff:{self.team_id}:{self.role}:{self.at.isoformat()}:{self.member_id}:{direction}"
+
+
+def _notices(schedules: dict[tuple[int, str], list[rota.Segment]], since: dt.datetime, now: dt.datetime):
+    """The notices due for hand-offs in [since, now], with the hand-off and the segment on call now."""
+    found = []
+    for (team_id, role), segments in schedules.items():
+        current = rota.segment_at(segments, now)
+        current_member_id = current.member_id if current else None
+        for handoff in rota.handoffs(segments):
+            if not since <= handoff.at <= now:
+                continue
+            # The incoming person is told only while their stretch lasts: after an outage, a stretch that
+            # already ended is followed by a later hand-off, which carries the news.
+            if handoff.incoming_member_id is not None and handoff.incoming_until > now:
+                notice = _Notice(team_id, role, handoff.at, handoff.incoming_member_id, True)
+                found.append((notice, handoff, current))
+            # The outgoing person learns their shift ended, unless they are (back) on call by now.
+            if handoff.outgoing_member_id is not None and handoff.outgoing_member_id != current_member_id:
+                notice = _Notice(team_id, role, handoff.at, handoff.outgoing_member_id, False)
+                found.append((notice, handoff, current))
+    return found
+
+
+def handoffs_notify(*, now: dt.datetime | None = None) -> ScanResult:
+    """Tell the incoming and the outgoing person at each hand-off of the last hour, once.
+
+    Only teams with a shift or override starting or ending in the last hour can have a hand-off (every
+    change of person is such a boundary): two small queries find them. Their schedule over the last hour
+    gives the notices; only those not in the outbox yet need the longer look ahead for "until …".
+    """
+    now = now or timezone.now()
+    since = now - HANDOFF_CATCHUP
+    result = ScanResult()
+    boundary = Q(start__gte=since, start__lte=now) | Q(end__gte=since, end__lte=now)
+    team_ids: set[int] = set()
+    for model in (Shift, Override):
+        team_ids.update(model.objects.filter(boundary).order_by().values_list("team_id", flat=True).distinct())
+    if not team_ids:
+        return result
+    recent, _ = schedules_for_teams(team_ids=sorted(team_ids), start=since - _EDGE, end=now + _EDGE)
+    due = [notice for notice, _, _ in _notices(recent, since, now)]
+    if not due:
+        return result
+    known = set(
+        OutboundMessage.objects.filter(dedupe_key__in=[n.dedupe_key for n in due]).values_list("dedupe_key", flat=True)
+    )
+    result.already = len(known)
+    pending_team_ids = sorted({n.team_id for n in due if n.dedupe_key not in known})
+    if not pending_team_ids:
+        return result
+
+    window_end = now + HANDOFF_LOOKAHEAD
+    schedules, members = schedules_for_teams(team_ids=pending_team_ids, start=since - _EDGE, end=window_end)
+    teams = Team.objects.in_bulk(pending_team_ids)
+    messages = []
+    for notice, handoff, current in _notices(schedules, since, now):
+        if notice.dedupe_key in known:
+            continue
+        team, member = teams[notice.team_id], members[notice.member_id]
+        if notice.incoming:
+            tz = _tz_of(member, team)
+            if handoff.incoming_until >= window_end:
+                until = "further notice"
+            else:
+                until = f"{_when(handoff.incoming_until, tz)} ({tz.key})"
+            body = f"You are now {notice.role} on call for {team.name} until {until}."
+        else:
+            if current is not None and current.member_id is not None:
+                body = (
+                    f"Your shift ended; {members[current.member_id].name} is now {notice.role} on call for {team.name}."
+                )
+            else:
+                body = f"Your shift ended; nobody is {notice.role} on call for {team.name} now."
+        messages.append(
+            _Sms(member=member, team=team, kind=OutboundMessage.Kind.HANDOFF, dedupe_key=notice.dedupe_key, body=body)
+        )
+    _send_new(messages, result)
+    return result
+
+
+# --- Gap alerts --------------------------------------------------------------------------------------------
+
+
+def _gap_starts_before(pairs: set[tuple[int, str]], now: dt.datetime) -> dict[tuple[int, str], dt.datetime]:
+    """For (team, role) pairs with nobody on call now: when that gap began (the last end before now).
+
+    Keying an ongoing gap on its real start keeps the key stable from one scan to the next. Two queries.
+    """
+    team_ids = sorted({team_id for team_id, _ in pairs})
+    starts: dict[tuple[int, str], dt.datetime] = {}
+    for model in (Shift, Override):
+        for row in (
+            model.objects.filter(team_id__in=team_ids, end__lte=now)
+            .order_by()
+            .values("team_id", "role")
+            .annotate(last_end=Max("end"))
+        ):
+            key = (row["team_id"], row["role"])
+            if key in pairs and (key not in starts or row["last_end"] > starts[key]):
+                starts[key] = row["last_end"]
+    return starts
+
+
+def gaps_alert(*, now: dt.datetime | None = None) -> ScanResult:
+    """One SMS to each lead of a team per gap in the next 14 days, once per gap (keyed on its start).
+
+    A role is checked when the team staffs it: it has a rotation for it, or someone covers it somewhere
+    in the window. A team without a secondary rotation is not alerted about having no secondary. Teams
+    without leads have nobody to tell and are not scanned.
+    """
+    now = now or timezone.now()
+    result = ScanResult()
+    window_end = now + GAP_HORIZON
+    leads: dict[int, list[Member]] = defaultdict(list)
+    teams: dict[int, Team] = {}
+    for membership in (
+        TeamMembership.objects.filter(role=TeamMembership.Role.LEAD)
+        .select_related("member", "team")
+        .order_by("team_id", "member_id")
+    ):
+        leads[membership.team_id].append(membership.member)
+        teams[membership.team_id] = membership.team
+    if not leads:
+        return result
+    team_ids = sorted(leads)
+    with_rotation = set(Rotation.objects.filter(team_id__in=team_ids).order_by().values_list("team_id", "role"))
+    schedules, _ = schedules_for_teams(team_ids=team_ids, start=now, end=window_end)
+    found: list[tuple[int, str, rota.Segment]] = []
+    for (team_id, role), segments in schedules.items():
+        staffed = (team_id, role) in with_rotation or any(s.member_id is not None for s in segments)
+        if staffed:
+            found.extend((team_id, role, gap) for gap in rota.gaps(segments))
+    ongoing = {(team_id, role) for team_id, role, gap in found if gap.start <= now}
+    began = _gap_starts_before(ongoing, now) if ongoing else {}
+
+    messages = []
+    for team_id, role, gap in found:
+        team = teams[team_id]
+        tz = team.tz
+        if gap.start <= now:
+            real_start = began.get((team_id, role))
+            start_key = real_start.isoformat() if real_start else "never-staffed"
+            start_text = "now"
+        else:
+            start_key = gap.start.isoformat()
+            start_text = _when(gap.start, tz)
+        if gap.end >= window_end:
+            span = f"from {start_text} on: nobody is planned in the next 14 days"
+        else:
+            span = f"from {start_text} to {_when(gap.end, tz)}"
+        body = f"{team.name} has no {role} on call {span} ({tz.key}). Please add a shift or an override."
+        for lead in leads[team_id]:
+            messages.append(
+                _Sms(
+                    member=lead,
+                    team=team,
+                    kind=OutboundMessage.Kind.GAP_ALERT,
+                    dedupe_key=f"gap:{team_id}:{role}:{start_key}:{lead.pk}",
+                    body=body,
+                )
+            )
+    _send_new(messages, result)
+    return result
+
+
+__all__ = ["ScanResult", "gaps_alert", "handoffs_notify", "reminders_send"]

@@ -1,0 +1,434 @@
+"""Beat, simulated with time-machine: reminders, hand-off notices and gap alerts go out once, on time."""
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+
+from teams import services
+from teams.models import Role, Shift, TeamMembership
+from teams.tasks import shifts_extend_horizon
+from telephony.models import OutboundMessage
+from telephony.tasks.rota import gaps_alert, handoffs_notify, reminders_send
+from tests.factories import MemberFactory, MembershipFactory, TeamFactory
+
+pytestmark = pytest.mark.django_db
+
+SAO_PAULO = ZoneInfo("America/Sao_Paulo")
+MINUTE = dt.timedelta(minutes=1)
+
+
+def at(tz, *args):
+    return dt.datetime(*args, tzinfo=tz).astimezone(dt.UTC)
+
+
+def web_team(*, tz="America/Sao_Paulo", lead_minutes=60, names=("Ana", "Bruno", "Carla"), start, length, now):
+    """A team "Web" with a primary rotation of the named members, generated as of `now`."""
+    team = TeamFactory(name="Web", timezone=tz, reminder_lead_minutes=lead_minutes)
+    members = []
+    for name in names:
+        member = MemberFactory(name=name)
+        MembershipFactory(team=team, member=member)
+        members.append(member)
+    services.rotation_create(
+        team=team,
+        name="Web primary",
+        role=Role.PRIMARY,
+        member_ids=[m.pk for m in members],
+        start_local=start,
+        shift_length=length,
+        now=now,
+    )
+    return team, members
+
+
+def beat_ticks(start, end, *, busy, every=dt.timedelta(hours=1), around=3 * MINUTE):
+    """Beat's minute ticks near the busy instants, one tick per `every` elsewhere (nothing is due there)."""
+    ticks = set()
+    t = start
+    while t < end:
+        ticks.add(t)
+        t += every
+    for instant in busy:
+        t = instant - around
+        while t <= instant + around:
+            if start <= t < end:
+                ticks.add(t)
+            t += MINUTE
+    return sorted(ticks)
+
+
+def run_beat(traveller, ticks, *, twice=False):
+    """Run the tasks due at each tick, the way beat schedules them (eager Celery in tests)."""
+    for tick in ticks:
+        traveller.move_to(tick)
+        for run in range(2 if twice else 1):
+            before = OutboundMessage.objects.count()
+            reminders_send.delay()
+            handoffs_notify.delay()
+            if tick.minute % 5 == 0:
+                gaps_alert.delay()
+            # Hourly in production; every 6 hours is plenty against a 12-week horizon and keeps the test quick.
+            if tick.minute == 0 and tick.hour % 6 == 0:
+                shifts_extend_horizon.delay()
+            if run == 1:
+                assert OutboundMessage.objects.count() == before, f"the second run at {tick} sent again"
+
+
+def messages(kind):
+    return list(OutboundMessage.objects.filter(kind=kind).select_related("member").order_by("created_at", "pk"))
+
+
+def test_a_week_of_ticks_sends_one_reminder_per_shift_and_one_notice_per_handoff():
+    week_start = at(SAO_PAULO, 2026, 11, 30, 0, 0)
+    week_end = at(SAO_PAULO, 2026, 12, 7, 0, 0)
+    with time_machine.travel(week_start, tick=False) as traveller:
+        team, (ana, bruno, carla) = web_team(
+            start=dt.datetime(2026, 11, 30, 9), length=dt.timedelta(days=1), now=week_start
+        )
+        # Ana is on call on Thursday; Bruno covers her in the afternoon.
+        services.override_create(
+            team=team,
+            role=Role.PRIMARY,
+            member=bruno,
+            start=at(SAO_PAULO, 2026, 12, 3, 12),
+            end=at(SAO_PAULO, 2026, 12, 3, 18),
+        )
+        # São Paulo has no daylight saving any more: every local 09:00 is 24 hours after the previous one.
+        daily = [at(SAO_PAULO, 2026, 11, 30, 9) + dt.timedelta(days=d) for d in range(7)]
+        cover = [at(SAO_PAULO, 2026, 12, 3, 12), at(SAO_PAULO, 2026, 12, 3, 18)]
+        starts = daily + cover
+        reminders_due = [t - dt.timedelta(hours=1) for t in starts]
+        run_beat(traveller, beat_ticks(week_start, week_end, busy=starts + reminders_due), twice=True)
+
+    reminders = messages(OutboundMessage.Kind.REMINDER)
+    # Seven daily shifts and the override, each reminded once, an hour (the team's lead) before it starts.
+    assert len(reminders) == 8
+    assert [m.created_at for m in reminders] == sorted(
+        [t - dt.timedelta(hours=1) for t in daily] + [cover[0] - dt.timedelta(hours=1)]
+    )
+    assert [m.member.name for m in reminders] == ["Ana", "Bruno", "Carla", "Ana", "Bruno", "Bruno", "Carla", "Ana"]
+    assert reminders[0].body == (
+        "Reminder: you are primary on call for Web from Mon 30 Nov 09:00 to Tue 1 Dec 09:00 (America/Sao_Paulo)"
+    )
+    assert reminders[4].body == (
+        "Reminder: you cover primary on call for Web from Thu 3 Dec 12:00 to Thu 3 Dec 18:00 (America/Sao_Paulo)"
+    )
+
+    notices = messages(OutboundMessage.Kind.HANDOFF)
+    # Nine hand-offs (seven mornings, the start and end of the cover): the first one comes from nobody.
+    assert len(notices) == 1 + 8 * 2
+    by_instant = {}
+    for message in notices:
+        by_instant.setdefault(message.created_at, []).append(message)
+    assert sorted(by_instant) == sorted(daily + cover)
+    first = by_instant[daily[0]]
+    assert [(m.member.name, m.body) for m in first] == [
+        ("Ana", "You are now primary on call for Web until Tue 1 Dec 09:00 (America/Sao_Paulo).")
+    ]
+    tuesday = {m.member.name: m.body for m in by_instant[daily[1]]}
+    assert tuesday == {
+        "Bruno": "You are now primary on call for Web until Wed 2 Dec 09:00 (America/Sao_Paulo).",
+        "Ana": "Your shift ended; Bruno is now primary on call for Web.",
+    }
+    cover_start = {m.member.name: m.body for m in by_instant[cover[0]]}
+    assert cover_start == {
+        "Bruno": "You are now primary on call for Web until Thu 3 Dec 18:00 (America/Sao_Paulo).",
+        "Ana": "Your shift ended; Bruno is now primary on call for Web.",
+    }
+    assert all(m.status == OutboundMessage.Status.QUEUED for m in reminders + notices)
+    assert all(m.to == m.member.phone for m in reminders + notices)
+
+
+def test_reminder_uses_the_members_own_timezone():
+    now = at(SAO_PAULO, 2026, 11, 29, 12)
+    with time_machine.travel(now, tick=False) as traveller:
+        team, (ana,) = web_team(
+            names=("Ana",), start=dt.datetime(2026, 11, 30, 9), length=dt.timedelta(days=7), now=now
+        )
+        ana.timezone = "Europe/Lisbon"
+        ana.save()
+        traveller.move_to(at(SAO_PAULO, 2026, 11, 30, 8))
+        reminders_send.delay()
+    (reminder,) = messages(OutboundMessage.Kind.REMINDER)
+    assert reminder.body == (
+        "Reminder: you are primary on call for Web from Mon 30 Nov 12:00 to Mon 7 Dec 12:00 (Europe/Lisbon)"
+    )
+
+
+def test_a_shift_created_edited_or_moved_inside_the_lead_window_is_reminded_at_once():
+    now = at(SAO_PAULO, 2026, 11, 30, 0)
+    with time_machine.travel(now, tick=False) as traveller:
+        team, (ana, bruno, carla) = web_team(
+            lead_minutes=1440, start=dt.datetime(2026, 11, 30, 9), length=dt.timedelta(days=1), now=now
+        )
+        secondary = MemberFactory(name="Dora")
+        MembershipFactory(team=team, member=secondary)
+        reminders_send.delay()
+        # Within a day: Ana's Monday shift. Tuesday's (Bruno) is more than a day away.
+        assert [m.member.name for m in messages(OutboundMessage.Kind.REMINDER)] == ["Ana"]
+
+        traveller.move_to(at(SAO_PAULO, 2026, 11, 30, 10))
+        reminders_send.delay()
+        assert [m.member.name for m in messages(OutboundMessage.Kind.REMINDER)] == ["Ana", "Bruno"]
+
+        # The lead gives Tuesday to Carla, then makes a secondary shift for Dora starting in two hours.
+        tuesday = Shift.objects.get(team=team, start=at(SAO_PAULO, 2026, 12, 1, 9))
+        services.shift_update(shift=tuesday, member=carla)
+        services.shift_create(
+            team=team,
+            role=Role.SECONDARY,
+            member=secondary,
+            start=at(SAO_PAULO, 2026, 11, 30, 12),
+            end=at(SAO_PAULO, 2026, 11, 30, 20),
+        )
+        traveller.move_to(at(SAO_PAULO, 2026, 11, 30, 10, 1))
+        reminders_send.delay()
+        reminders_send.delay()
+        assert [m.member.name for m in messages(OutboundMessage.Kind.REMINDER)] == ["Ana", "Bruno", "Dora", "Carla"]
+        assert messages(OutboundMessage.Kind.REMINDER)[2].body == (
+            "Reminder: you are secondary on call for Web from Mon 30 Nov 12:00 to Mon 30 Nov 20:00 (America/Sao_Paulo)"
+        )
+
+        # Carla's shift moves an hour later: she is reminded of the new time.
+        services.shift_update(shift=tuesday, start=at(SAO_PAULO, 2026, 12, 1, 10))
+        traveller.move_to(at(SAO_PAULO, 2026, 11, 30, 10, 2))
+        reminders_send.delay()
+        carla_reminders = [m.body for m in messages(OutboundMessage.Kind.REMINDER) if m.member == carla]
+        assert len(carla_reminders) == 2
+        assert "from Tue 1 Dec 10:00" in carla_reminders[1]
+
+
+def test_a_shift_that_has_started_gets_no_reminder():
+    now = at(SAO_PAULO, 2026, 11, 30, 10)
+    with time_machine.travel(now, tick=False):
+        team = TeamFactory(name="Web", timezone="America/Sao_Paulo", reminder_lead_minutes=1440)
+        ana = MemberFactory(name="Ana")
+        MembershipFactory(team=team, member=ana)
+        services.shift_create(
+            team=team, role=Role.PRIMARY, member=ana, start=now - dt.timedelta(hours=1), end=now + dt.timedelta(hours=5)
+        )
+        reminders_send.delay()
+    assert messages(OutboundMessage.Kind.REMINDER) == []
+
+
+def test_a_30_minute_beat_outage_across_a_handoff_still_sends_the_notice_once():
+    now = at(SAO_PAULO, 2026, 11, 30, 0)
+    handoff = at(SAO_PAULO, 2026, 12, 1, 9)
+    with time_machine.travel(now, tick=False) as traveller:
+        web_team(names=("Ana", "Bruno"), start=dt.datetime(2026, 11, 30, 9), length=dt.timedelta(days=1), now=now)
+        before = [handoff - dt.timedelta(minutes=m) for m in range(30, 14, -1)]
+        after = [handoff + dt.timedelta(minutes=m) for m in range(15, 40)]
+        run_beat(traveller, before + after)
+    notices = [m for m in messages(OutboundMessage.Kind.HANDOFF) if m.body.startswith("Your shift ended")]
+    assert len(notices) == 1
+    assert notices[0].member.name == "Ana"
+    assert notices[0].created_at == handoff + dt.timedelta(minutes=15)
+    incoming = [m for m in messages(OutboundMessage.Kind.HANDOFF) if m.member.name == "Bruno"]
+    assert len(incoming) == 1
+
+
+def test_handoffs_older_than_an_hour_are_not_notified_after_a_long_outage():
+    now = at(SAO_PAULO, 2026, 11, 30, 0)
+    with time_machine.travel(now, tick=False) as traveller:
+        web_team(names=("Ana", "Bruno"), start=dt.datetime(2026, 11, 30, 9), length=dt.timedelta(days=1), now=now)
+        traveller.move_to(at(SAO_PAULO, 2026, 12, 1, 10, 1))
+        handoffs_notify.delay()
+        assert messages(OutboundMessage.Kind.HANDOFF) == []
+        traveller.move_to(at(SAO_PAULO, 2026, 12, 2, 9, 59))
+        handoffs_notify.delay()
+    # The 09:00 hand-off of the day was 59 minutes ago: still notified, to both.
+    assert sorted(m.member.name for m in messages(OutboundMessage.Kind.HANDOFF)) == ["Ana", "Bruno"]
+
+
+@pytest.mark.parametrize(
+    ("tz_name", "day_before", "dst_day", "utc_before", "utc_on"),
+    [
+        # Berlin springs forward on 28 March 2027: 09:00 is 08:00 UTC the day before, 07:00 UTC that day.
+        ("Europe/Berlin", dt.date(2027, 3, 27), dt.date(2027, 3, 28), 8, 7),
+        # New York falls back on 7 November 2027: 09:00 is 13:00 UTC the day before, 14:00 UTC that day.
+        ("America/New_York", dt.date(2027, 11, 6), dt.date(2027, 11, 7), 13, 14),
+    ],
+)
+def test_handoff_across_a_daylight_saving_change_happens_at_0900_local(
+    tz_name, day_before, dst_day, utc_before, utc_on
+):
+    tz = ZoneInfo(tz_name)
+    now = dt.datetime.combine(day_before, dt.time(0), tzinfo=dt.UTC)
+    with time_machine.travel(now, tick=False) as traveller:
+        web_team(
+            tz=tz_name,
+            names=("Ana", "Bruno"),
+            start=dt.datetime.combine(day_before, dt.time(9)),
+            length=dt.timedelta(days=1),
+            now=now,
+        )
+        # Every minute from 20 minutes before the earlier to 20 minutes after the later UTC instant 09:00 local
+        # could be, on both days.
+        ticks = []
+        for day in (day_before, dst_day):
+            base = dt.datetime.combine(day, dt.time(min(utc_before, utc_on)), tzinfo=dt.UTC) - 20 * MINUTE
+            ticks += [base + m * MINUTE for m in range(0, 60 + 40 + 1)]
+        run_beat(traveller, ticks)
+    ended = [m for m in messages(OutboundMessage.Kind.HANDOFF) if m.body.startswith("Your shift ended")]
+    assert [(m.member.name, m.created_at) for m in ended] == [
+        ("Ana", dt.datetime.combine(dst_day, dt.time(utc_on), tzinfo=dt.UTC)),
+    ]
+    incoming = [m for m in messages(OutboundMessage.Kind.HANDOFF) if m.body.startswith("You are now")]
+    assert [m.created_at for m in incoming] == [
+        dt.datetime.combine(day_before, dt.time(utc_before), tzinfo=dt.UTC),
+        dt.datetime.combine(dst_day, dt.time(utc_on), tzinfo=dt.UTC),
+    ]
+    next_day = dst_day + dt.timedelta(days=1)
+    assert incoming[1].body == (
+        f"You are now primary on call for Web until {next_day:%a} {next_day.day} {next_day:%b} 09:00 ({tz_name})."
+    )
+    assert all(m.created_at.astimezone(tz).time() == dt.time(9) for m in incoming)
+
+
+def test_opted_out_members_are_skipped_and_the_others_still_get_their_messages():
+    now = at(SAO_PAULO, 2026, 11, 30, 8)
+    with time_machine.travel(now, tick=False) as traveller:
+        team, (ana, bruno) = web_team(
+            names=("Ana", "Bruno"),
+            start=dt.datetime(2026, 11, 30, 9),
+            length=dt.timedelta(days=1),
+            now=now - dt.timedelta(hours=8),
+        )
+        ana.sms_opted_out_at = now - dt.timedelta(days=3)
+        ana.save()
+        reminders_send.delay()
+        traveller.move_to(at(SAO_PAULO, 2026, 12, 1, 9))
+        handoffs_notify.delay()
+        handoffs_notify.delay()
+    rows = OutboundMessage.objects.order_by("created_at", "pk")
+    assert [(r.kind, r.member.name, r.status) for r in rows] == [
+        ("reminder", "Ana", OutboundMessage.Status.SKIPPED),
+        ("handoff", "Bruno", OutboundMessage.Status.QUEUED),
+        ("handoff", "Ana", OutboundMessage.Status.SKIPPED),
+    ]
+
+
+def test_gap_alerts_go_to_the_leads_once_per_gap():
+    now = at(SAO_PAULO, 2026, 11, 30, 0)
+    with time_machine.travel(now, tick=False) as traveller:
+        team, (ana, bruno, carla) = web_team(start=dt.datetime(2026, 11, 30, 9), length=dt.timedelta(days=1), now=now)
+        lead_one, lead_two = MemberFactory(name="Lea"), MemberFactory(name="Lou")
+        MembershipFactory(team=team, member=lead_one, role=TeamMembership.Role.LEAD)
+        MembershipFactory(team=team, member=lead_two, role=TeamMembership.Role.LEAD)
+        other_team = TeamFactory(name="Ops")
+        MembershipFactory(team=other_team, member=MemberFactory(name="Otto"), role=TeamMembership.Role.LEAD)
+
+        # Before the rotation starts on Monday 09:00, nobody is on call: that is a gap, alerted once.
+        gaps_alert.delay()
+        first = messages(OutboundMessage.Kind.GAP_ALERT)
+        assert sorted(m.member.name for m in first) == ["Lea", "Lou"]
+        assert first[0].body == (
+            "Web has no primary on call from now to Mon 30 Nov 09:00 (America/Sao_Paulo). "
+            "Please add a shift or an override."
+        )
+
+        # Bruno's Tuesday shift is cut to 12 hours: a new gap from 21:00 to Wednesday 09:00.
+        tuesday = Shift.objects.get(team=team, member=bruno, start=at(SAO_PAULO, 2026, 12, 1, 9))
+        services.shift_update(shift=tuesday, end=at(SAO_PAULO, 2026, 12, 1, 21))
+        for minutes in range(5, 60, 5):
+            traveller.move_to(now + minutes * MINUTE)
+            gaps_alert.delay()
+        # Into the gap, the scan keeps finding it (now an ongoing gap) and stays quiet; shifts keep being extended.
+        traveller.move_to(at(SAO_PAULO, 2026, 12, 1, 22))
+        shifts_extend_horizon.delay()
+        gaps_alert.delay()
+        traveller.move_to(at(SAO_PAULO, 2026, 12, 1, 23, 5))
+        gaps_alert.delay()
+
+    alerts = messages(OutboundMessage.Kind.GAP_ALERT)
+    assert len(alerts) == 4
+    assert {m.member.name for m in alerts[2:]} == {"Lea", "Lou"}
+    assert alerts[2].body == (
+        "Web has no primary on call from Tue 1 Dec 21:00 to Wed 2 Dec 09:00 (America/Sao_Paulo). "
+        "Please add a shift or an override."
+    )
+    assert alerts[2].created_at == now + 5 * MINUTE
+    # Ops has a lead but no rota at all, and Web has no secondary rotation: nothing to alert about.
+    assert not OutboundMessage.objects.filter(team=other_team).exists()
+    assert not OutboundMessage.objects.filter(body__contains="secondary").exists()
+
+
+def test_an_override_that_fills_a_gap_partly_leaves_the_rest_alerted_once():
+    now = at(SAO_PAULO, 2026, 11, 30, 10)
+    with time_machine.travel(now, tick=False) as traveller:
+        team, (ana, bruno) = web_team(
+            names=("Ana", "Bruno"), start=dt.datetime(2026, 11, 30, 9), length=dt.timedelta(days=1), now=now
+        )
+        MembershipFactory(team=team, member=MemberFactory(name="Lea"), role=TeamMembership.Role.LEAD)
+        tuesday = Shift.objects.get(team=team, start=at(SAO_PAULO, 2026, 12, 1, 9))
+        services.shift_update(shift=tuesday, end=at(SAO_PAULO, 2026, 12, 1, 12))
+        gaps_alert.delay()
+        services.override_create(
+            team=team,
+            role=Role.PRIMARY,
+            member=ana,
+            start=at(SAO_PAULO, 2026, 12, 1, 12),
+            end=at(SAO_PAULO, 2026, 12, 1, 18),
+        )
+        traveller.move_to(now + 5 * MINUTE)
+        gaps_alert.delay()
+        gaps_alert.delay()
+    bodies = [m.body for m in messages(OutboundMessage.Kind.GAP_ALERT)]
+    assert [b.split(" (")[0] for b in bodies] == [
+        "Web has no primary on call from Tue 1 Dec 12:00 to Wed 2 Dec 09:00",
+        "Web has no primary on call from Tue 1 Dec 18:00 to Wed 2 Dec 09:00",
+    ]
+
+
+def test_a_shift_into_nobody_tells_the_outgoing_person_and_a_lone_rotation_runs_until_further_notice():
+    now = at(SAO_PAULO, 2026, 11, 30, 8)
+    with time_machine.travel(now, tick=False) as traveller:
+        team = TeamFactory(name="Web", timezone="America/Sao_Paulo")
+        ana, bruno = MemberFactory(name="Ana"), MemberFactory(name="Bruno")
+        MembershipFactory(team=team, member=ana)
+        MembershipFactory(team=team, member=bruno)
+        services.shift_create(
+            team=team,
+            role=Role.PRIMARY,
+            member=ana,
+            start=at(SAO_PAULO, 2026, 11, 30, 9),
+            end=at(SAO_PAULO, 2026, 11, 30, 17),
+        )
+        services.rotation_create(
+            team=team,
+            name="Secondary",
+            role=Role.SECONDARY,
+            member_ids=[bruno.pk],
+            start_local=dt.datetime(2026, 11, 30, 9),
+            shift_length=dt.timedelta(days=7),
+            now=now,
+        )
+        for instant in (at(SAO_PAULO, 2026, 11, 30, 9), at(SAO_PAULO, 2026, 11, 30, 17)):
+            traveller.move_to(instant)
+            handoffs_notify.delay()
+    assert [(m.member.name, m.body) for m in messages(OutboundMessage.Kind.HANDOFF)] == [
+        ("Ana", "You are now primary on call for Web until Mon 30 Nov 17:00 (America/Sao_Paulo)."),
+        ("Bruno", "You are now secondary on call for Web until further notice."),
+        ("Ana", "Your shift ended; nobody is primary on call for Web now."),
+    ]
+
+
+def test_a_shift_generated_again_for_the_same_person_and_time_is_not_reminded_twice():
+    now = at(SAO_PAULO, 2026, 11, 30, 10)
+    with time_machine.travel(now, tick=False):
+        team, (ana, bruno) = web_team(
+            names=("Ana", "Bruno"),
+            lead_minutes=1440,
+            start=dt.datetime(2026, 11, 30, 9),
+            length=dt.timedelta(days=1),
+            now=now,
+        )
+        reminders_send.delay()
+        assert [m.member.name for m in messages(OutboundMessage.Kind.REMINDER)] == ["Bruno"]
+        Shift.objects.filter(team=team, start=at(SAO_PAULO, 2026, 12, 1, 9)).delete()
+        shifts_extend_horizon.delay()
+        assert Shift.objects.filter(team=team, member=bruno, start=at(SAO_PAULO, 2026, 12, 1, 9)).exists()
+        reminders_send.delay()
+    assert [m.member.name for m in messages(OutboundMessage.Kind.REMINDER)] == ["Bruno"]
