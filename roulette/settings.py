@@ -178,6 +178,14 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "teams.api_errors.add_error_responses",
+    ],
+    "ENUM_NAME_OVERRIDES": {
+        "RotaRoleEnum": "teams.models.Role",
+        "MembershipRoleEnum": "teams.models.TeamMembership.Role",
+    },
 }
 
 # --- Security (production values follow from DEBUG=false; `manage.py check --deploy` passes)

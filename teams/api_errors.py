@@ -1,5 +1,6 @@
 """One JSON error shape for the API: {"error": {"code", "message", "fields": {name: [messages]}}}."""
 
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -24,7 +25,13 @@ def exception_handler(exc, context):
         exc = exceptions.ValidationError(fields or {"non_field_errors": [exc.message]})
     elif isinstance(exc, DjangoValidationError):
         if hasattr(exc, "error_dict"):
-            exc = exceptions.ValidationError({k: [str(m) for m in v.messages] for k, v in exc.message_dict.items()})
+            # Model-wide errors (NON_FIELD_ERRORS, "__all__") read as the API's non_field_errors.
+            exc = exceptions.ValidationError(
+                {
+                    ("non_field_errors" if key == NON_FIELD_ERRORS else key): [str(m) for m in messages]
+                    for key, messages in exc.message_dict.items()
+                }
+            )
         else:
             exc = exceptions.ValidationError({"non_field_errors": exc.messages})
     response = drf_exception_handler(exc, context)
@@ -52,3 +59,43 @@ def exception_handler(exc, context):
         body = {"error": {"code": str(code), "message": str(message), "fields": {}}}
     response.data = body
     return response
+
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "fields"],
+            "properties": {
+                "code": {"type": "string", "example": "invalid"},
+                "message": {"type": "string", "example": "end: The end must be after the start."},
+                "fields": {
+                    "type": "object",
+                    "description": "Messages per input field (nested for nested input).",
+                    "additionalProperties": True,
+                },
+            },
+        }
+    },
+}
+ERROR_RESPONSES = {
+    "400": "Invalid input; `fields` names what is wrong.",
+    "401": "No or an invalid token.",
+    "403": "Not allowed for your role (or an alerts-only token).",
+    "404": "No such object, or it belongs to a team you cannot see.",
+    "429": "Too many requests for this token; retry after the Retry-After header's seconds.",
+}
+
+
+def add_error_responses(result, generator, request, public):
+    """drf-spectacular postprocessing hook: document the one error shape on every operation."""
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    reference = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for path_item in result.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation.setdefault("responses", {})
+            for code, description in ERROR_RESPONSES.items():
+                responses.setdefault(code, {"description": description, "content": reference})
+    return result

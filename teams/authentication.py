@@ -4,7 +4,9 @@ import hashlib
 import secrets
 
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, throttling
+from rest_framework.settings import api_settings
 
 from teams.models import ApiToken
 
@@ -76,6 +78,10 @@ class TokenRateThrottle(throttling.SimpleRateThrottle):
 
     scope = "token"
 
+    def get_rate(self):
+        # Read at request time (not at import) so a changed API_RATE_LIMIT setting takes effect.
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
     def get_cache_key(self, request, view):
         if isinstance(request.auth, ApiToken):
             ident = f"token-{request.auth.pk}"
@@ -84,3 +90,18 @@ class TokenRateThrottle(throttling.SimpleRateThrottle):
         else:
             ident = self.get_ident(request)
         return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+class HashedTokenScheme(OpenApiAuthenticationExtension):
+    """Describes `Authorization: Token <key>` in the OpenAPI schema (and the Swagger UI's Authorize box)."""
+
+    target_class = HashedTokenAuthentication
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "Enter `Token <key>`; `python manage.py create_api_token <username>` makes a key.",
+        }

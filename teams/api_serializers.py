@@ -1,0 +1,352 @@
+"""Shapes of the rota API: input parsing and output. No business rules here; the services hold them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from teams import rota
+from teams.models import Member, Override, Role, Rotation, Shift, SupportNumber, Team, TeamMembership
+
+SOURCES = (rota.SHIFT, rota.OVERRIDE)
+MIN_YEAR, MAX_YEAR = 1970, 2999
+
+# --- Parsing times and durations -------------------------------------------------------------------------
+
+
+def parse_instant(text: str, *, tz: ZoneInfo) -> dt.datetime:
+    """An ISO-8601 date-time as a UTC instant; a naive one is read as wall time in `tz`. ValueError if bad."""
+    text = (text or "").strip()
+    if not text:
+        raise ValueError("Give a date-time in ISO-8601 form, e.g. 2026-11-30T09:00:00+01:00.")
+    value = _parse_iso(text, example="2026-11-30T09:00:00+01:00")
+    try:
+        if value.tzinfo is None:
+            return rota.localize(value, tz)
+        return value.astimezone(dt.UTC)
+    except (OverflowError, ValueError) as exc:
+        raise ValueError(f"'{text}' is out of range.") from exc
+
+
+def _parse_iso(text: str, *, example: str) -> dt.datetime:
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ValueError(f"'{text}' is not an ISO-8601 date-time, e.g. {example}.") from exc
+    # Far-off years only overflow the arithmetic that follows; nobody plans a rota there.
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValueError(f"Give a date-time between the years {MIN_YEAR} and {MAX_YEAR}.")
+    return value
+
+
+_DURATION = re.compile(
+    r"^P(?!$)(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
+    r"(?:T(?=\d)(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?$"
+)
+_CALENDAR_UNITS = re.compile(r"^P(?:\d+Y)|^P(?:\d+Y)?\d+M")
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    """An ISO-8601 duration of weeks, days, hours, minutes, seconds (P7D, PT12H, P1DT6H). ValueError if bad."""
+    text = (text or "").strip().upper()
+    if _CALENDAR_UNITS.match(text):
+        raise ValueError("Months and years have no fixed length: give days instead, e.g. P28D.")
+    match = _DURATION.match(text)
+    if not match or text.endswith("T"):
+        raise ValueError(f"'{text}' is not an ISO-8601 duration such as P7D, P1D or PT12H.")
+    parts = {name: int(value) for name, value in match.groupdict().items() if value}
+    try:
+        return dt.timedelta(**parts)
+    except OverflowError as exc:
+        raise ValueError("This duration is far too long.") from exc
+
+
+def format_duration(value: dt.timedelta) -> str:
+    """The ISO-8601 form of a duration, in days and time: P7D, PT12H, P1DT6H30M."""
+    days, seconds = value.days, value.seconds
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    text = "P" + (f"{days}D" if days else "")
+    clock = (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "") + (f"{seconds}S" if seconds else "")
+    if clock:
+        text += "T" + clock
+    return text if text != "P" else "PT0S"
+
+
+# --- Fields ----------------------------------------------------------------------------------------------
+
+
+@extend_schema_field(OpenApiTypes.DATETIME)
+class TeamDateTimeField(serializers.Field):
+    """An ISO-8601 instant in; a naive one is read in the team's time zone (context["team"]). UTC out."""
+
+    default_error_messages = {"invalid": "{message}"}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid", message="Give a date-time as an ISO-8601 string.")
+        try:
+            return parse_instant(data, tz=self.context["team"].tz)
+        except ValueError as exc:
+            self.fail("invalid", message=str(exc))
+
+    def to_representation(self, value):
+        return serializers.DateTimeField().to_representation(value.astimezone(dt.UTC))
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "example": "2026-11-30T09:00:00",
+        "description": "Local wall-clock time in the team's time zone, without an offset.",
+    }
+)
+class LocalWallTimeField(serializers.Field):
+    """A naive local wall time in the team's time zone; an aware one is converted to that zone."""
+
+    default_error_messages = {"invalid": "{message}"}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid", message="Give the local start as a string, e.g. 2026-11-30T09:00:00.")
+        try:
+            value = _parse_iso(data.strip(), example="2026-11-30T09:00:00")
+        except ValueError as exc:
+            self.fail("invalid", message=str(exc))
+        if value.tzinfo is not None:
+            value = rota.to_local_wall(value, self.context["team"].tz)
+        return value.replace(microsecond=0)
+
+    def to_representation(self, value):
+        return value.isoformat()
+
+
+@extend_schema_field(
+    {"type": "string", "example": "P7D", "description": "ISO-8601 duration in weeks, days, hours, minutes."}
+)
+class IsoDurationField(serializers.Field):
+    default_error_messages = {"invalid": "{message}"}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid", message="Give the duration as an ISO-8601 string, e.g. P7D.")
+        try:
+            return parse_duration(data)
+        except ValueError as exc:
+            self.fail("invalid", message=str(exc))
+
+    def to_representation(self, value):
+        return format_duration(value)
+
+
+class TeamMemberField(serializers.PrimaryKeyRelatedField):
+    """A member id that must belong to the team in context; others read as unknown, whether they exist or not."""
+
+    default_error_messages = {
+        "does_not_exist": "Member {pk_value} is not a member of this team.",
+        "incorrect_type": "Give the member's id as a number.",
+    }
+
+    def get_queryset(self):
+        return Member.objects.filter(memberships__team=self.context["team"])
+
+
+# --- Teams -----------------------------------------------------------------------------------------------
+
+
+class TeamSerializer(serializers.ModelSerializer):
+    allowed_callers = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="E.164 numbers allowed to call; empty means everyone.",
+    )
+
+    class Meta:
+        model = Team
+        fields = [
+            "slug",
+            "name",
+            "timezone",
+            "ring_timeout",
+            "greeting",
+            "fallback_phone",
+            "reminder_lead_minutes",
+            "ack_timeout_minutes",
+            "allowed_callers",
+        ]
+
+
+class TeamRefSerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    timezone = serializers.CharField()
+
+
+# --- Members ---------------------------------------------------------------------------------------------
+
+
+class MemberSerializer(serializers.ModelSerializer):
+    role = serializers.ChoiceField(
+        choices=TeamMembership.Role.choices,
+        default=TeamMembership.Role.MEMBER,
+        help_text="Role in this team. A lead needs a login, linked in the admin.",
+    )
+    has_login = serializers.SerializerMethodField()
+    sms_opted_out = serializers.SerializerMethodField()
+    calendar_url = serializers.SerializerMethodField(
+        help_text="The member's iCal feed (secret). Shown to the member themself and to the team's leads."
+    )
+
+    class Meta:
+        model = Member
+        fields = ["id", "name", "phone", "email", "timezone", "role", "has_login", "sms_opted_out", "calendar_url"]
+        # Uniqueness is checked by the service (full_clean), once.
+        extra_kwargs = {"phone": {"validators": []}}
+
+    def get_has_login(self, member) -> bool:
+        return member.user_id is not None
+
+    def get_sms_opted_out(self, member) -> bool:
+        return member.is_opted_out
+
+    @extend_schema_field({"type": "string", "format": "uri", "nullable": True})
+    def get_calendar_url(self, member):
+        request = self.context.get("request")
+        is_self = request is not None and member.user_id is not None and member.user_id == request.user.pk
+        if not (is_self or self.context.get("is_lead")):
+            return None
+        path = reverse("calendar-member", kwargs={"member_id": member.pk})
+        return f"{settings.PUBLIC_BASE_URL}{path}?{urlencode({'token': member.calendar_token})}"
+
+
+class PersonSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    phone = serializers.CharField()
+
+
+# --- Support numbers -------------------------------------------------------------------------------------
+
+
+class SupportNumberSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SupportNumber
+        fields = ["id", "phone_number", "sms_enabled"]
+        extra_kwargs = {"phone_number": {"validators": []}}
+
+
+# --- Rotations -------------------------------------------------------------------------------------------
+
+
+class RotationSerializer(serializers.ModelSerializer):
+    role = serializers.ChoiceField(choices=Role.choices)
+    members = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        allow_empty=False,
+        help_text="Member ids in rotation order; they must belong to the team.",
+    )
+    start = LocalWallTimeField(help_text="First hand-off, local wall-clock time in the team's time zone.")
+    shift_length = IsoDurationField()
+
+    class Meta:
+        model = Rotation
+        fields = ["id", "name", "role", "members", "start", "shift_length", "updated_at"]
+        read_only_fields = ["updated_at"]
+
+    def to_representation(self, rotation):
+        # Prefetched participants are already in position order.
+        return {
+            "id": rotation.pk,
+            "name": rotation.name,
+            "role": rotation.role,
+            "members": [p.member_id for p in rotation.participants.all()],
+            "start": rotation.start_local.isoformat(),
+            "shift_length": format_duration(rotation.shift_length),
+            "updated_at": serializers.DateTimeField().to_representation(rotation.updated_at),
+        }
+
+
+# --- Shifts and overrides --------------------------------------------------------------------------------
+
+
+class ShiftSerializer(serializers.ModelSerializer):
+    role = serializers.ChoiceField(choices=Role.choices)
+    member = TeamMemberField()
+    member_name = serializers.CharField(source="member.name", read_only=True)
+    start = TeamDateTimeField()
+    end = TeamDateTimeField()
+
+    class Meta:
+        model = Shift
+        fields = ["id", "role", "member", "member_name", "start", "end", "rotation", "is_edited"]
+        read_only_fields = ["rotation", "is_edited"]
+
+
+class OverrideSerializer(serializers.ModelSerializer):
+    role = serializers.ChoiceField(choices=Role.choices)
+    member = TeamMemberField()
+    member_name = serializers.CharField(source="member.name", read_only=True)
+    start = TeamDateTimeField()
+    end = TeamDateTimeField()
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+    class Meta:
+        model = Override
+        fields = ["id", "role", "member", "member_name", "start", "end", "reason"]
+
+
+# --- On call, schedule, gaps (outputs only) --------------------------------------------------------------
+
+
+class CoverSerializer(serializers.Serializer):
+    member = PersonSerializer(allow_null=True, help_text="Null when nobody covers the role.")
+    start = serializers.DateTimeField(allow_null=True)
+    end = serializers.DateTimeField(allow_null=True)
+    source = serializers.ChoiceField(choices=SOURCES, allow_null=True)
+
+
+class RoleOnCallSerializer(CoverSerializer):
+    next = CoverSerializer(allow_null=True, help_text="The next different person on call, within 120 days.")
+
+
+class OnCallSerializer(serializers.Serializer):
+    team = TeamRefSerializer()
+    at = serializers.DateTimeField()
+    primary = RoleOnCallSerializer()
+    secondary = RoleOnCallSerializer()
+
+
+class SegmentSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    member = PersonSerializer(allow_null=True)
+    source = serializers.ChoiceField(choices=SOURCES, allow_null=True)
+
+
+class ScheduleSerializer(serializers.Serializer):
+    team = TeamRefSerializer()
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    primary = SegmentSerializer(many=True)
+    secondary = SegmentSerializer(many=True)
+
+
+class GapSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+
+
+class GapsSerializer(serializers.Serializer):
+    team = TeamRefSerializer()
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    primary = GapSerializer(many=True)
+    secondary = GapSerializer(many=True)

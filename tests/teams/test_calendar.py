@@ -1,0 +1,132 @@
+"""iCal feeds, parsed back with icalendar and compared with the schedule the API shows."""
+
+import datetime as dt
+
+import icalendar
+import pytest
+import time_machine
+from rest_framework.test import APIClient
+
+from teams import services
+from teams.models import Shift
+from tests.factories import MemberFactory, MembershipFactory, TeamFactory, UserFactory
+from tests.teams.test_api import NOW, build_world
+
+
+@pytest.fixture
+def world(db):
+    with time_machine.travel(NOW, tick=False):
+        yield build_world()
+
+
+def events(response) -> list:
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/calendar")
+    calendar = icalendar.Calendar.from_ical(response.content)
+    return list(calendar.walk("VEVENT"))
+
+
+def utc(value) -> dt.datetime:
+    assert value.dt.tzinfo is not None and value.dt.utcoffset() == dt.timedelta(0)
+    return value.dt.astimezone(dt.UTC)
+
+
+def test_team_feed_matches_the_merged_schedule(world, client):
+    url = f"/calendar/teams/alpha.ics?token={world.alpha.calendar_token}"
+    with time_machine.travel(NOW, tick=False):
+        feed = events(client.get(url))
+        api = APIClient()
+        api.force_authenticate(UserFactory(username="root", is_superuser=True))
+        schedule = api.get(
+            "/api/v1/teams/alpha/schedule/",
+            {"start": (NOW - dt.timedelta(days=30)).isoformat(), "end": (NOW + dt.timedelta(days=180)).isoformat()},
+        ).json()
+    expected = sorted(
+        (segment["start"], segment["end"], segment["member"]["name"])
+        for segment in schedule["primary"] + schedule["secondary"]
+        if segment["member"]
+    )
+    got = sorted(
+        (
+            utc(event["DTSTART"]).isoformat().replace("+00:00", "Z"),
+            utc(event["DTEND"]).isoformat().replace("+00:00", "Z"),
+            str(event["SUMMARY"]).rsplit(": ", 1)[1],
+        )
+        for event in feed
+    )
+    assert got == expected
+    assert len(got) >= 10  # twelve weeks of a weekly rotation, split by the override
+    assert all(str(event["TRANSP"]) == "TRANSPARENT" for event in feed)
+    uids = [str(event["UID"]) for event in feed]
+    assert len(uids) == len(set(uids))
+    assert b"DTSTART:2026" in client.get(url).content  # written in UTC ("Z"), no floating times
+
+
+def test_events_stay_within_30_days_back_and_180_ahead(db, client):
+    team = TeamFactory(slug="long", timezone="UTC")
+    ana = MemberFactory(name="Ana")
+    MembershipFactory(team=team, member=ana)
+    Shift.objects.bulk_create(
+        Shift(
+            team=team, role="primary", member=ana, start=NOW + dt.timedelta(days=d), end=NOW + dt.timedelta(days=d + 1)
+        )
+        for d in (-40, -10, 100, 179, 200)
+    )
+    with time_machine.travel(NOW, tick=False):
+        feed = events(client.get(f"/calendar/teams/long.ics?token={team.calendar_token}"))
+    starts = sorted((utc(event["DTSTART"]) - NOW).days for event in feed)
+    assert starts == [-10, 100, 179]
+
+
+def test_an_edited_shift_updates_its_event_instead_of_adding_one(world, client):
+    url = f"/calendar/members/{world.reader.pk}.ics?token={world.reader.calendar_token}"
+    with time_machine.travel(NOW, tick=False):
+        assert events(client.get(url)) == []
+        services.shift_update(shift=world.shift, member=world.reader)
+        first = events(client.get(url))
+        services.shift_update(shift=world.shift, end=world.shift.end - dt.timedelta(days=2))
+        second = events(client.get(url))
+    assert len(first) == len(second) == 1
+    assert first[0]["UID"] == second[0]["UID"]
+    assert utc(second[0]["DTEND"]) == world.shift.end
+
+    team_url = f"/calendar/teams/alpha.ics?token={world.alpha.calendar_token}"
+    with time_machine.travel(NOW, tick=False):
+        before = {str(e["UID"]): str(e["SUMMARY"]) for e in events(client.get(team_url))}
+        services.shift_update(shift=world.shift, member=world.lead)
+        after = {str(e["UID"]): str(e["SUMMARY"]) for e in events(client.get(team_url))}
+    changed = [uid for uid in after if before.get(uid) != after[uid]]
+    assert len(changed) == 1 and changed[0] in before
+    assert after[changed[0]].endswith(": Lead")
+    assert len(after) == len(before)
+
+
+def test_member_feed_holds_only_their_own_stretches_across_teams(world, client):
+    other = TeamFactory(slug="other", name="Other", timezone="UTC")
+    MembershipFactory(team=other, member=world.lead)
+    Shift.objects.create(
+        team=other,
+        role="secondary",
+        member=world.lead,
+        start=NOW + dt.timedelta(days=3),
+        end=NOW + dt.timedelta(days=4),
+    )
+    with time_machine.travel(NOW, tick=False):
+        feed = events(client.get(f"/calendar/members/{world.lead.pk}.ics?token={world.lead.calendar_token}"))
+    summaries = sorted(str(event["SUMMARY"]) for event in feed)
+    assert summaries == ["Alpha primary override: Lead", "Other secondary on call: Lead"]
+    override = next(e for e in feed if "Alpha" in str(e["SUMMARY"]))
+    assert utc(override["DTSTART"]) == world.override.start
+    assert utc(override["DTEND"]) == world.override.end
+
+
+@pytest.mark.parametrize("token", ["", "?token=", "?token=wrong"])
+def test_wrong_or_missing_token_is_404(world, client, token):
+    assert client.get(f"/calendar/teams/alpha.ics{token}").status_code == 404
+    assert client.get(f"/calendar/members/{world.lead.pk}.ics{token}").status_code == 404
+
+
+def test_another_feeds_token_does_not_open_a_feed(world, client):
+    assert client.get(f"/calendar/teams/bravo.ics?token={world.alpha.calendar_token}").status_code == 404
+    assert client.get(f"/calendar/members/{world.reader.pk}.ics?token={world.lead.calendar_token}").status_code == 404
+    assert client.get(f"/calendar/teams/nope.ics?token={world.alpha.calendar_token}").status_code == 404
