@@ -1,7 +1,370 @@
-"""Monitoring alerts: raise, fold, page, escalate, acknowledge, resolve. Built by the alerts issue."""
-from teams.models import Member
+"""Monitoring alerts: raise (folded by dedupe_key), page along the chain, escalate, acknowledge, resolve.
+
+One function owns each change and its side effects, and every change is an AlertEvent with who and when.
+
+The chain is a fixed list of stages (primary, secondary, the leads, a final notice to the leads).
+`Alert.escalation_step` is the last stage paged (0: none yet); paging moves to the first later stage that
+has somebody to text, so each stage happens at most once whoever is on call at the time. Every SMS goes
+through the outbox with the key `alert:{id}:step:{n}:{member_id}`, so a retried tick cannot page twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import F, Max
+from django.utils import timezone
+
+from teams import selectors
+from teams.models import Member, Role, Team
+from telephony.models import Alert, AlertEvent, OutboundMessage
+from telephony.sms import sms_send
+from telephony.sms_text import sms_body_fit_part
+
+logger = logging.getLogger(__name__)
+
+STAGE_PRIMARY, STAGE_SECONDARY, STAGE_LEADS, STAGE_FINAL = 1, 2, 3, 4
+STAGE_NAMES = {STAGE_PRIMARY: "primary", STAGE_SECONDARY: "secondary", STAGE_LEADS: "leads", STAGE_FINAL: "final"}
+CAP_WINDOW = dt.timedelta(hours=1)
+DUE_BATCH = 500
+
+
+class Action:
+    """AlertEvent.action values."""
+
+    RAISED = "raised"
+    PAGED = "paged"
+    HELD_BACK = "held_back"
+    UNREACHABLE = "unreachable"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+def _event(
+    alert: Alert,
+    action: str,
+    *,
+    actor: str = "",
+    user: AbstractBaseUser | None = None,
+    member: Member | None = None,
+    detail: str = "",
+) -> AlertEvent:
+    return AlertEvent.objects.create(
+        alert=alert, action=action, actor=actor[:150], user=user, member=member, detail=detail[:300]
+    )
+
+
+def _real_user(user) -> AbstractBaseUser | None:
+    """Only a stored user can be linked; an integration principal is recorded by name."""
+    return user if isinstance(user, AbstractBaseUser) and user.pk is not None else None
+
+
+# --- Raising -------------------------------------------------------------------------------------------
+
+
+def _open_with_key(*, team: Team, dedupe_key: str) -> Alert | None:
+    return (
+        Alert.objects.select_for_update()
+        .filter(team=team, dedupe_key=dedupe_key)
+        .exclude(state=Alert.State.RESOLVED)
+        .first()
+    )
+
+
+def _fold(alert: Alert) -> Alert:
+    # A repeat of an alert that is still open or being worked on: count it, page nobody.
+    Alert.objects.filter(pk=alert.pk).update(occurrences=F("occurrences") + 1)
+    alert.refresh_from_db()
+    return alert
+
+
+def alert_raise(
+    *,
+    team: Team,
+    summary: str,
+    details: str = "",
+    source: str = "",
+    dedupe_key: str | None = None,
+    actor: str = "",
+    user=None,
+) -> tuple[Alert, bool]:
+    """Raise an alert and page the first stage of the chain; returns (alert, created).
+
+    With a dedupe_key that an unresolved alert of the team already holds, that alert's counter goes up
+    and nobody is paged.
+    """
+    dedupe_key = dedupe_key or None
+    with transaction.atomic():
+        if dedupe_key:
+            existing = _open_with_key(team=team, dedupe_key=dedupe_key)
+            if existing is not None:
+                return _fold(existing), False
+        try:
+            with transaction.atomic():
+                alert = Alert.objects.create(
+                    team=team, summary=summary, details=details, source=source, dedupe_key=dedupe_key
+                )
+        except IntegrityError:
+            # Another request raised the same key a moment ago (the partial unique constraint).
+            existing = _open_with_key(team=team, dedupe_key=dedupe_key)
+            if existing is None:  # pragma: no cover - it was resolved in between: raise again
+                raise
+            return _fold(existing), False
+        _event(alert, Action.RAISED, actor=actor, user=_real_user(user), detail=source)
+        _page_next(alert=alert, now=timezone.now())
+    return alert, True
+
+
+# --- Paging --------------------------------------------------------------------------------------------
+
+
+def _page_body(*, alert: Alert, team: Team, stage: int, escalated: bool, held_back: int) -> str:
+    if stage == STAGE_FINAL:
+        prefix = f"[{team.name}] ALERT {alert.pk} still not acknowledged by anyone: "
+        suffix = f" - it stays open. Reply ACK {alert.pk}"
+    elif escalated:
+        prefix = f"[{team.name}] ALERT {alert.pk} (not acknowledged yet): "
+        suffix = f" - reply ACK {alert.pk}"
+    else:
+        prefix = f"[{team.name}] ALERT {alert.pk}: "
+        suffix = f" - reply ACK {alert.pk}"
+    if held_back:
+        suffix += f" (+{held_back} pages held back by the {team.alert_pages_per_hour}/h cap)"
+    # GSM-7 where possible; only the summary is cut (visibly), never the alert number or the reply hint.
+    return sms_body_fit_part(before=prefix, part=" ".join(alert.summary.split()), after=suffix, max_segments=2)
+
+
+def _stage_targets(*, stage: int, team: Team, now: dt.datetime, cache: dict) -> list[Member]:
+    """Who a stage texts now; people who opted out of SMS cannot be reached, so they do not count."""
+    if "oncall" not in cache:
+        cache["oncall"] = selectors.oncall_at(team=team, at=now)
+    primary = cache["oncall"][Role.PRIMARY].member
+    if stage == STAGE_PRIMARY:
+        targets = [primary] if primary else []
+    elif stage == STAGE_SECONDARY:
+        secondary = cache["oncall"][Role.SECONDARY].member
+        # The same person in both roles has been paged already as the primary.
+        targets = [secondary] if secondary and (primary is None or secondary.pk != primary.pk) else []
+    else:
+        if "leads" not in cache:
+            cache["leads"] = selectors.team_leads(team=team)
+        targets = cache["leads"]
+    return [member for member in targets if not member.is_opted_out]
+
+
+def _held_back_unmentioned(team: Team) -> int:
+    """Pages the cap held back since the team's last page went out: the next page tells about them."""
+    events = AlertEvent.objects.filter(alert__team=team)
+    last_paged = events.filter(action=Action.PAGED).aggregate(last=Max("pk"))["last"] or 0
+    return events.filter(action=Action.HELD_BACK, pk__gt=last_paged).count()
+
+
+def _page_next(*, alert: Alert, now: dt.datetime) -> None:
+    """Page the next stage that has somebody, within the team's hourly cap. Run inside a transaction
+    with the alert row locked."""
+    # Locking the team serialises paging per team, so concurrent alerts cannot both take the last slot.
+    team = Team.objects.select_for_update().get(pk=alert.team_id)
+    cache: dict = {}
+    escalated = alert.escalation_step > 0
+    stage, targets = alert.escalation_step, []
+    while not targets and stage < STAGE_FINAL:
+        stage += 1
+        targets = _stage_targets(stage=stage, team=team, now=now, cache=cache)
+    alert.escalation_step = stage
+    alert.next_escalation_at = None if stage >= STAGE_FINAL else now + dt.timedelta(minutes=team.ack_timeout_minutes)
+    if not targets:
+        _event(alert, Action.UNREACHABLE, detail="Nobody on call, no lead to text: the alert stays open.")
+        alert.save(update_fields=["escalation_step", "next_escalation_at"])
+        return
+
+    sent = OutboundMessage.objects.filter(
+        team=team, kind=OutboundMessage.Kind.ALERT, created_at__gt=now - CAP_WINDOW
+    ).count()
+    held_before = _held_back_unmentioned(team)
+    body = _page_body(alert=alert, team=team, stage=stage, escalated=escalated, held_back=held_before)
+    held_now = 0
+    for member in targets:
+        where = f"{STAGE_NAMES[stage]} {member.phone}"
+        if sent >= team.alert_pages_per_hour:
+            held_now += 1
+            _event(alert, Action.HELD_BACK, member=member, detail=f"{where}: {team.alert_pages_per_hour}/h cap")
+            continue
+        sms_send(
+            to=member.phone,
+            body=body,
+            kind=OutboundMessage.Kind.ALERT,
+            dedupe_key=f"alert:{alert.pk}:step:{stage}:{member.pk}",
+            team=team,
+            member=member,
+        )
+        sent += 1
+        _event(alert, Action.PAGED, member=member, detail=where)
+    if held_now:
+        alert.pages_held_back = F("pages_held_back") + held_now
+    alert.save(update_fields=["escalation_step", "next_escalation_at", "pages_held_back"])
+    alert.refresh_from_db(fields=["pages_held_back"])
+
+
+def alerts_due(*, now: dt.datetime) -> list[int]:
+    """Open alerts whose acknowledgement timeout has passed."""
+    return list(
+        Alert.objects.filter(state=Alert.State.OPEN, next_escalation_at__lte=now)
+        .order_by("next_escalation_at", "pk")
+        .values_list("pk", flat=True)[:DUE_BATCH]
+    )
+
+
+def alert_escalate(*, alert_id: int, now: dt.datetime) -> bool:
+    """Page the next stage of one due alert. Safe with several workers: a row another worker holds is
+    skipped, and a row it already escalated is no longer due."""
+    with transaction.atomic():
+        alert = (
+            Alert.objects.select_for_update(skip_locked=True)
+            .filter(pk=alert_id, state=Alert.State.OPEN, next_escalation_at__lte=now)
+            .first()
+        )
+        if alert is None:
+            return False
+        _page_next(alert=alert, now=now)
+    return True
+
+
+def alerts_escalate_due(*, now: dt.datetime | None = None) -> int:
+    """Escalate every due alert, each in its own transaction; returns how many moved on."""
+    now = now or timezone.now()
+    moved = 0
+    for alert_id in alerts_due(now=now):
+        try:
+            moved += alert_escalate(alert_id=alert_id, now=now)
+        except Exception:
+            # One broken alert must not stop the others from being paged.
+            logger.exception("Could not escalate alert %s", alert_id)
+    return moved
+
+
+# --- Acknowledging and resolving -----------------------------------------------------------------------
+
+
+def _tell_the_paged(*, alert: Alert, verb: str, actor: str, member: Member | None) -> None:
+    """Text everyone who was paged for the alert (but the one who acted) that they can stand down.
+
+    Only within the hourly cap: a notice is not a page, so when the cap is full it is simply not sent.
+    """
+    paged = Member.objects.filter(
+        pk__in=AlertEvent.objects.filter(alert=alert, action=Action.PAGED).values("member_id")
+    ).order_by("pk")
+    if member is not None:
+        paged = paged.exclude(pk=member.pk)
+    paged = [person for person in paged if not person.is_opted_out]
+    if not paged:
+        return
+    team = Team.objects.select_for_update().get(pk=alert.team_id)
+    sent = OutboundMessage.objects.filter(
+        team=team, kind=OutboundMessage.Kind.ALERT, created_at__gt=timezone.now() - CAP_WINDOW
+    ).count()
+    body = sms_body_fit_part(
+        before=f"[{team.name}] ALERT {alert.pk} {verb} by {actor}: ", part=" ".join(alert.summary.split())
+    )
+    for person in paged[: max(team.alert_pages_per_hour - sent, 0)]:
+        sms_send(
+            to=person.phone,
+            body=body,
+            kind=OutboundMessage.Kind.ALERT,
+            dedupe_key=f"alert:{alert.pk}:{verb}:{person.pk}",
+            team=team,
+            member=person,
+        )
+
+
+def alert_acknowledge(
+    *, alert: Alert, actor: str, user=None, member: Member | None = None, via: str = ""
+) -> tuple[Alert, bool]:
+    """Stop the escalation; returns (alert, changed). An alert already acknowledged or resolved is left."""
+    with transaction.atomic():
+        alert = Alert.objects.select_for_update().get(pk=alert.pk)
+        if alert.state != Alert.State.OPEN:
+            return alert, False
+        alert.state = Alert.State.ACKNOWLEDGED
+        alert.acknowledged_at = timezone.now()
+        alert.acknowledged_by = actor[:150]
+        alert.next_escalation_at = None
+        alert.save(update_fields=["state", "acknowledged_at", "acknowledged_by", "next_escalation_at"])
+        _event(alert, Action.ACKNOWLEDGED, actor=actor, user=_real_user(user), member=member, detail=via)
+        _tell_the_paged(alert=alert, verb="acknowledged", actor=actor, member=member)
+    return alert, True
+
+
+def alert_resolve(
+    *, alert: Alert, actor: str, user=None, member: Member | None = None, via: str = ""
+) -> tuple[Alert, bool]:
+    """Close the alert (from open or acknowledged); returns (alert, changed)."""
+    with transaction.atomic():
+        alert = Alert.objects.select_for_update().get(pk=alert.pk)
+        if alert.state == Alert.State.RESOLVED:
+            return alert, False
+        alert.state = Alert.State.RESOLVED
+        alert.resolved_at = timezone.now()
+        alert.resolved_by = actor[:150]
+        alert.next_escalation_at = None
+        alert.save(update_fields=["state", "resolved_at", "resolved_by", "next_escalation_at"])
+        _event(alert, Action.RESOLVED, actor=actor, user=_real_user(user), member=member, detail=via)
+        _tell_the_paged(alert=alert, verb="resolved", actor=actor, member=member)
+    return alert, True
+
+
+def alert_resolve_by_key(*, team: Team, dedupe_key: str, actor: str, user=None, via: str = "") -> Alert | None:
+    """The monitor resolves its own alert by the key it raised it with; None if none is unresolved."""
+    alert = Alert.objects.filter(team=team, dedupe_key=dedupe_key).exclude(state=Alert.State.RESOLVED).first()
+    if alert is None:
+        return None
+    alert, _ = alert_resolve(alert=alert, actor=actor, user=user, via=via)
+    return alert
+
+
+# --- Reads ---------------------------------------------------------------------------------------------
+
+
+def alerts_of_team(*, team: Team, state: str | None = None):
+    queryset = Alert.objects.filter(team=team).select_related("team").order_by("-created_at", "-pk")
+    return queryset.filter(state=state) if state else queryset
+
+
+def alert_of_team(*, team: Team, alert_id: int) -> Alert | None:
+    return Alert.objects.filter(team=team, pk=alert_id).select_related("team").first()
+
+
+# --- SMS commands --------------------------------------------------------------------------------------
 
 
 def alert_sms_command(*, member: Member, action: str, alert_id: int) -> str:
-    """Handle `ACK <id>` / `RESOLVE <id>` texted by a member; returns the reply text."""
-    raise NotImplementedError
+    """Handle `ACK <id>` / `RESOLVE <id>` texted by a member; returns the reply text.
+
+    Only alerts of the member's own teams are found: any other id gets the same answer as one that does
+    not exist, so a text never reveals another team's alert.
+    """
+    command = (action or "").strip().upper()
+    if command not in ("ACK", "RESOLVE"):
+        return "Reply ACK <id> to acknowledge an alert or RESOLVE <id> to close it."
+    try:
+        alert_id = int(alert_id)
+    except (TypeError, ValueError):
+        return f"Reply {command} followed by the alert number, e.g. {command} 42."
+    alert = Alert.objects.filter(pk=alert_id, team__memberships__member=member).first()
+    if alert is None:
+        return f"There is no alert {alert_id} for your teams."
+    via = f"SMS from {member.phone}"
+    user = member.user if member.user_id else None
+    if command == "ACK":
+        alert, changed = alert_acknowledge(alert=alert, actor=member.name, user=user, member=member, via=via)
+        if changed:
+            return f"ALERT {alert.pk} acknowledged - escalation stopped. Reply RESOLVE {alert.pk} when it is fixed."
+        if alert.state == Alert.State.ACKNOWLEDGED:
+            return f"ALERT {alert.pk} was already acknowledged by {alert.acknowledged_by}."
+        return f"ALERT {alert.pk} is already resolved."
+    alert, changed = alert_resolve(alert=alert, actor=member.name, user=user, member=member, via=via)
+    if changed:
+        return f"ALERT {alert.pk} resolved. Thank you."
+    return f"ALERT {alert.pk} was already resolved by {alert.resolved_by}."

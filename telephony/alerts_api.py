@@ -1,1 +1,263 @@
-urlpatterns: list = []
+"""Alerts under /api/v1/teams/{slug}/alerts/: raised by monitors, acknowledged and resolved by people.
+
+Who may do what (another team's team or alert is a 404, a step beyond one's standing a 403):
+- a team integration token (scope "alerts"): raise, and resolve by dedupe_key; nothing else;
+- a lead of the team or a superuser: everything;
+- a member of the team with a login: read, acknowledge and resolve (they are the people on call), not raise.
+"""
+
+from django.urls import path
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions, serializers, status
+from rest_framework.generics import GenericAPIView
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from teams import selectors
+from teams.api_pagination import Pagination
+from teams.authentication import IntegrationPrincipal
+from teams.models import Team
+from telephony import alerts
+from telephony.models import Alert, AlertEvent
+
+INTEGRATION, MEMBER, LEAD = "integration", "member", "lead"
+SUMMARY_MAX = Alert._meta.get_field("summary").max_length
+
+
+def _team_and_standing(request, slug: str) -> tuple[Team, str]:
+    """The team named by the URL if the caller may see it, and the caller's standing in it."""
+    user = request.user
+    if isinstance(user, IntegrationPrincipal):
+        team = Team.objects.filter(slug=slug, pk=user.team_id).first()
+        standing = INTEGRATION
+    else:
+        team = selectors.teams_visible_to(user).filter(slug=slug).first()
+        standing = LEAD if team is not None and selectors.is_lead(user=user, team=team) else MEMBER
+    if team is None:
+        raise exceptions.NotFound("No such team.")
+    return team, standing
+
+
+def _require(standing: str, allowed: tuple[str, ...]) -> None:
+    if standing in allowed:
+        return
+    if standing == INTEGRATION:
+        raise exceptions.PermissionDenied("An integration token can only raise alerts and resolve them by dedupe_key.")
+    raise exceptions.PermissionDenied("Only a lead of the team can do this.")
+
+
+def _actor(request) -> str:
+    return str(request.user) if isinstance(request.user, IntegrationPrincipal) else request.user.get_username()
+
+
+def _alert_or_404(team: Team, alert_id: int) -> Alert:
+    alert = alerts.alert_of_team(team=team, alert_id=alert_id)
+    if alert is None:
+        raise exceptions.NotFound("No such alert.")
+    return alert
+
+
+class AlertInput(serializers.Serializer):
+    summary = serializers.CharField(
+        max_length=4000, help_text=f"One line; longer than {SUMMARY_MAX} characters it is cut and kept in details."
+    )
+    details = serializers.CharField(required=False, allow_blank=True, default="", max_length=20000)
+    source = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
+    dedupe_key = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        default=None,
+        max_length=200,
+        help_text="While an alert with this key is unresolved, raising it again only counts an occurrence.",
+    )
+
+    def validate(self, attrs):
+        summary = " ".join(attrs["summary"].split())
+        if not summary:
+            raise serializers.ValidationError({"summary": ["Say what is wrong."]})
+        if len(summary) > SUMMARY_MAX:
+            # A monitor's long message must still page: keep the whole text in the details.
+            attrs["details"] = f"{summary}\n\n{attrs['details']}".strip()
+            summary = summary[: SUMMARY_MAX - 3] + "..."
+        attrs["summary"] = summary
+        return attrs
+
+
+class AlertOutput(serializers.ModelSerializer):
+    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Alert
+        fields = [
+            "id",
+            "team",
+            "summary",
+            "details",
+            "source",
+            "dedupe_key",
+            "state",
+            "occurrences",
+            "escalation_step",
+            "next_escalation_at",
+            "pages_held_back",
+            "created_at",
+            "acknowledged_at",
+            "acknowledged_by",
+            "resolved_at",
+            "resolved_by",
+        ]
+        read_only_fields = fields
+
+
+class AlertEventOutput(serializers.ModelSerializer):
+    member = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = AlertEvent
+        fields = ["action", "actor", "member", "detail", "created_at"]
+        read_only_fields = fields
+
+
+class AlertDetailOutput(AlertOutput):
+    events = AlertEventOutput(many=True, read_only=True)
+
+    class Meta(AlertOutput.Meta):
+        fields = [*AlertOutput.Meta.fields, "events"]
+        read_only_fields = fields
+
+
+class AlertListQuery(serializers.Serializer):
+    state = serializers.ChoiceField(choices=Alert.State.choices, required=False)
+
+
+class ResolveByKeyInput(serializers.Serializer):
+    dedupe_key = serializers.CharField(max_length=200)
+
+
+class AlertListCreate(GenericAPIView):
+    pagination_class = Pagination
+    serializer_class = AlertOutput
+    queryset = Alert.objects.none()  # the schema generator's model hint; the real list is per team
+
+    @extend_schema(
+        tags=["alerts"],
+        operation_id="alerts_list",
+        summary="A team's alerts, newest first",
+        parameters=[AlertListQuery],
+        responses=AlertOutput(many=True),
+    )
+    def get(self, request, slug: str):
+        team, standing = _team_and_standing(request, slug)
+        _require(standing, (LEAD, MEMBER))
+        query = AlertListQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        page = self.paginate_queryset(alerts.alerts_of_team(team=team, state=query.validated_data.get("state")))
+        return self.get_paginated_response(AlertOutput(page, many=True).data)
+
+    @extend_schema(
+        tags=["alerts"],
+        operation_id="alerts_create",
+        summary="Raise an alert: the person on call is paged by SMS at once",
+        description=(
+            "201 with the new alert. If an unresolved alert of the team has the same dedupe_key, that alert is "
+            "answered with 200 and its occurrences counter raised; nobody is paged again."
+        ),
+        request=AlertInput,
+        responses={201: AlertOutput, 200: OpenApiResponse(AlertOutput, description="Folded into an open alert.")},
+    )
+    def post(self, request, slug: str):
+        team, standing = _team_and_standing(request, slug)
+        _require(standing, (LEAD, INTEGRATION))
+        data = AlertInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        alert, created = alerts.alert_raise(team=team, actor=_actor(request), user=request.user, **data.validated_data)
+        return Response(AlertOutput(alert).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class AlertDetail(APIView):
+    @extend_schema(
+        tags=["alerts"],
+        operation_id="alerts_retrieve",
+        summary="One alert with its history",
+        responses=AlertDetailOutput,
+    )
+    def get(self, request, slug: str, alert_id: int):
+        team, standing = _team_and_standing(request, slug)
+        _require(standing, (LEAD, MEMBER))
+        alert = _alert_or_404(team, alert_id)
+        return Response(AlertDetailOutput(alert).data)
+
+
+class AlertAcknowledge(APIView):
+    @extend_schema(
+        tags=["alerts"],
+        operation_id="alerts_ack",
+        summary="Acknowledge: stops the escalation",
+        description="Idempotent: an alert already acknowledged or resolved is answered unchanged.",
+        request=None,
+        responses=AlertOutput,
+    )
+    def post(self, request, slug: str, alert_id: int):
+        team, standing = _team_and_standing(request, slug)
+        _require(standing, (LEAD, MEMBER))
+        alert = _alert_or_404(team, alert_id)
+        alert, _ = alerts.alert_acknowledge(
+            alert=alert, actor=_actor(request), user=request.user, member=_member_of(request), via="API"
+        )
+        return Response(AlertOutput(alert).data)
+
+
+class AlertResolve(APIView):
+    @extend_schema(
+        tags=["alerts"],
+        operation_id="alerts_resolve",
+        summary="Resolve: closes the alert",
+        description="Idempotent: an alert already resolved is answered unchanged.",
+        request=None,
+        responses=AlertOutput,
+    )
+    def post(self, request, slug: str, alert_id: int):
+        team, standing = _team_and_standing(request, slug)
+        _require(standing, (LEAD, MEMBER))
+        alert = _alert_or_404(team, alert_id)
+        alert, _ = alerts.alert_resolve(
+            alert=alert, actor=_actor(request), user=request.user, member=_member_of(request), via="API"
+        )
+        return Response(AlertOutput(alert).data)
+
+
+class AlertResolveByKey(APIView):
+    @extend_schema(
+        tags=["alerts"],
+        operation_id="alerts_resolve_by_key",
+        summary="Resolve the unresolved alert with this dedupe_key (the monitor's recovery)",
+        description="404 when no unresolved alert of the team has this dedupe_key.",
+        request=ResolveByKeyInput,
+        responses=AlertOutput,
+    )
+    def post(self, request, slug: str):
+        team, standing = _team_and_standing(request, slug)
+        _require(standing, (LEAD, MEMBER, INTEGRATION))
+        data = ResolveByKeyInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        alert = alerts.alert_resolve_by_key(
+            team=team, dedupe_key=data.validated_data["dedupe_key"], actor=_actor(request), user=request.user, via="API"
+        )
+        if alert is None:
+            raise exceptions.NotFound("No unresolved alert of this team has that dedupe_key.")
+        return Response(AlertOutput(alert).data)
+
+
+def _member_of(request):
+    """The Member linked to the logged-in user, if any (recorded on the event next to the user)."""
+    return getattr(request.user, "member", None) if not isinstance(request.user, IntegrationPrincipal) else None
+
+
+urlpatterns = [
+    path("teams/<slug:slug>/alerts/", AlertListCreate.as_view(), name="alert-list"),
+    path("teams/<slug:slug>/alerts/resolve/", AlertResolveByKey.as_view(), name="alert-resolve-by-key"),
+    path("teams/<slug:slug>/alerts/<int:alert_id>/", AlertDetail.as_view(), name="alert-detail"),
+    path("teams/<slug:slug>/alerts/<int:alert_id>/ack/", AlertAcknowledge.as_view(), name="alert-ack"),
+    path("teams/<slug:slug>/alerts/<int:alert_id>/resolve/", AlertResolve.as_view(), name="alert-resolve"),
+]

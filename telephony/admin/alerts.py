@@ -1,1 +1,113 @@
-"""Admin: alerts."""
+"""Admin: alerts. Superusers see every alert, a lead only their teams'; alerts change only through the
+acknowledge and resolve actions, which record the admin user like any other transition."""
+
+from django.contrib import admin, messages
+
+from teams import selectors
+from telephony import alerts
+from telephony.models import Alert, AlertEvent
+
+
+def _led_team_ids(request) -> list[int] | None:
+    """The teams the user leads; None means every team (superuser). Cached per request."""
+    if request.user.is_superuser:
+        return None
+    if not hasattr(request, "_alert_led_team_ids"):
+        request._alert_led_team_ids = list(selectors.teams_led_by(request.user).values_list("pk", flat=True))
+    return request._alert_led_team_ids
+
+
+def _may_use(request) -> bool:
+    user = request.user
+    return user.is_active and user.is_staff and (user.is_superuser or bool(_led_team_ids(request)))
+
+
+class AlertEventInline(admin.TabularInline):
+    model = AlertEvent
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "action", "actor", "user", "member", "detail"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_view_permission(self, request, obj=None):
+        return _may_use(request)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user", "member")
+
+
+@admin.register(Alert)
+class AlertAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "team",
+        "summary",
+        "state",
+        "occurrences",
+        "escalation_step",
+        "pages_held_back",
+        "created_at",
+        "acknowledged_by",
+        "resolved_by",
+    ]
+    list_display_links = ["id", "summary"]
+    list_select_related = ["team"]
+    search_fields = ["summary", "dedupe_key", "source"]
+    date_hierarchy = "created_at"
+    inlines = [AlertEventInline]
+    actions = ["acknowledge", "resolve"]
+    # Transitions go through the actions (they stop escalation and are recorded); nothing is edited by hand.
+    readonly_fields = [f.name for f in Alert._meta.fields]
+
+    def get_list_filter(self, request):
+        # A lead's team filter would list every team's name: superusers only.
+        return ["state", "team"] if request.user.is_superuser else ["state"]
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request).select_related("team")
+        team_ids = _led_team_ids(request)
+        return queryset if team_ids is None else queryset.filter(team_id__in=team_ids)
+
+    def has_module_permission(self, request):
+        return _may_use(request)
+
+    def has_view_permission(self, request, obj=None):
+        return _may_use(request)
+
+    def has_change_permission(self, request, obj=None):
+        return _may_use(request)
+
+    def has_add_permission(self, request):
+        return False  # alerts are raised by monitors through the API
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # history: resolve instead
+
+    def _transition(self, request, queryset, service, done: str) -> None:
+        user = request.user
+        member = getattr(user, "member", None)
+        changed = 0
+        for alert in queryset:
+            _, was_changed = service(alert=alert, actor=user.get_username(), user=user, member=member, via="admin")
+            changed += was_changed
+        skipped = len(queryset) - changed
+        self.message_user(request, f"{changed} alert(s) {done}.", messages.SUCCESS)
+        if skipped:
+            self.message_user(request, f"{skipped} alert(s) were already {done} or closed.", messages.WARNING)
+
+    @admin.action(description="Acknowledge (stop paging)", permissions=["change"])
+    def acknowledge(self, request, queryset):
+        self._transition(request, queryset, alerts.alert_acknowledge, "acknowledged")
+
+    @admin.action(description="Resolve (close)", permissions=["change"])
+    def resolve(self, request, queryset):
+        self._transition(request, queryset, alerts.alert_resolve, "resolved")
