@@ -54,7 +54,11 @@ def _events(
         if segment.member_id is None:
             continue
         member = members[segment.member_id]
-        uid = f"{feed}-team{team.pk}-{role}-{segment.source}{segment.ref_id}"
+        if segment.ref_id is None:
+            # Beyond the generated horizon (a shift the rotation will generate): keyed by its start.
+            uid = f"{feed}-team{team.pk}-{role}-planned-{int(segment.start.timestamp())}"
+        else:
+            uid = f"{feed}-team{team.pk}-{role}-{segment.source}{segment.ref_id}"
         if uid in seen:
             uid = f"{uid}-{int(segment.start.timestamp())}"
         seen.add(uid)

@@ -7,11 +7,13 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from teams import rota
-from teams.models import Member, Override, Role, Shift, SupportNumber, Team, TeamMembership
+from teams.models import Member, Override, Role, RotationParticipant, Shift, SupportNumber, Team, TeamMembership
 
 ROLES = (Role.PRIMARY, Role.SECONDARY)
 NEXT_LOOKAHEAD = dt.timedelta(days=120)
@@ -32,13 +34,69 @@ def _assignment(row: Shift | Override, source: str) -> rota.Assignment:
     return rota.Assignment(row.member_id, row.start, row.end, source, row.pk)
 
 
+def _generated_until() -> dt.datetime:
+    """Beat keeps shifts generated this far ahead (less a margin for an hourly run not yet made)."""
+    return timezone.now() + dt.timedelta(weeks=settings.SHIFT_HORIZON_WEEKS) - dt.timedelta(days=1)
+
+
+def _projected_shifts(team_ids: list[int], start: dt.datetime, end: dt.datetime, stored: list[Shift]) -> list[Shift]:
+    """Shifts the rotations will generate in [start, end) that are not stored yet (beyond the horizon).
+
+    Unsaved Shift objects (pk None): what the hourly generation will write, so that "who is on call a year
+    from now" has an answer. Stored shifts of the same team and role always win. One query.
+    """
+    now = timezone.now()
+    rotations: dict[int, tuple] = {}
+    for participant in (
+        RotationParticipant.objects.filter(rotation__team_id__in=team_ids)
+        .select_related("rotation__team", "member")
+        .order_by("rotation_id", "position")
+    ):
+        rotation = participant.rotation
+        rotations.setdefault(rotation.pk, (rotation, []))[1].append(participant.member)
+    taken: dict[tuple[int, str], list[tuple[dt.datetime, dt.datetime]]] = defaultdict(list)
+    for row in stored:
+        taken[(row.team_id, row.role)].append((row.start, row.end))
+    projected = []
+    for rotation, members in rotations.values():
+        by_id = {member.pk: member for member in members}
+        planned = rota.generate(
+            start_local=rotation.start_local,
+            length=rotation.shift_length,
+            member_ids=[member.pk for member in members],
+            tz=rotation.team.tz,
+            window_start=max(start, now),
+            window_end=end,
+        )
+        kept = taken[(rotation.team_id, rotation.role)]
+        for plan in planned:
+            if any(k_start < plan.end and k_end > plan.start for k_start, k_end in kept):
+                continue  # stored rows (generated, edited or hand-made) already decide this stretch
+            projected.append(
+                Shift(
+                    team_id=rotation.team_id,
+                    role=rotation.role,
+                    member=by_id[plan.member_id],
+                    start=plan.start,
+                    end=plan.end,
+                    rotation_id=rotation.pk,
+                )
+            )
+    return projected
+
+
 def _rows_overlapping(team_ids: Iterable[int], start: dt.datetime, end: dt.datetime):
-    """Shifts and overrides of the teams overlapping [start, end): two queries, members included."""
+    """Shifts and overrides of the teams overlapping [start, end): two queries, members included.
+
+    Past the generated horizon the rotations' future shifts are projected (one more query).
+    """
     team_ids = list(team_ids)
     shifts = list(Shift.objects.filter(team_id__in=team_ids, end__gt=start, start__lt=end).select_related("member"))
     overrides = list(
         Override.objects.filter(team_id__in=team_ids, end__gt=start, start__lt=end).select_related("member")
     )
+    if end > _generated_until():
+        shifts += _projected_shifts(team_ids, start, end, shifts)
     return shifts, overrides
 
 
@@ -94,9 +152,11 @@ def oncall_at(*, team: Team, at: dt.datetime) -> dict[str, OnCall]:
 
 def oncall_at_for_teams(*, team_ids: Iterable[int], at: dt.datetime) -> dict[int, dict[str, OnCall]]:
     team_ids = list(team_ids)
-    shifts = Shift.objects.filter(team_id__in=team_ids, end__gt=at, start__lte=at).select_related("member")
+    shifts = list(Shift.objects.filter(team_id__in=team_ids, end__gt=at, start__lte=at).select_related("member"))
     overrides = Override.objects.filter(team_id__in=team_ids, end__gt=at, start__lte=at).select_related("member")
-    groups, members = _group(list(shifts), list(overrides))
+    if at >= _generated_until():
+        shifts += _projected_shifts(team_ids, at, at + dt.timedelta(microseconds=1), shifts)
+    groups, members = _group(shifts, list(overrides))
     result: dict[int, dict[str, OnCall]] = {}
     for team_id in team_ids:
         result[team_id] = {}

@@ -281,3 +281,23 @@ def test_seed_demo_is_idempotent():
     )
     assert counts[0] == 3 and counts[2] == 6
     assert {t.timezone for t in Team.objects.all()} == {"America/Sao_Paulo", "Europe/Berlin", "America/New_York"}
+
+
+@time_machine.travel(NOW, tick=False)
+def test_oncall_a_year_ahead_follows_the_rotation_beyond_the_generated_horizon(django_assert_max_num_queries):
+    team, (ana, bruno, carla) = team_with_members(3, timezone="America/Sao_Paulo")
+    make_rotation(team, [ana, bruno, carla], start_local=dt.datetime(2026, 11, 2, 9))
+    assert not Shift.objects.filter(start__gt=NOW + dt.timedelta(weeks=13)).exists()
+    # Week 54 after Mon 2 Nov 2026 09:00 (Sao Paulo) is Ana's (54 % 3 == 0); a day later still.
+    at = utc(2027, 11, 20, 13)
+    with django_assert_max_num_queries(3):
+        cover = selectors.oncall_at(team=team, at=at)[Role.PRIMARY]
+    assert cover.member == ana
+    assert cover.end == utc(2027, 11, 22, 12)  # Mon 22 Nov 09:00 in Sao Paulo (UTC-3)
+    entry = selectors.oncall_with_next(team_ids=[team.pk], at=at)[team.pk][Role.PRIMARY]
+    assert entry.current.member == ana and entry.next.member == bruno
+    # An override a year ahead still beats the projected shift, and the schedule has no invented gap.
+    services.override_create(team=team, role=Role.PRIMARY, member=carla, start=at, end=at + dt.timedelta(hours=2))
+    assert selectors.oncall_at(team=team, at=at)[Role.PRIMARY].member == carla
+    schedule = selectors.team_schedule(team=team, start=utc(2027, 11, 1), end=utc(2027, 12, 1))[Role.PRIMARY]
+    assert all(segment.member_id is not None for segment in schedule)
