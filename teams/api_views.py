@@ -5,8 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from django.db import transaction
-from django.db.models import OuterRef, Prefetch, Q, Subquery
+from django.db.models import OuterRef, Prefetch, Subquery
 from django.utils import timezone
 from django.utils.functional import cached_property
 from drf_spectacular.types import OpenApiTypes
@@ -29,7 +28,6 @@ from teams.api_serializers import (
     TeamSerializer,
     parse_instant,
 )
-from teams.errors import RotaError
 from teams.models import Member, Override, Rotation, RotationParticipant, Shift, SupportNumber, Team, TeamMembership
 
 MAX_WINDOW = dt.timedelta(days=366)
@@ -133,15 +131,6 @@ class TeamScopedMixin:
         return getattr(self, "swagger_fake_view", False)
 
 
-def save_fields(obj, fields: dict):
-    """Apply plain field changes and save them after the model's own validation."""
-    for key, value in fields.items():
-        setattr(obj, key, value)
-    obj.full_clean()
-    obj.save()
-    return obj
-
-
 class TeamChildViewSet(TeamScopedMixin, viewsets.ModelViewSet):
     """CRUD of one kind of object inside a team; subclasses say how to create and update through services."""
 
@@ -203,7 +192,7 @@ class TeamViewSet(viewsets.ModelViewSet):
         require_lead(user=request.user, team=team)
         serializer = self.get_serializer(team, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
-        save_fields(team, serializer.validated_data)
+        services.team_update(team=team, **serializer.validated_data)
         return Response(self.get_serializer(team).data)
 
     def destroy(self, request, *args, **kwargs):
@@ -233,26 +222,10 @@ class MemberViewSet(TeamChildViewSet):
         return services.member_create(team=self.team, **data)
 
     def perform_service_update(self, member, data):
-        data = dict(data)
-        role = data.pop("role", None)
-        with transaction.atomic():
-            save_fields(member, data)
-            if role is not None:
-                services.membership_add(team=self.team, member=member, role=role)
-        return member
+        return services.member_update(team=self.team, member=member, **data)
 
     def perform_destroy(self, member):
-        # Someone still planned on call would be rung after leaving: their cover must move first.
-        now = timezone.now()
-        if Rotation.objects.filter(team=self.team, participants__member=member).exists():
-            raise RotaError(f"{member.name} is in one of the team's rotations: take them out of it first.")
-        busy = Q(team=self.team, member=member, end__gt=now)
-        if Shift.objects.filter(busy).exists() or Override.objects.filter(busy).exists():
-            raise RotaError(f"{member.name} has current or future shifts or overrides: reassign them first.")
-        with transaction.atomic():
-            TeamMembership.objects.filter(team=self.team, member=member).delete()
-            if not member.memberships.exists():
-                member.delete()
+        services.member_remove(team=self.team, member=member)
 
 
 # --- Support numbers -------------------------------------------------------------------------------------
@@ -274,7 +247,7 @@ class SupportNumberViewSet(TeamChildViewSet):
         return services.support_number_create(team=self.team, **data)
 
     def perform_service_update(self, number, data):
-        return save_fields(number, data)
+        return services.support_number_update(number=number, **data)
 
 
 # --- Rotations -------------------------------------------------------------------------------------------
@@ -309,10 +282,7 @@ class RotationViewSet(TeamChildViewSet):
         return services.rotation_update(rotation=rotation, **self._arguments(data))
 
     def perform_destroy(self, rotation):
-        # The shifts it planned and nobody touched go with it; started and hand-edited ones stay.
-        with transaction.atomic():
-            Shift.objects.filter(rotation=rotation, is_edited=False, start__gt=timezone.now()).delete()
-            rotation.delete()
+        services.rotation_delete(rotation=rotation)
 
 
 # --- Shifts and overrides --------------------------------------------------------------------------------

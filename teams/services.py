@@ -34,6 +34,12 @@ def _save(obj, *, exclude: Iterable[str] = ()):
     return obj
 
 
+def _update(obj, fields: dict):
+    for key, value in fields.items():
+        setattr(obj, key, value)
+    return _save(obj)
+
+
 def _lock_team(team: Team) -> None:
     """Serialise writes to one team's rota (overlap checks then see each other's rows)."""
     Team.objects.select_for_update().filter(pk=team.pk).first()
@@ -49,6 +55,50 @@ def member_create(*, team: Team, name: str, phone: str, email: str = "", role: s
         member = _save(Member(name=name, phone=phone, email=email, **extra))
         membership_add(team=team, member=member, role=role)
     return member
+
+
+def team_update(*, team: Team, **fields) -> Team:
+    return _update(team, fields)
+
+
+def member_update(*, team: Team, member: Member, role: str | None = None, **fields) -> Member:
+    """Change a member's details and, with `role`, their role in the team."""
+    with transaction.atomic():
+        _update(member, fields)
+        if role is not None:
+            membership_add(team=team, member=member, role=role)
+    return member
+
+
+def member_remove(*, team: Team, member: Member, now: dt.datetime | None = None) -> None:
+    """Take a member out of a team; the person goes too when they belong to no other team.
+
+    Refused while they are in the team's rotation or have current or future cover: they would still be rung.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        _lock_team(team)
+        if Rotation.objects.filter(team=team, participants__member=member).exists():
+            raise RotaError(f"{member.name} is in one of the team's rotations: take them out of it first.")
+        busy = {"team": team, "member": member, "end__gt": now}
+        if Shift.objects.filter(**busy).exists() or Override.objects.filter(**busy).exists():
+            raise RotaError(f"{member.name} has current or future shifts or overrides: reassign them first.")
+        TeamMembership.objects.filter(team=team, member=member).delete()
+        if not member.memberships.exists():
+            member.delete()
+
+
+def support_number_update(*, number: SupportNumber, **fields) -> SupportNumber:
+    return _update(number, fields)
+
+
+def rotation_delete(*, rotation: Rotation, now: dt.datetime | None = None) -> None:
+    """Delete a rotation with the future shifts it planned that nobody edited; the rest is history."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        _lock_team(rotation.team)
+        Shift.objects.filter(rotation=rotation, is_edited=False, start__gt=now).delete()
+        rotation.delete()
 
 
 def membership_add(*, team: Team, member: Member, role: str = "member") -> TeamMembership:
@@ -112,9 +162,7 @@ def rotation_update(*, rotation: Rotation, member_ids: Sequence[int] | None = No
             start_local = fields.pop("start_local")
             fields["start_date"] = start_local.date()
             fields["start_time"] = start_local.time().replace(microsecond=0)
-        for key, value in fields.items():
-            setattr(rotation, key, value)
-        _save(rotation)
+        _update(rotation, fields)
         if member_ids is not None:
             _check_participants(rotation.team, member_ids)
             rotation_set_members(rotation=rotation, member_ids=member_ids)
@@ -249,10 +297,7 @@ def shift_update(*, shift: Shift, **fields) -> Shift:
     """Edit a shift (usually its member); it is marked edited so regeneration keeps it."""
     with transaction.atomic():
         _lock_team(shift.team)
-        for key, value in fields.items():
-            setattr(shift, key, value)
-        shift.is_edited = True
-        return _save(shift)
+        return _update(shift, {**fields, "is_edited": True})
 
 
 def override_create(
@@ -275,9 +320,7 @@ def override_create(
 def override_update(*, override: Override, **fields) -> Override:
     with transaction.atomic():
         _lock_team(override.team)
-        for key, value in fields.items():
-            setattr(override, key, value)
-        return _save(override)
+        return _update(override, fields)
 
 
 def token_create(*, user=None, team: Team | None = None, scope: str = "full", name: str = "") -> tuple[str, object]:
@@ -300,15 +343,20 @@ __all__ = [
     "RotaError",
     "ValidationError",
     "member_create",
+    "member_remove",
+    "member_update",
     "membership_add",
     "override_create",
     "override_update",
     "rotation_create",
+    "rotation_delete",
     "rotation_update",
     "shift_create",
     "shift_update",
     "shifts_generate",
     "support_number_create",
+    "support_number_update",
     "team_create",
+    "team_update",
     "token_create",
 ]
