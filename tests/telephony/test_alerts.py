@@ -1,7 +1,6 @@
 """Alert paging and escalation: who gets texted, when, and how often."""
 
 import datetime as dt
-import inspect
 from types import SimpleNamespace
 
 import pytest
@@ -253,13 +252,6 @@ def test_two_workers_escalating_the_same_alert_page_once(web, clock):
     assert recipients() == [web.primary.phone, web.secondary.phone]
 
 
-def _sms_webhook_handles_alerts() -> bool:
-    from telephony.views import sms_incoming
-
-    return "alert_sms_command" in inspect.getsource(sms_incoming)
-
-
-@pytest.mark.skipif(not _sms_webhook_handles_alerts(), reason="the inbound SMS webhook does not route ACK yet")
 def test_ack_posted_as_twilio_would_stops_the_escalation(web, clock, client):
     from tests.factories import SupportNumberFactory
     from tests.twilio_helpers import post_signed
