@@ -10,3 +10,5 @@ urlpatterns = [
     path("api/v1/", include("roulette.api_urls")),
     path("calendar/", include("teams.calendar_urls")),
 ]
+
+handler404 = "roulette.errors.not_found"

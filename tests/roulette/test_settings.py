@@ -99,3 +99,11 @@ def test_sqlite_takes_concurrent_writers_without_database_is_locked(tmp_path):
 def test_compose_file_validates():
     result = subprocess.run(["docker-compose", "config", "-q"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.django_db
+def test_unknown_api_urls_answer_json_404(client):
+    response = client.get("/api/v1/teams/web/alerts/-1/")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+    assert client.get("/no-such-page/").status_code == 404
