@@ -197,11 +197,16 @@ def oncall_with_next(*, team_ids: Iterable[int], at: dt.datetime) -> dict[int, d
             if current_segment is None or current_segment.member_id is None:
                 current = OnCall(role, None, None, None, None)
             else:
+                end = current_segment.end
+                if end >= at + NEXT_LOOKAHEAD and now.end is not None:
+                    # The same person beyond the look-ahead: report their current shift's end, not the
+                    # window's edge (a one-person rotation is on call shift after shift).
+                    end = now.end
                 current = OnCall(
                     role,
                     members[current_segment.member_id],
                     now.start or current_segment.start,
-                    current_segment.end,
+                    end,
                     current_segment.source,
                 )
             upcoming = rota.next_person(segments, at)

@@ -301,3 +301,14 @@ def test_oncall_a_year_ahead_follows_the_rotation_beyond_the_generated_horizon(d
     assert selectors.oncall_at(team=team, at=at)[Role.PRIMARY].member == carla
     schedule = selectors.team_schedule(team=team, start=utc(2027, 11, 1), end=utc(2027, 12, 1))[Role.PRIMARY]
     assert all(segment.member_id is not None for segment in schedule)
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_one_person_rotation_reports_the_shift_end_not_the_look_ahead_edge():
+    team, (solo,) = team_with_members(1, timezone="Europe/Lisbon")
+    make_rotation(team, [solo], start_local=dt.datetime(2026, 11, 30, 9))
+    at = utc(2027, 3, 28, 8, 30)  # 09:30 Lisbon summer time, the day clocks went forward
+    entry = selectors.oncall_with_next(team_ids=[team.pk], at=at)[team.pk][Role.PRIMARY]
+    assert entry.current.member == solo and entry.next is None
+    assert entry.current.start == utc(2027, 3, 22, 9)  # Mon 09:00 WET
+    assert entry.current.end == utc(2027, 3, 29, 8)  # Mon 09:00 WEST
