@@ -1,4 +1,5 @@
 """Site-wide error pages: the API answers in its one JSON error shape, everything else in HTML."""
+
 from django.http import JsonResponse
 from django.views.defaults import page_not_found
 
