@@ -6,12 +6,12 @@ INSTALLED_APPS).
 """
 
 from django.contrib import admin
-from django.contrib.admin.exceptions import NotRegistered
 from django.db.models import QuerySet
 from django.utils.html import format_html
 
 from teams import selectors
 from teams.models import SupportNumber
+from telephony.admin.hooks import action_attach
 from telephony.models import Call, DialAttempt, Voicemail
 from telephony.numbers import sync_numbers_action
 
@@ -157,14 +157,4 @@ class VoicemailAdmin(ReadOnlyTeamLogAdmin):
         return text if len(text) <= 80 else text[:79] + "…"
 
 
-def _hook_number_sync_action() -> None:
-    try:
-        number_admin = admin.site.get_model_admin(SupportNumber)
-    except NotRegistered:
-        return
-    actions = list(number_admin.actions or [])
-    if sync_numbers_action not in actions:
-        number_admin.actions = [*actions, sync_numbers_action]
-
-
-_hook_number_sync_action()
+action_attach(SupportNumber, sync_numbers_action)

@@ -6,11 +6,11 @@ comes before `telephony` in INSTALLED_APPS).
 """
 
 from django.contrib import admin, messages
-from django.contrib.admin.exceptions import NotRegistered
 from django.db.models import QuerySet
 
 from teams import selectors
 from teams.models import Member
+from telephony.admin.hooks import action_attach
 from telephony.models import OutboundMessage
 from telephony.sms import sms_send_test
 
@@ -93,14 +93,7 @@ def send_test_sms(modeladmin, request, queryset: QuerySet[Member]) -> None:
 
 def send_test_sms_install(site: admin.AdminSite = admin.site) -> bool:
     """Add the action to the Member admin registered on `site`; False when Member has no admin yet."""
-    try:
-        member_admin = site.get_model_admin(Member)
-    except NotRegistered:
-        return False
-    actions = list(member_admin.actions or [])
-    if send_test_sms not in actions:
-        member_admin.actions = [*actions, send_test_sms]
-    return True
+    return action_attach(Member, send_test_sms, site)
 
 
 send_test_sms_install()
