@@ -3,23 +3,9 @@ acknowledge and resolve actions, which record the admin user like any other tran
 
 from django.contrib import admin, messages
 
-from teams import selectors
 from telephony import alerts
+from telephony.admin.base import TeamLogAdmin, may_see_team_logs
 from telephony.models import Alert, AlertEvent
-
-
-def _led_team_ids(request) -> list[int] | None:
-    """The teams the user leads; None means every team (superuser). Cached per request."""
-    if request.user.is_superuser:
-        return None
-    if not hasattr(request, "_alert_led_team_ids"):
-        request._alert_led_team_ids = list(selectors.teams_led_by(request.user).values_list("pk", flat=True))
-    return request._alert_led_team_ids
-
-
-def _may_use(request) -> bool:
-    user = request.user
-    return user.is_active and user.is_staff and (user.is_superuser or bool(_led_team_ids(request)))
 
 
 class AlertEventInline(admin.TabularInline):
@@ -39,14 +25,14 @@ class AlertEventInline(admin.TabularInline):
         return False
 
     def has_view_permission(self, request, obj=None):
-        return _may_use(request)
+        return may_see_team_logs(request)
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("user", "member")
 
 
 @admin.register(Alert)
-class AlertAdmin(admin.ModelAdmin):
+class AlertAdmin(TeamLogAdmin):
     list_display = [
         "id",
         "team",
@@ -73,24 +59,10 @@ class AlertAdmin(admin.ModelAdmin):
         return ["state", "team"] if request.user.is_superuser else ["state"]
 
     def get_queryset(self, request):
-        queryset = super().get_queryset(request).select_related("team")
-        team_ids = _led_team_ids(request)
-        return queryset if team_ids is None else queryset.filter(team_id__in=team_ids)
-
-    def has_module_permission(self, request):
-        return _may_use(request)
-
-    def has_view_permission(self, request, obj=None):
-        return _may_use(request)
+        return super().get_queryset(request).select_related("team")
 
     def has_change_permission(self, request, obj=None):
-        return _may_use(request)
-
-    def has_add_permission(self, request):
-        return False  # alerts are raised by monitors through the API
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # history: resolve instead
+        return may_see_team_logs(request)  # the acknowledge and resolve actions need it
 
     def _transition(self, request, queryset, service, done: str) -> None:
         user = request.user

@@ -6,61 +6,18 @@ INSTALLED_APPS).
 """
 
 from django.contrib import admin
-from django.db.models import QuerySet
 from django.utils.html import format_html
 
-from teams import selectors
 from teams.models import SupportNumber
-from telephony.admin.hooks import action_attach
+from telephony.admin.base import TeamLogAdmin, action_attach
 from telephony.models import Call, DialAttempt, Voicemail
 from telephony.numbers import sync_numbers_action
-
-
-def _led_team_ids(request) -> list[int] | None:
-    """Teams the user leads; None for a superuser (every team). Cached on the request."""
-    if request.user.is_superuser:
-        return None
-    if not hasattr(request, "_calls_led_team_ids"):
-        request._calls_led_team_ids = list(selectors.teams_led_by(request.user).values_list("pk", flat=True))
-    return request._calls_led_team_ids
 
 
 def _recording_link(voicemail: Voicemail) -> str:
     if not voicemail.recording_url:
         return "-"
     return format_html('<a href="{}.mp3" target="_blank" rel="noopener">Listen</a>', voicemail.recording_url)
-
-
-class ReadOnlyTeamLogAdmin(admin.ModelAdmin):
-    """A log: nobody adds, edits or deletes rows here; a lead sees only rows of the teams they lead
-    (rows without a team, e.g. calls to unknown numbers, are superuser-only)."""
-
-    def _may_see(self, request) -> bool:
-        user = request.user
-        return user.is_active and user.is_staff and (user.is_superuser or bool(_led_team_ids(request)))
-
-    def get_queryset(self, request) -> QuerySet:
-        queryset = super().get_queryset(request)
-        team_ids = _led_team_ids(request)
-        return queryset if team_ids is None else queryset.filter(team_id__in=team_ids)
-
-    def has_module_permission(self, request):
-        return self._may_see(request)
-
-    def has_view_permission(self, request, obj=None):
-        if not self._may_see(request):
-            return False
-        team_ids = _led_team_ids(request)
-        return obj is None or team_ids is None or obj.team_id in team_ids
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class DialAttemptInline(admin.TabularInline):
@@ -102,7 +59,7 @@ class VoicemailInline(admin.TabularInline):
 
 
 @admin.register(Call)
-class CallAdmin(ReadOnlyTeamLogAdmin):
+class CallAdmin(TeamLogAdmin):
     list_display = ("started_at", "team", "from_number", "to_number", "outcome", "answered_by", "duration_seconds")
     list_filter = ("outcome", "team")
     search_fields = ("call_sid", "from_number", "to_number", "answered_by__name")
@@ -127,7 +84,7 @@ class CallAdmin(ReadOnlyTeamLogAdmin):
 
 
 @admin.register(Voicemail)
-class VoicemailAdmin(ReadOnlyTeamLogAdmin):
+class VoicemailAdmin(TeamLogAdmin):
     list_display = ("created_at", "team", "from_number", "duration_seconds", "recording", "transcription_short")
     list_filter = ("team", "transcription_status")
     search_fields = ("from_number", "recording_sid", "transcription")

@@ -8,29 +8,15 @@ comes before `telephony` in INSTALLED_APPS).
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 
-from teams import selectors
+from teams.admin import led_team_ids
 from teams.models import Member
-from telephony.admin.hooks import action_attach
+from telephony.admin.base import TeamLogAdmin, action_attach
 from telephony.models import OutboundMessage
 from telephony.sms import sms_send_test
 
 
-def _led_team_ids(request) -> list[int] | None:
-    """Teams the user leads; None for a superuser (every team). Cached on the request."""
-    if request.user.is_superuser:
-        return None
-    if not hasattr(request, "_outbox_led_team_ids"):
-        request._outbox_led_team_ids = list(selectors.teams_led_by(request.user).values_list("pk", flat=True))
-    return request._outbox_led_team_ids
-
-
-def _may_see_outbox(request) -> bool:
-    user = request.user
-    return user.is_active and user.is_staff and (user.is_superuser or bool(_led_team_ids(request)))
-
-
 @admin.register(OutboundMessage)
-class OutboundMessageAdmin(admin.ModelAdmin):
+class OutboundMessageAdmin(TeamLogAdmin):
     list_display = ("created_at", "kind", "to", "member", "team", "status", "error_code", "attempts", "sent_at")
     list_filter = ("status", "kind")
     search_fields = ("to", "dedupe_key", "message_sid", "member__name")
@@ -38,38 +24,11 @@ class OutboundMessageAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     ordering = ("-created_at",)
 
-    def get_queryset(self, request) -> QuerySet:
-        queryset = super().get_queryset(request)
-        team_ids = _led_team_ids(request)
-        if team_ids is None:
-            return queryset
-        # Messages without a team (global alerts) are superuser-only.
-        return queryset.filter(team_id__in=team_ids)
-
-    def has_module_permission(self, request):
-        return _may_see_outbox(request)
-
-    def has_view_permission(self, request, obj=None):
-        if not _may_see_outbox(request):
-            return False
-        team_ids = _led_team_ids(request)
-        return obj is None or team_ids is None or obj.team_id in team_ids
-
-    # The outbox is a log: rows change only through the service and Twilio's callbacks.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.action(description="Send a test SMS")
 def send_test_sms(modeladmin, request, queryset: QuerySet[Member]) -> None:
     """Queue one test SMS per selected member the user may reach (superuser, or a lead of one of their teams)."""
-    team_ids = _led_team_ids(request)
+    team_ids = led_team_ids(request)
     queued, skipped, refused = [], [], []
     for member in queryset:
         teams = member.teams.order_by("name")

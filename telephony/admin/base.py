@@ -1,0 +1,57 @@
+"""What the telephony admins share: read-only logs scoped to the lead's teams, and actions they add to the
+teams app's admins (teams must not import telephony, so telephony attaches them)."""
+
+from django.contrib import admin
+from django.contrib.admin.exceptions import NotRegistered
+from django.db.models import QuerySet
+from django.http import Http404
+
+from teams.admin import led_team_ids
+
+
+def may_see_team_logs(request) -> bool:
+    user = request.user
+    return user.is_active and user.is_staff and (user.is_superuser or bool(led_team_ids(request)))
+
+
+class TeamLogAdmin(admin.ModelAdmin):
+    """A log: nobody adds, edits or deletes rows; a lead sees only rows of the teams they lead (rows
+    without a team, such as calls to unknown numbers, are superuser-only). Another team's row is a 404."""
+
+    def get_queryset(self, request) -> QuerySet:
+        queryset = super().get_queryset(request)
+        team_ids = led_team_ids(request)
+        return queryset if team_ids is None else queryset.filter(team_id__in=team_ids)
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            raise Http404("No such record.")
+        return obj
+
+    def has_module_permission(self, request):
+        return may_see_team_logs(request)
+
+    def has_view_permission(self, request, obj=None):
+        return may_see_team_logs(request)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def action_attach(model, action, site: admin.AdminSite = admin.site) -> bool:
+    """Add `action` to the admin registered for `model` on `site`; False when the model has no admin."""
+    try:
+        model_admin = site.get_model_admin(model)
+    except NotRegistered:
+        return False
+    actions = list(model_admin.actions or [])
+    if action not in actions:
+        model_admin.actions = [*actions, action]
+    return True
