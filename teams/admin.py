@@ -37,7 +37,27 @@ def led_team_ids(request) -> list[int] | None:
     return request._led_team_ids
 
 
-class LeadScopedAdmin(admin.ModelAdmin):
+def scope_choices(db_field, request, kwargs: dict) -> None:
+    """A lead picks only their teams and those teams' members in any form."""
+    team_ids = led_team_ids(request)
+    if team_ids is not None:
+        if db_field.related_model is Team:
+            kwargs["queryset"] = Team.objects.filter(pk__in=team_ids)
+        elif db_field.related_model is Member:
+            kwargs["queryset"] = selectors.members_of_teams(team_ids)
+
+
+class NotFoundOutsideScope:
+    """Another team's object, or none at all: the same 404, so existence is not leaked."""
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            raise Http404("No such object.")
+        return obj
+
+
+class LeadScopedAdmin(NotFoundOutsideScope, admin.ModelAdmin):
     """Scopes everything to the user's teams through `team_path` (the lookup from the model to Team)."""
 
     team_path = "team"
@@ -73,31 +93,14 @@ class LeadScopedAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return self.scope(request, super().get_queryset(request))
 
-    def get_object(self, request, object_id, from_field=None):
-        obj = super().get_object(request, object_id, from_field)
-        if obj is None:
-            # Another team's object, or none at all: the same answer, so existence is not leaked.
-            raise Http404("No such object.")
-        return obj
-
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        team_ids = led_team_ids(request)
-        if team_ids is not None:
-            if db_field.related_model is Team:
-                kwargs["queryset"] = Team.objects.filter(pk__in=team_ids)
-            elif db_field.related_model is Member:
-                kwargs["queryset"] = selectors.members_of_teams(team_ids)
+        scope_choices(db_field, request, kwargs)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 class ScopedInline(admin.TabularInline):
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        team_ids = led_team_ids(request)
-        if team_ids is not None:
-            if db_field.related_model is Team:
-                kwargs["queryset"] = Team.objects.filter(pk__in=team_ids)
-            elif db_field.related_model is Member:
-                kwargs["queryset"] = selectors.members_of_teams(team_ids)
+        scope_choices(db_field, request, kwargs)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def has_add_permission(self, request, obj=None):
@@ -412,7 +415,7 @@ class OverrideAdmin(LeadScopedAdmin):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(NotFoundOutsideScope, admin.ModelAdmin):
     """Users see and revoke their own tokens; the clear token is shown once, when created."""
 
     list_display = ("prefix", "name", "user", "team", "scope", "created_at", "last_used_at", "revoked_at")
@@ -441,12 +444,6 @@ class ApiTokenAdmin(admin.ModelAdmin):
             return queryset
         team_ids = led_team_ids(request) or []
         return queryset.filter(user=request.user) | queryset.filter(team_id__in=team_ids, scope="alerts")
-
-    def get_object(self, request, object_id, from_field=None):
-        obj = super().get_object(request, object_id, from_field)
-        if obj is None:
-            raise Http404("No such token.")
-        return obj
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if not request.user.is_superuser:

@@ -4,9 +4,8 @@ teams app's admins (teams must not import telephony, so telephony attaches them)
 from django.contrib import admin
 from django.contrib.admin.exceptions import NotRegistered
 from django.db.models import QuerySet
-from django.http import Http404
 
-from teams.admin import led_team_ids
+from teams.admin import NotFoundOutsideScope, led_team_ids
 
 
 def may_see_team_logs(request) -> bool:
@@ -14,7 +13,7 @@ def may_see_team_logs(request) -> bool:
     return user.is_active and user.is_staff and (user.is_superuser or bool(led_team_ids(request)))
 
 
-class TeamLogAdmin(admin.ModelAdmin):
+class TeamLogAdmin(NotFoundOutsideScope, admin.ModelAdmin):
     """A log: nobody adds, edits or deletes rows; a lead sees only rows of the teams they lead (rows
     without a team, such as calls to unknown numbers, are superuser-only). Another team's row is a 404."""
 
@@ -22,12 +21,6 @@ class TeamLogAdmin(admin.ModelAdmin):
         queryset = super().get_queryset(request)
         team_ids = led_team_ids(request)
         return queryset if team_ids is None else queryset.filter(team_id__in=team_ids)
-
-    def get_object(self, request, object_id, from_field=None):
-        obj = super().get_object(request, object_id, from_field)
-        if obj is None:
-            raise Http404("No such record.")
-        return obj
 
     def has_module_permission(self, request):
         return may_see_team_logs(request)
