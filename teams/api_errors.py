@@ -1,7 +1,9 @@
 """One JSON error shape for the API: {"error": {"code", "message", "fields": {name: [messages]}}}."""
 
 from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -20,7 +22,12 @@ def _fields(detail) -> dict:
 
 
 def exception_handler(exc, context):
-    if isinstance(exc, RotaError):
+    # Django's own 404 and 403 (get_object_or_404 and friends) carry the same codes as the API's.
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(*exc.args)
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(*exc.args)
+    elif isinstance(exc, RotaError):
         fields = {exc.field: [exc.message]} if exc.field else {}
         exc = exceptions.ValidationError(fields or {"non_field_errors": [exc.message]})
     elif isinstance(exc, DjangoValidationError):

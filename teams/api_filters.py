@@ -8,7 +8,7 @@ from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
-from teams.api_serializers import parse_instant
+from teams.api_serializers import MAX_ID, parse_query_instant
 from teams.models import Override, Role, Rotation, Shift, SupportNumber, TeamMembership
 
 
@@ -17,6 +17,11 @@ class IdFilter(filters.Filter):
     """A whole-number id (NumberFilter would accept decimals like 1e5)."""
 
     field_class = forms.IntegerField
+
+    def filter(self, qs, value):
+        if value is not None and not -MAX_ID <= value <= MAX_ID:
+            return qs.none()  # no row has such an id (and the database driver cannot even compare it)
+        return super().filter(qs, value)
 
 
 class InstantField(forms.CharField):
@@ -28,7 +33,7 @@ class InstantField(forms.CharField):
         if not text:
             return None
         try:
-            return parse_instant(text, tz=dt.UTC)
+            return parse_query_instant(text, tz=dt.UTC)
         except ValueError as exc:
             raise forms.ValidationError(str(exc), code="invalid") from exc
 

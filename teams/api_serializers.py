@@ -18,6 +18,8 @@ from teams.models import Member, Override, Role, Rotation, Shift, SupportNumber,
 
 SOURCES = (rota.SHIFT, rota.OVERRIDE)
 MIN_YEAR, MAX_YEAR = 1970, 2999
+# The largest id a BigAutoField can hold: larger numbers name nothing and overflow the database driver.
+MAX_ID = 2**63 - 1
 
 # --- Parsing times and durations -------------------------------------------------------------------------
 
@@ -34,6 +36,21 @@ def parse_instant(text: str, *, tz: ZoneInfo) -> dt.datetime:
         return value.astimezone(dt.UTC)
     except (OverflowError, ValueError) as exc:
         raise ValueError(f"'{text}' is out of range.") from exc
+
+
+# "2026-11-30T09:00:00 01:00": a "+" sent unencoded in a query string arrives as a space.
+_SPACE_FOR_PLUS = re.compile(
+    r"^(?P<instant>.+[T ]\d{2}(?::?\d{2}(?::?\d{2}(?:[.,]\d+)?)?)?) (?P<offset>\d{2}(?::?\d{2})?)$"
+)
+
+
+def parse_query_instant(text: str, *, tz: ZoneInfo) -> dt.datetime:
+    """parse_instant for a query-string value, where an unencoded "+05:45" offset arrives as " 05:45"."""
+    text = (text or "").strip()
+    match = _SPACE_FOR_PLUS.match(text)
+    if match:
+        text = f"{match['instant']}+{match['offset']}"
+    return parse_instant(text, tz=tz)
 
 
 def _parse_iso(text: str, *, example: str) -> dt.datetime:
@@ -249,7 +266,7 @@ class SupportNumberSerializer(serializers.ModelSerializer):
 class RotationSerializer(serializers.ModelSerializer):
     role = serializers.ChoiceField(choices=Role.choices)
     members = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
         allow_empty=False,
         help_text="Member ids in rotation order; they must belong to the team.",
     )

@@ -26,7 +26,7 @@ from teams.api_serializers import (
     ShiftSerializer,
     SupportNumberSerializer,
     TeamSerializer,
-    parse_instant,
+    parse_query_instant,
 )
 from teams.models import Member, Override, Rotation, RotationParticipant, Shift, SupportNumber, Team, TeamMembership
 
@@ -56,9 +56,14 @@ def query_instant(request, name: str, *, tz: ZoneInfo) -> dt.datetime | None:
     if text is None or text == "":
         return None
     try:
-        return parse_instant(text, tz=tz)
+        return parse_query_instant(text, tz=tz)
     except ValueError as exc:
         raise exceptions.ValidationError({name: [str(exc)]}) from exc
+
+
+def is_naive_query_instant(text: str) -> bool:
+    """True when the value names a wall-clock time without an offset (read in a time zone)."""
+    return parse_query_instant(text, tz=ZoneInfo("UTC")) != parse_query_instant(text, tz=ZoneInfo("Etc/GMT-14"))
 
 
 def query_window(request, *, tz: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
@@ -424,14 +429,26 @@ class OnCallView(APIView):
     @extend_schema(
         operation_id="oncall_all",
         parameters=[
-            OpenApiParameter("at", OpenApiTypes.STR, description="ISO-8601 instant (default: now; no offset = UTC).")
+            OpenApiParameter(
+                "at",
+                OpenApiTypes.STR,
+                description="ISO-8601 instant (default: now). Without an offset it is read in each team's time zone.",
+            )
         ],
         responses=OnCallSerializer(many=True),
         summary="Who is on call now in every team you can see, and who is next.",
     )
     def get(self, request):
-        at = query_instant(request, "at", tz=ZoneInfo("UTC")) or timezone.now()
         teams = list(selectors.teams_visible_to(request.user).order_by("name", "pk"))
-        oncall = selectors.oncall_with_next(team_ids=[team.pk for team in teams], at=at)
-        data = [oncall_payload(team, at, oncall[team.pk]) for team in teams]
+        at = query_instant(request, "at", tz=ZoneInfo("UTC")) or timezone.now()
+        # "09:00" means 09:00 where each team is: one instant per time zone, one read per distinct zone
+        # (never per team), so the query count does not grow with the number of teams.
+        instants = {team.timezone: at for team in teams}
+        if request.query_params.get("at") and is_naive_query_instant(request.query_params["at"]):
+            instants = {zone: query_instant(request, "at", tz=ZoneInfo(zone)) for zone in instants}
+        oncall = {}
+        for zone, instant in instants.items():
+            team_ids = [team.pk for team in teams if team.timezone == zone]
+            oncall.update(selectors.oncall_with_next(team_ids=team_ids, at=instant))
+        data = [oncall_payload(team, instants[team.timezone], oncall[team.pk]) for team in teams]
         return Response(OnCallSerializer(data, many=True).data)

@@ -2,7 +2,9 @@
 
 Subscribed to by calendar apps with a secret token in the URL; a wrong or missing token is a 404. Events are
 TRANSP:TRANSPARENT (being on call does not make you busy) and in UTC. UIDs come from the shift or override
-behind a segment, so an edited shift updates its event instead of adding another.
+behind a segment, so an edited shift updates its event instead of adding another. A rotation's shift is
+known by its rotation and start: the same UID while it is only planned (beyond the generated horizon, which
+is shorter than the feed), once it is stored, and after a lead gives it to someone else.
 """
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ import secrets
 import icalendar
 from django.http import Http404, HttpResponse
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from teams import rota, selectors
-from teams.models import Member, Team
+from teams.models import Member, Rotation, Shift, Team
 
 PAST = dt.timedelta(days=30)
 AHEAD = dt.timedelta(days=180)
@@ -44,8 +46,51 @@ def _calendar(name: str) -> icalendar.Calendar:
     return calendar
 
 
+class ShiftKeys:
+    """The lasting identity of the row behind a segment, for its UID (two queries for a whole feed).
+
+    An override: its id. A shift a rotation made: the rotation and the shift's start, whether the shift is
+    stored or still a projection beyond the horizon, and whoever it was given to. A hand-made shift: its id.
+    """
+
+    def __init__(self, *, team_ids: list[int], segments: list[rota.Segment]):
+        ids = {s.ref_id for s in segments if s.source == rota.SHIFT and s.ref_id is not None}
+        self.stored = {
+            pk: (rotation_id, start)
+            for pk, rotation_id, start in Shift.objects.filter(pk__in=ids).values_list("pk", "rotation_id", "start")
+        }
+        self.rotations = {
+            (rotation.team_id, rotation.role): rotation
+            for rotation in Rotation.objects.filter(team_id__in=team_ids).select_related("team")
+        }
+
+    def key(self, *, team: Team, role: str, segment: rota.Segment) -> str:
+        if segment.source == rota.OVERRIDE:
+            return f"override{segment.ref_id}"
+        if segment.ref_id is not None:
+            rotation_id, start = self.stored.get(segment.ref_id, (None, None))
+            if rotation_id is None:
+                return f"shift{segment.ref_id}"
+            return f"rotation{rotation_id}-{int(start.timestamp())}"
+        rotation = self.rotations.get((team.pk, role))
+        if rotation is None:  # pragma: no cover - projections come from a rotation
+            return f"planned-{int(segment.start.timestamp())}"
+        # A projected shift: the hand-off at or before the segment's start (an override may have cut its head).
+        tz = rotation.team.tz
+        n = rota.first_index_at_or_before(rotation.start_local, rotation.shift_length, tz, segment.start)
+        start = rota.handoff(rotation.start_local, rotation.shift_length, n, tz)
+        return f"rotation{rotation.pk}-{int(start.timestamp())}"
+
+
 def _events(
-    *, feed: str, team: Team, role: str, segments: list[rota.Segment], members: dict[int, Member], now: dt.datetime
+    *,
+    feed: str,
+    team: Team,
+    role: str,
+    segments: list[rota.Segment],
+    members: dict[int, Member],
+    keys: ShiftKeys,
+    now: dt.datetime,
 ):
     """One event per covered segment. The first segment of a shift or override takes its plain UID; later
     pieces of the same row (split by an override) add their start, so UIDs never repeat within a feed."""
@@ -54,11 +99,7 @@ def _events(
         if segment.member_id is None:
             continue
         member = members[segment.member_id]
-        if segment.ref_id is None:
-            # Beyond the generated horizon (a shift the rotation will generate): keyed by its start.
-            uid = f"{feed}-team{team.pk}-{role}-planned-{int(segment.start.timestamp())}"
-        else:
-            uid = f"{feed}-team{team.pk}-{role}-{segment.source}{segment.ref_id}"
+        uid = f"{feed}-team{team.pk}-{role}-{keys.key(team=team, role=role, segment=segment)}"
         if uid in seen:
             uid = f"{uid}-{int(segment.start.timestamp())}"
         seen.add(uid)
@@ -83,7 +124,7 @@ def _response(calendar: icalendar.Calendar, filename: str) -> HttpResponse:
     return response
 
 
-@require_GET
+@require_safe
 def team_feed(request, slug: str) -> HttpResponse:
     team = Team.objects.filter(slug=slug).first()
     if team is None or not _token_matches(request.GET.get("token"), team.calendar_token):
@@ -92,13 +133,14 @@ def team_feed(request, slug: str) -> HttpResponse:
     start, end = feed_window(now)
     schedule, members = selectors.team_schedule_with_members(team=team, start=start, end=end)
     calendar = _calendar(f"{team.name} on call")
+    keys = ShiftKeys(team_ids=[team.pk], segments=[s for segments in schedule.values() for s in segments])
     for role, segments in schedule.items():
-        for event in _events(feed="t", team=team, role=role, segments=segments, members=members, now=now):
+        for event in _events(feed="t", team=team, role=role, segments=segments, members=members, keys=keys, now=now):
             calendar.add_component(event)
     return _response(calendar, f"{team.slug}.ics")
 
 
-@require_GET
+@require_safe
 def member_feed(request, member_id: int) -> HttpResponse:
     member = Member.objects.filter(pk=member_id).first()
     if member is None or not _token_matches(request.GET.get("token"), member.calendar_token):
@@ -108,10 +150,11 @@ def member_feed(request, member_id: int) -> HttpResponse:
     teams = {team.pk: team for team in member.teams.all()}
     schedules, members = selectors.schedules_for_teams(team_ids=list(teams), start=start, end=end)
     calendar = _calendar(f"{member.name}: on call")
-    for (team_id, role), segments in schedules.items():
-        own = [segment for segment in segments if segment.member_id == member.pk]
+    own = {key: [s for s in segments if s.member_id == member.pk] for key, segments in schedules.items()}
+    keys = ShiftKeys(team_ids=list(teams), segments=[s for segments in own.values() for s in segments])
+    for (team_id, role), segments in own.items():
         for event in _events(
-            feed=f"m{member.pk}", team=teams[team_id], role=role, segments=own, members=members, now=now
+            feed=f"m{member.pk}", team=teams[team_id], role=role, segments=segments, members=members, keys=keys, now=now
         ):
             calendar.add_component(event)
     return _response(calendar, "on-call.ics")
