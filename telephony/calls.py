@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from dataclasses import dataclass
 
 from django.db import IntegrityError, connection, transaction
@@ -56,6 +57,29 @@ class Candidate:
     target: str
     member: Member | None
     phone: str
+
+
+# What Twilio sends in `From` when the caller withheld their number (and a few carriers' spellings of it).
+WITHHELD_CALLERS = frozenset({"", "+266696687", "anonymous", "restricted", "unknown", "private", "unavailable"})
+_PHONE_WITH_SEPARATORS = re.compile(r"\+[\d\s().-]+")
+
+
+def _fit(model, field: str, value: str | None) -> str:
+    """A Twilio parameter cut to the column it is stored in: a SIP URI caller or a garbage CallSid must not
+    fail the INSERT (PostgreSQL refuses over-long values) and with it the call or the voicemail."""
+    return (value or "")[: model._meta.get_field(field).max_length]
+
+
+def _number(value: str | None) -> str:
+    """`+49 30 1234-0001` → `+493012340001`; anything else (client:…, sip:…, anonymous) stays as it is."""
+    value = (value or "").strip()
+    if _PHONE_WITH_SEPARATORS.fullmatch(value):
+        return "+" + re.sub(r"\D", "", value)
+    return value
+
+
+def caller_is_withheld(from_number: str) -> bool:
+    return from_number.strip().lower() in WITHHELD_CALLERS
 
 
 # --- lookups ------------------------------------------------------------------------------------------
@@ -147,6 +171,11 @@ def call_incoming(
     the Call (1), the first dial attempt (1), and no BEGIN/COMMIT in autocommit mode. No network call.
     """
     at = at or timezone.now()
+    call_sid, call_status = _fit(Call, "call_sid", call_sid), _fit(Call, "status", call_status)
+    from_number, to_number = (
+        _fit(Call, "from_number", _number(from_number)),
+        _fit(Call, "to_number", _number(to_number)),
+    )
     team, blocked = _team_and_blocked_numbers(to_number)
     call = Call(call_sid=call_sid, team=team, from_number=from_number, to_number=to_number, status=call_status)
     if team is None:
@@ -155,7 +184,8 @@ def call_incoming(
     if team.allowed_callers and from_number not in team.allowed_callers:
         call.outcome = Call.Outcome.REFUSED
         return Decision(Next.REFUSED, _call_insert(call), team=team)
-    candidate = _next_candidate(_chain(team, at), tried=[], blocked=blocked)
+    # Never ring the caller's own phone (an on-call person calling their own team line): it is busy.
+    candidate = _next_candidate(_chain(team, at), tried=[], blocked=blocked | {from_number})
     call = _call_insert(call)
     if candidate is None:
         return Decision(Next.VOICEMAIL, call, team=team)
@@ -176,6 +206,10 @@ def attempt_accept(*, attempt_id: int | None, dial_call_sid: str, parent_call_si
     """
     if attempt_id is None or not digits:
         return False
+    dial_call_sid, parent_call_sid = (
+        _fit(DialAttempt, "dial_call_sid", dial_call_sid),
+        _fit(Call, "call_sid", parent_call_sid),
+    )
     attempts = DialAttempt.objects.filter(pk=attempt_id)
     if parent_call_sid:
         attempts = attempts.filter(call__call_sid=parent_call_sid)
@@ -194,6 +228,8 @@ def dial_result(
 ) -> Decision:
     """A dialled leg ended: answered (status completed/answered and accepted), else the next in the chain."""
     at = at or timezone.now()
+    call_sid, dial_call_sid = _fit(Call, "call_sid", call_sid), _fit(DialAttempt, "dial_call_sid", dial_call_sid)
+    dial_status = _fit(DialAttempt, "dial_status", dial_status)
     attempt = (
         DialAttempt.objects.select_related("call__team", "member")
         .filter(pk=attempt_id, call__call_sid=call_sid)
@@ -220,8 +256,15 @@ def dial_result(
     if call.team is None:
         return Decision(Next.VOICEMAIL, call)
     tried = list(call.attempts.all())
+    later = [a for a in tried if a.position > attempt.position]
+    if later:
+        # The same Dial action again (a retried or duplicated request): answer as the first time did, never
+        # ring a new person for it. If that person's leg already ended, the call has moved on: voicemail.
+        if not later[0].dial_status:
+            return Decision(Next.DIAL, call, later[0], call.team)
+        return Decision(Next.VOICEMAIL, call, team=call.team)
     _, blocked = _team_and_blocked_numbers(call.to_number)
-    candidate = _next_candidate(_chain(call.team, at), tried=tried, blocked=blocked)
+    candidate = _next_candidate(_chain(call.team, at), tried=tried, blocked=blocked | {call.from_number})
     if candidate is None:
         return Decision(Next.VOICEMAIL, call, team=call.team)
     position = max(a.position for a in tried) + 1
@@ -235,6 +278,11 @@ def call_status_update(
     voicemail was abandoned (or failed). Answered, voicemail, refused and unknown-number outcomes stay."""
     if not call_sid:
         return None
+    call_sid, call_status = _fit(Call, "call_sid", call_sid), _fit(Call, "status", call_status)
+    from_number, to_number = (
+        _fit(Call, "from_number", _number(from_number)),
+        _fit(Call, "to_number", _number(to_number)),
+    )
     call = Call.objects.filter(call_sid=call_sid).first()
     if call is None:
         # The incoming webhook never stored it (database was down, the fallback answered): log it now.
@@ -284,6 +332,14 @@ def voicemail_store(
 
     The row is committed before any notification is attempted, so a broker outage loses nothing.
     """
+    call_sid, recording_sid = _fit(Call, "call_sid", call_sid), _fit(Voicemail, "recording_sid", recording_sid)
+    from_number, to_number = (
+        _fit(Call, "from_number", _number(from_number)),
+        _fit(Call, "to_number", _number(to_number)),
+    )
+    recording_url = _fit(Voicemail, "recording_url", recording_url)
+    transcription_status = _fit(Voicemail, "transcription_status", transcription_status)
+    duration_seconds = max(0, duration_seconds or 0)
     existing = Voicemail.objects.filter(recording_sid=recording_sid).first()
     if existing is not None:
         if duration_seconds and not existing.duration_seconds:
@@ -330,6 +386,10 @@ def voicemail_transcription_attach(
     recording_url: str = "",
 ) -> Voicemail | None:
     """Attach the transcription (it arrives after the recording) and notify now if nobody was told yet."""
+    recording_sid, status = (
+        _fit(Voicemail, "recording_sid", recording_sid),
+        _fit(Voicemail, "transcription_status", status),
+    )
     voicemail = Voicemail.objects.select_related("team").filter(recording_sid=recording_sid).first()
     if voicemail is None:
         if not recording_url:
@@ -385,11 +445,9 @@ def voicemail_recipients(*, team: Team, at: dt.datetime) -> list[Member]:
 def voicemail_sms_body(voicemail: Voicemail, team: Team) -> str:
     """Caller, local time, length, then the transcript (cut first when too long) and the link (kept whole)."""
     local = (voicemail.created_at or timezone.now()).astimezone(team.tz)
+    caller = "a withheld number" if caller_is_withheld(voicemail.from_number) else voicemail.from_number
     minutes, seconds = divmod(voicemail.duration_seconds, 60)
-    head = (
-        f"Voicemail for {team.name} from {voicemail.from_number or 'an unknown number'}, "
-        f"{local:%a %d %b %H:%M %Z}, {minutes}:{seconds:02d} long."
-    )
+    head = f"Voicemail for {team.name} from {caller}, {local:%a %d %b %H:%M %Z}, {minutes}:{seconds:02d} long."
     link = f" Listen: {voicemail.recording_url}.mp3"
     if not voicemail.transcription:
         return sms_body_fit_part(before=head, part="", after=link)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -31,13 +32,26 @@ THANKS = "Thank you. Your message has been passed on. Goodbye."
 UNKNOWN_NUMBER = "Sorry, this number is not in service. Please check the number and try again. Goodbye."
 REFUSED = "Sorry, this line only takes calls from registered numbers. Goodbye."
 HOLD = "Please hold while we try someone else."
+# Twilio refuses a message body over 1,600 characters.
+SMS_REPLY_MAX_CHARS = 1600
+
+
+# Characters XML 1.0 cannot carry at all (a single one makes the whole answer unparsable: Twilio then plays
+# "an application error has occurred"), plus NUL, which PostgreSQL refuses in a string.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def clean_text(text: str | None) -> str:
+    """Text from people or from a request, safe to put in TwiML or the database: no control characters,
+    no surrounding blanks."""
+    return _NOT_XML.sub(" ", text or "").strip()
 
 
 def url(name: str, **query) -> str:
     """The absolute URL Twilio must request: PUBLIC_BASE_URL, as signatures are checked against it."""
     path = reverse(f"telephony:{name}")
     query = {key: value for key, value in query.items() if value is not None}
-    return settings.PUBLIC_BASE_URL + path + (f"?{urlencode(query)}" if query else "")
+    return settings.PUBLIC_BASE_URL.rstrip("/") + path + (f"?{urlencode(query)}" if query else "")
 
 
 def response(twiml: VoiceResponse | MessagingResponse) -> HttpResponse:
@@ -46,7 +60,9 @@ def response(twiml: VoiceResponse | MessagingResponse) -> HttpResponse:
 
 def say_and_hang_up(text: str) -> VoiceResponse:
     twiml = VoiceResponse()
-    twiml.say(text)
+    text = clean_text(text)
+    if text:
+        twiml.say(text)
     twiml.hangup()
     return twiml
 
@@ -65,6 +81,7 @@ def empty() -> VoiceResponse:
 def dial(*, phone: str, ring_seconds: int, attempt_id: int, intro: str = "") -> VoiceResponse:
     """Ring one person; the callee leg first runs the screening TwiML, the result goes to dial-result."""
     twiml = VoiceResponse()
+    intro = clean_text(intro)  # a greeting of blanks or control characters is no <Say> at all
     if intro:
         twiml.say(intro)
     # answerOnBridge: the caller keeps hearing ringing until someone accepted, not silence.
@@ -83,10 +100,13 @@ def screening(*, team_name: str, attempt_id: int) -> VoiceResponse:
     twiml = VoiceResponse()
     gather = twiml.gather(
         num_digits=1,
+        # "Press any key": without this, # ends the Gather with no digits and the callee is hung up on.
+        finish_on_key="",
         timeout=SCREEN_SECONDS,
         action=url("voice-accept", attempt=attempt_id),
         method="POST",
     )
+    team_name = clean_text(team_name)
     who = f"Support call for {team_name}." if team_name else "Support call."
     gather.say(f"{who} Press any key to accept.")
     twiml.hangup()
@@ -100,7 +120,7 @@ def voicemail(*, intro: str = VOICEMAIL_PROMPT) -> VoiceResponse:
     The recording URL tolerates a database outage, so the fallback answer may use it too.
     """
     twiml = VoiceResponse()
-    twiml.say(intro)
+    twiml.say(clean_text(intro) or VOICEMAIL_PROMPT)
     twiml.record(
         action=url("voice-recording"),
         method="POST",
@@ -149,6 +169,7 @@ def fallback(*, to_number: str, dial_status: str | None) -> VoiceResponse:
 def sms_reply(text: str | None) -> MessagingResponse:
     """`<Message>` with the reply, or an empty `<Response/>` when we answer nothing."""
     twiml = MessagingResponse()
+    text = clean_text(text)[:SMS_REPLY_MAX_CHARS]
     if text:
         twiml.message(text)
     return twiml

@@ -8,5 +8,7 @@ from telephony.webhooks import twilio_webhook
 @twilio_webhook
 @twiml.safe_twiml(lambda: twiml.sms_reply(None))
 def incoming(request):
-    reply = sms_command(from_number=request.POST.get("From", "").strip(), body=request.POST.get("Body", ""))
+    reply = sms_command(
+        from_number=twiml.clean_text(request.POST.get("From")), body=twiml.clean_text(request.POST.get("Body"))
+    )
     return twiml.response(twiml.sms_reply(reply))

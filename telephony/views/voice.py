@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 
 
 def _param(request, name: str) -> str:
-    return request.POST.get(name, "").strip()
+    return twiml.clean_text(request.POST.get(name, ""))
 
 
 def _int(value: str | None) -> int | None:
@@ -25,6 +25,16 @@ def _int(value: str | None) -> int | None:
         return int(value) if value not in (None, "") else None
     except (TypeError, ValueError):
         return None
+
+
+# The largest value a PositiveIntegerField holds on every database.
+_MAX_SECONDS = 2_147_483_647
+
+
+def _seconds(value: str | None) -> int | None:
+    """A duration Twilio reported; a negative or absurd one must not fail the write (and lose the row)."""
+    seconds = _int(value)
+    return None if seconds is None else min(max(seconds, 0), _MAX_SECONDS)
 
 
 def _render(decision: calls.Decision, *, dial_intro: str, voicemail_intro: str):
@@ -79,7 +89,7 @@ def status(request):
     calls.call_status_update(
         call_sid=_param(request, "CallSid"),
         call_status=_param(request, "CallStatus"),
-        duration_seconds=_int(_param(request, "CallDuration")),
+        duration_seconds=_seconds(_param(request, "CallDuration")),
         from_number=_param(request, "From"),
         to_number=_param(request, "To"),
     )
@@ -137,7 +147,7 @@ def _store_recording(request) -> None:
         to_number=_param(request, "To"),
         recording_sid=recording_sid,
         recording_url=recording_url,
-        duration_seconds=_int(_param(request, "RecordingDuration")) or 0,
+        duration_seconds=_seconds(_param(request, "RecordingDuration")) or 0,
     )
 
 
