@@ -15,7 +15,7 @@ import logging
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max
+from django.db.models import F, Max, Q
 from django.utils import timezone
 
 from teams import selectors
@@ -41,6 +41,10 @@ class Action:
     UNREACHABLE = "unreachable"
     ACKNOWLEDGED = "acknowledged"
     RESOLVED = "resolved"
+
+
+# The events that mark a step of the chain: when the last one happened, the team's timeout starts to run.
+STEP_ACTIONS = (Action.PAGED, Action.HELD_BACK, Action.UNREACHABLE)
 
 
 def _event(
@@ -97,6 +101,12 @@ def alert_raise(
     and nobody is paged.
     """
     dedupe_key = dedupe_key or None
+    summary = " ".join((summary or "").split())
+    limit = Alert._meta.get_field("summary").max_length
+    if len(summary) > limit:
+        # Whatever the caller, a long summary must still page: the whole text is kept in the details.
+        details = f"{summary}\n\n{details}".strip()
+        summary = summary[: limit - 3] + "..."
     with transaction.atomic():
         if dedupe_key:
             existing = _open_with_key(team=team, dedupe_key=dedupe_key)
@@ -173,12 +183,18 @@ def _page_next(*, alert: Alert, now: dt.datetime) -> None:
     while not targets and stage < STAGE_FINAL:
         stage += 1
         targets = _stage_targets(stage=stage, team=team, now=now, cache=cache)
+    if not targets:
+        # Nobody left to text right now (nobody on call, no lead who can get SMS). Do not close the chain:
+        # stay at this step and look again at the next ticks, so whoever comes on call (or becomes a lead)
+        # is paged then. The history says so once, not at every look.
+        alert.next_escalation_at = now + dt.timedelta(minutes=team.ack_timeout_minutes)
+        last_step = AlertEvent.objects.filter(alert=alert, action__in=STEP_ACTIONS).order_by("-pk").first()
+        if last_step is None or last_step.action != Action.UNREACHABLE:
+            _event(alert, Action.UNREACHABLE, detail="Nobody on call, no lead to text: the alert stays open.")
+        alert.save(update_fields=["next_escalation_at"])
+        return
     alert.escalation_step = stage
     alert.next_escalation_at = None if stage >= STAGE_FINAL else now + dt.timedelta(minutes=team.ack_timeout_minutes)
-    if not targets:
-        _event(alert, Action.UNREACHABLE, detail="Nobody on call, no lead to text: the alert stays open.")
-        alert.save(update_fields=["escalation_step", "next_escalation_at"])
-        return
 
     sent = OutboundMessage.objects.filter(
         team=team, kind=OutboundMessage.Kind.ALERT, created_at__gt=now - CAP_WINDOW
@@ -208,13 +224,27 @@ def _page_next(*, alert: Alert, now: dt.datetime) -> None:
     alert.refresh_from_db(fields=["pages_held_back"])
 
 
-def alerts_due(*, now: dt.datetime) -> list[int]:
-    """Open alerts whose acknowledgement timeout has passed."""
-    return list(
-        Alert.objects.filter(state=Alert.State.OPEN, next_escalation_at__lte=now)
-        .order_by("next_escalation_at", "pk")
-        .values_list("pk", flat=True)[:DUE_BATCH]
+def _escalating():
+    """Open alerts still moving along the chain, with when their last step was and the team's timeout now."""
+    return (
+        Alert.objects.filter(state=Alert.State.OPEN, next_escalation_at__isnull=False)
+        .annotate(stepped_at=Max("events__created_at", filter=Q(events__action__in=STEP_ACTIONS)))
+        .values_list("pk", "next_escalation_at", "stepped_at", "team__ack_timeout_minutes")
     )
+
+
+def _due_at(next_escalation_at: dt.datetime, stepped_at: dt.datetime | None, timeout_minutes: int) -> dt.datetime:
+    """The last step plus the team's timeout as it is now: a lead who changes ack_timeout_minutes during an
+    incident changes when the open alerts escalate, not only the next ones."""
+    if stepped_at is None:
+        return next_escalation_at
+    return stepped_at + dt.timedelta(minutes=timeout_minutes)
+
+
+def alerts_due(*, now: dt.datetime) -> list[int]:
+    """Open alerts whose acknowledgement timeout has passed, the longest overdue first."""
+    due = sorted((due_at, pk) for pk, *timing in _escalating() if (due_at := _due_at(*timing)) <= now)
+    return [pk for _, pk in due[:DUE_BATCH]]
 
 
 def alert_escalate(*, alert_id: int, now: dt.datetime) -> bool:
@@ -223,10 +253,13 @@ def alert_escalate(*, alert_id: int, now: dt.datetime) -> bool:
     with transaction.atomic():
         alert = (
             Alert.objects.select_for_update(skip_locked=True)
-            .filter(pk=alert_id, state=Alert.State.OPEN, next_escalation_at__lte=now)
+            .filter(pk=alert_id, state=Alert.State.OPEN, next_escalation_at__isnull=False)
             .first()
         )
         if alert is None:
+            return False
+        timing = _escalating().filter(pk=alert_id).first()
+        if timing is None or _due_at(*timing[1:]) > now:
             return False
         _page_next(alert=alert, now=now)
     return True

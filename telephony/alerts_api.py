@@ -57,11 +57,17 @@ def _alert_or_404(team: Team, alert_id: int) -> Alert:
     return alert
 
 
+DETAILS_MAX = 1_000_000
+DETAILS_KEPT = 20_000
+
+
 class AlertInput(serializers.Serializer):
     summary = serializers.CharField(
-        max_length=4000, help_text=f"One line; longer than {SUMMARY_MAX} characters it is cut and kept in details."
+        max_length=DETAILS_MAX,
+        help_text=f"One line; longer than {SUMMARY_MAX} characters it is cut and kept in details.",
     )
-    details = serializers.CharField(required=False, allow_blank=True, default="", max_length=20000)
+    # A monitor's long output must still page: limits are generous and the details are cut, not refused.
+    details = serializers.CharField(required=False, allow_blank=True, default="", max_length=DETAILS_MAX)
     source = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
     dedupe_key = serializers.CharField(
         required=False,
@@ -81,6 +87,7 @@ class AlertInput(serializers.Serializer):
             attrs["details"] = f"{summary}\n\n{attrs['details']}".strip()
             summary = summary[: SUMMARY_MAX - 3] + "..."
         attrs["summary"] = summary
+        attrs["details"] = attrs["details"][:DETAILS_KEPT]
         return attrs
 
 

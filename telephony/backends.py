@@ -27,11 +27,14 @@ class SmsSendResult:
 class SmsError(Exception):
     """A send did not go through. `code` is Twilio's error code when there is one."""
 
-    def __init__(self, message: str, *, code: str = "", http_status: int | None = None):
+    def __init__(
+        self, message: str, *, code: str = "", http_status: int | None = None, retry_after: float | None = None
+    ):
         super().__init__(message)
         self.message = message
         self.code = str(code or "")
         self.http_status = http_status
+        self.retry_after = retry_after  # seconds the provider asked us to wait (Retry-After), if it said
 
 
 class SmsTransientError(SmsError):

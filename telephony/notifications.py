@@ -108,12 +108,34 @@ def _send_new(messages: Iterable[_Sms], result: ScanResult) -> None:
 # --- Reminders ---------------------------------------------------------------------------------------------
 
 
-def reminders_send(*, now: dt.datetime | None = None) -> ScanResult:
-    """Remind each member `team.reminder_lead_minutes` before each shift or override of theirs starts.
+def _uncovered(
+    start: dt.datetime, end: dt.datetime, covers: list[tuple[dt.datetime, dt.datetime]]
+) -> list[tuple[dt.datetime, dt.datetime]]:
+    """The parts of [start, end) that none of `covers` (sorted by start) overlaps."""
+    parts = []
+    cursor = start
+    for cover_start, cover_end in covers:
+        if cover_end <= cursor or cover_start >= end:
+            continue
+        if cover_start > cursor:
+            parts.append((cursor, cover_start))
+        cursor = max(cursor, cover_end)
+        if cursor >= end:
+            break
+    if cursor < end:
+        parts.append((cursor, end))
+    return parts
 
-    Every shift starting within its team's lead time that has no reminder yet gets one, so a shift created or
-    moved inside the window is reminded at the next tick; one that has started gets none. The key holds the
-    team, role, member, start and lead: a re-run sends nothing, a moved or reassigned shift is reminded again.
+
+def reminders_send(*, now: dt.datetime | None = None) -> ScanResult:
+    """Remind each member `team.reminder_lead_minutes` before each stretch on call of theirs starts.
+
+    An override is such a stretch for the person covering. A shift counts only where no override covers it:
+    a shift an override covers whole is not reminded (its owner is not on call), and one covered in part is
+    reminded of its first uncovered part, with that part's real times. Every stretch starting within its team's
+    lead time that has no reminder yet gets one, so a shift created or moved inside the window is reminded
+    at the next tick; one that has started gets none. The key holds the team, role, member, start and lead:
+    a re-run sends nothing, a moved or reassigned shift is reminded again.
     """
     now = now or timezone.now()
     result = ScanResult()
@@ -129,12 +151,34 @@ def reminders_send(*, now: dt.datetime | None = None) -> ScanResult:
     due = Q()
     for lead in leads:
         due |= Q(team__reminder_lead_minutes=lead, start__lte=now + dt.timedelta(minutes=lead))
-    rows: list[tuple[str, Shift | Override]] = []
-    for source, model in ((rota.SHIFT, Shift), (rota.OVERRIDE, Override)):
-        rows.extend((source, row) for row in model.objects.filter(due, start__gt=now).select_related("team", "member"))
-    rows.sort(key=lambda item: (item[1].start, item[1].team_id, item[1].role))
+    # (source, row, start, end): the stretch each reminder is about.
+    stretches: list[tuple[str, Shift | Override, dt.datetime, dt.datetime]] = []
+    overrides = list(Override.objects.filter(due, start__gt=now).select_related("team", "member"))
+    stretches.extend((rota.OVERRIDE, row, row.start, row.end) for row in overrides)
+    # A shift whose start an override covers may begin for its owner later than the row says (or never).
+    shifts = list(Shift.objects.filter(due, end__gt=now).select_related("team", "member"))
+    covers: dict[tuple[int, str], list[tuple[dt.datetime, dt.datetime]]] = defaultdict(list)
+    if shifts:
+        for team_id, role, start, end in (
+            Override.objects.filter(
+                team_id__in={row.team_id for row in shifts},
+                end__gt=now,
+                start__lt=max(row.end for row in shifts),
+            )
+            .order_by("start")
+            .values_list("team_id", "role", "start", "end")
+        ):
+            covers[(team_id, role)].append((start, end))
+    for row in shifts:
+        lead = dt.timedelta(minutes=row.team.reminder_lead_minutes)
+        parts = _uncovered(row.start, row.end, covers[(row.team_id, row.role)])
+        # Only the first part is reminded: a person covered for a while in the middle of their shift is on
+        # call already when the rest begins, and the hand-off notice then tells them.
+        if parts and now < parts[0][0] <= now + lead:
+            stretches.append((rota.SHIFT, row, *parts[0]))
+    stretches.sort(key=lambda item: (item[2], item[1].team_id, item[1].role))
     messages = []
-    for source, row in rows:
+    for source, row, start, end in stretches:
         team, member = row.team, row.member
         tz = _tz_of(member, team)
         verb = "cover" if source == rota.OVERRIDE else "are"
@@ -146,12 +190,12 @@ def reminders_send(*, now: dt.datetime | None = None) -> ScanResult:
                 # Keyed on what the person is told, not on the row: a shift deleted and generated again
                 # for the same person and time is not reminded twice.
                 dedupe_key=(
-                    f"reminder:{row.team_id}:{row.role}:{row.member_id}:{row.start.isoformat()}:"
+                    f"reminder:{row.team_id}:{row.role}:{row.member_id}:{start.isoformat()}:"
                     f"{team.reminder_lead_minutes}"
                 ),
                 body=(
-                    f"Reminder: you {verb} {row.role} on call for {team.name} from {_when(row.start, tz)} "
-                    f"to {_when(row.end, tz)} ({tz.key})"
+                    f"Reminder: you {verb} {row.role} on call for {team.name} from {_when(start, tz)} "
+                    f"to {_when(end, tz)} ({tz.key})"
                 ),
             )
         )
@@ -312,20 +356,20 @@ def gaps_alert(*, now: dt.datetime | None = None) -> ScanResult:
     messages = []
     for team_id, role, gap in found:
         team = teams[team_id]
-        tz = team.tz
         if gap.start <= now:
             real_start = began.get((team_id, role))
             start_key = real_start.isoformat() if real_start else "never-staffed"
-            start_text = "now"
         else:
             start_key = gap.start.isoformat()
-            start_text = _when(gap.start, tz)
-        if gap.end >= window_end:
-            span = f"from {start_text} on: nobody is planned in the next 14 days"
-        else:
-            span = f"from {start_text} to {_when(gap.end, tz)}"
-        body = f"{team.name} has no {role} on call {span} ({tz.key}). Please add a shift or an override."
         for lead in leads[team_id]:
+            # Each lead reads the times in their own time zone, like reminders and hand-off notices.
+            tz = _tz_of(lead, team)
+            start_text = "now" if gap.start <= now else _when(gap.start, tz)
+            if gap.end >= window_end:
+                span = f"from {start_text} on: nobody is planned in the next 14 days"
+            else:
+                span = f"from {start_text} to {_when(gap.end, tz)}"
+            body = f"{team.name} has no {role} on call {span} ({tz.key}). Please add a shift or an override."
             messages.append(
                 _Sms(
                     member=lead,

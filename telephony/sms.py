@@ -206,6 +206,9 @@ def _retry_later(message: OutboundMessage, error: SmsError, *, attempts: int, on
     """Schedule another try, or give up once the message is older than the retry window."""
     now = timezone.now()
     countdown = retry_countdown(attempts)
+    if error.retry_after is not None:
+        # The provider said when to come back (429 Retry-After): never sooner, still with a little jitter.
+        countdown = max(countdown, error.retry_after + random.uniform(0, RETRY_BASE_SECONDS * RETRY_JITTER))
     if now + dt.timedelta(seconds=countdown) > message.created_at + RETRY_WINDOW:
         gave_up = SmsError(f"Gave up after {attempts} attempts in an hour: {error.message}", code=error.code)
         return _fail(message, gave_up, only_if=only_if)
@@ -371,8 +374,9 @@ def sms_status_update(*, message_sid: str, message_status: str, error_code: str 
     """Apply a status callback in one UPDATE. Duplicates and out-of-order callbacks change nothing; a row in a
     final status (delivered, undelivered, failed) never moves back. Returns whether the row changed."""
     status = _CALLBACK_STATUS.get((message_status or "").strip().lower())
-    if not message_sid or status is None:
-        return False
+    if not message_sid or status is None or "\x00" in message_sid:
+        return False  # nothing to apply (a NUL byte cannot even be looked up on PostgreSQL)
+    error_code = (error_code or "").replace("\x00", "")
     fields: dict = {"status": status, "updated_at": timezone.now()}
     if status in (Status.UNDELIVERED, Status.FAILED):
         code = (error_code or "").strip()[:10]

@@ -1,6 +1,7 @@
 """The only module that imports twilio.rest: the REST client, pointed at TWILIO_API_BASE_URL when set."""
 
 import datetime as dt
+import email.utils
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
@@ -13,7 +14,19 @@ from twilio.rest import Client
 from telephony.backends import SmsError, SmsPermanentError, SmsTransientError, SmsUncertainError
 
 
-class RedirectingHttpClient(TwilioHttpClient):
+class HeaderKeepingHttpClient(TwilioHttpClient):
+    """Keeps the last response's headers: the library's errors drop them, and a 429 says when to come back."""
+
+    last_headers: dict | None = None
+
+    def request(self, *args, **kwargs):
+        self.last_headers = None
+        response = super().request(*args, **kwargs)
+        self.last_headers = response.headers
+        return response
+
+
+class RedirectingHttpClient(HeaderKeepingHttpClient):
     """Sends every request to another origin (a local fake Twilio), keeping path and query."""
 
     def __init__(self, base_url: str, **kwargs):
@@ -44,7 +57,7 @@ def twilio_client() -> Client:
     if settings.TWILIO_API_BASE_URL:
         http_client = RedirectingHttpClient(settings.TWILIO_API_BASE_URL, timeout=timeout)
     else:
-        http_client = TwilioHttpClient(timeout=timeout)
+        http_client = HeaderKeepingHttpClient(timeout=timeout)
     return Client(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, http_client=http_client)
 
 
@@ -58,9 +71,40 @@ OPTED_OUT_CODE = "21610"
 LOOKUP_CLOCK_SKEW = dt.timedelta(minutes=5)
 
 
+# A Retry-After longer than this is not waited for (the outbox gives up on a message after an hour anyway).
+RETRY_AFTER_MAX_SECONDS = 3600
+
+
+def retry_after_seconds(value: str | None, *, now: dt.datetime | None = None) -> float | None:
+    """A Retry-After header (delay-seconds or an HTTP date) in seconds from now, or None if absent or unreadable."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.UTC)
+        seconds = (when - (now or dt.datetime.now(dt.UTC))).total_seconds()
+    if seconds != seconds:  # NaN
+        return None
+    return min(max(seconds, 0.0), RETRY_AFTER_MAX_SECONDS)
+
+
 def twilio_message_create(*, to: str, from_: str, body: str, status_callback: str) -> dict:
-    """POST a Message; returns its sid and Twilio's status. Errors are the library's (see twilio_error_to_sms_error)."""
-    message = twilio_client().messages.create(to=to, from_=from_, body=body, status_callback=status_callback)
+    """POST a Message; returns its sid and Twilio's status. Errors are the library's (see twilio_error_to_sms_error),
+    with `retry_after` (seconds) set when the answer carried a Retry-After header."""
+    client = twilio_client()
+    try:
+        message = client.messages.create(to=to, from_=from_, body=body, status_callback=status_callback)
+    except Exception as exc:
+        headers = getattr(client.http_client, "last_headers", None) or {}
+        exc.retry_after = retry_after_seconds(headers.get("Retry-After"))
+        raise
     return {"sid": message.sid, "status": message.status}
 
 
@@ -100,11 +144,19 @@ def twilio_error_to_sms_error(exc: BaseException, *, request_sent: bool) -> SmsE
     """
     if isinstance(exc, TwilioRestException | TwilioServiceException):
         code = str(exc.code or "")
-        status = int(exc.status or 0)
+        try:
+            # An RFC-9457 body's "status" is whatever the JSON said: it may be a string, or missing.
+            status = int(exc.status or 0)
+        except (TypeError, ValueError):
+            status = 0
         text = str(getattr(exc, "msg", "") or getattr(exc, "detail", "") or getattr(exc, "title", "") or exc)
+        retry_after = getattr(exc, "retry_after", None)
         if status == 429 or code == RATE_LIMIT_CODE or status >= 500:
-            return SmsTransientError(text, code=code, http_status=status)
-        return SmsPermanentError(text, code=code, http_status=status)
+            return SmsTransientError(text, code=code, http_status=status, retry_after=retry_after)
+        if code in PERMANENT_ERROR_CODES or 400 <= status < 500:
+            return SmsPermanentError(text, code=code, http_status=status)
+        # No usable HTTP status and a code we do not know: do not give up on a page for that.
+        return SmsTransientError(text, code=code, http_status=status, retry_after=retry_after)
     if isinstance(exc, requests.exceptions.RequestException) and _connection_never_opened(exc):
         return SmsTransientError(f"Could not connect to Twilio: {type(exc).__name__}")
     kind = SmsUncertainError if request_sent else SmsTransientError
