@@ -66,6 +66,14 @@ ENTRIES: tuple[BeatEntry, ...] = (
         dt.timedelta(minutes=1),
         "Re-enqueues queued messages whose delivery task never ran.",
     ),
+    # Every minute: a voicemail's notice waits for its transcription in a countdown task; if that task was
+    # lost (worker restart, broker flush), this sends the notice a few minutes late rather than never.
+    BeatEntry(
+        "Send overdue voicemail notices",
+        "telephony.tasks.voice.voicemails_notify_overdue_task",
+        dt.timedelta(minutes=1),
+        "Texts the people on call about voicemails whose notice never went out.",
+    ),
     # Every minute: pages the next person for open alerts whose acknowledgement timeout (minutes) has passed.
     BeatEntry(
         "Escalate open alerts",

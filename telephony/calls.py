@@ -16,12 +16,13 @@ import re
 from dataclasses import dataclass
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q, Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from teams import selectors
 from teams.models import Member, SupportNumber, Team
-from telephony.models import Call, DialAttempt, Voicemail
+from telephony.models import Call, DialAttempt, OutboundMessage, Voicemail
 from telephony.sms import sms_send
 from telephony.sms_text import sms_body_fit_part
 
@@ -475,6 +476,33 @@ def voicemail_notify(*, voicemail: Voicemail, at: dt.datetime | None = None) -> 
             member=member,
         )
     return len(recipients)
+
+
+def voicemails_notify_overdue(*, now: dt.datetime | None = None) -> int:
+    """Notify voicemails whose delayed notice never ran (a lost countdown task, a worker restart).
+
+    Looks at the last day's voicemails older than the transcription wait with no voicemail SMS yet; the
+    people on call when the message was left get it. Returns how many voicemails were notified.
+    """
+    now = now or timezone.now()
+    already = OutboundMessage.objects.filter(
+        kind=OutboundMessage.Kind.VOICEMAIL,
+        dedupe_key__startswith=Concat(Value("voicemail:"), OuterRef("recording_sid"), Value(":")),
+    )
+    overdue = (
+        Voicemail.objects.select_related("team")
+        .filter(
+            team__isnull=False,
+            created_at__lte=now - dt.timedelta(seconds=TRANSCRIPTION_WAIT_SECONDS + 60),
+            created_at__gte=now - dt.timedelta(days=1),
+        )
+        .exclude(Exists(already))
+    )
+    notified = 0
+    for voicemail in overdue:
+        if voicemail_notify(voicemail=voicemail, at=voicemail.created_at):
+            notified += 1
+    return notified
 
 
 def voicemail_notify_by_id(voicemail_id: int) -> None:

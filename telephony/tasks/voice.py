@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-__all__ = ["voicemail_notify_task"]
+__all__ = ["voicemail_notify_task", "voicemails_notify_overdue_task"]
 
 
 @shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
@@ -11,3 +11,16 @@ def voicemail_notify_task(voicemail_id: int) -> None:
     from telephony.calls import voicemail_notify_by_id
 
     voicemail_notify_by_id(voicemail_id)
+
+
+@shared_task(acks_late=True)
+def voicemails_notify_overdue_task() -> str:
+    """Beat: a safety net for voicemail notices whose delayed task was lost; logs one line."""
+    import logging
+
+    from telephony.calls import voicemails_notify_overdue
+
+    notified = voicemails_notify_overdue()
+    summary = f"{notified} overdue voicemail notice(s) sent"
+    logging.getLogger(__name__).info("Voicemail sweep: %s", summary)
+    return summary

@@ -18,6 +18,7 @@ EXPECTED = {
     "telephony.tasks.rota.gaps_alert": (5, "minutes"),
     "telephony.tasks.sms.sms_sweep": (1, "minutes"),
     "telephony.tasks.alerts.alerts_escalate": (1, "minutes"),
+    "telephony.tasks.voice.voicemails_notify_overdue_task": (1, "minutes"),
 }
 
 

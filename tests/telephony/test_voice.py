@@ -17,7 +17,7 @@ from teams.models import Role
 from telephony import calls
 from telephony.models import Call, DialAttempt, OutboundMessage, Voicemail
 from telephony.tasks.sms import sms_deliver
-from telephony.tasks.voice import voicemail_notify_task
+from telephony.tasks.voice import voicemail_notify_task, voicemails_notify_overdue_task
 from tests.factories import (
     ShiftFactory,
     SupportNumberFactory,
@@ -377,3 +377,20 @@ def test_a_key_press_for_another_calls_attempt_is_not_an_acceptance(web, twilio)
     after = call.leg(dial, "voicemail")
     assert after.find("Dial/Number").text == web.secondary.phone
     assert call.call().outcome == Call.Outcome.IN_PROGRESS
+
+
+def test_a_lost_transcription_wait_is_caught_by_the_overdue_sweep(web, twilio, clock, monkeypatch):
+    # The countdown task is published and then lost (a worker restart flushed it): nothing arrives.
+    monkeypatch.setattr(voicemail_notify_task, "apply_async", lambda *args, **kwargs: None)
+    call = twilio()
+    root = call.incoming()
+    for _ in range(3):
+        root = call.leg(root.find("Dial"), "no-answer")
+    call.record(root.find("Record"), recording_sid="RE" + "6" * 32)
+    assert voicemail_sms() == []
+    assert voicemails_notify_overdue_task() == "0 overdue voicemail notice(s) sent"  # still waiting
+    clock.move_to(NOW + dt.timedelta(seconds=calls.TRANSCRIPTION_WAIT_SECONDS + 61))
+    voicemails_notify_overdue_task()
+    assert {m.to for m in voicemail_sms()} == {web.primary.phone, web.secondary.phone}
+    voicemails_notify_overdue_task()  # and only once
+    assert len(voicemail_sms()) == 2
