@@ -5,6 +5,7 @@ import datetime as dt
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
@@ -45,6 +46,16 @@ def scope_choices(db_field, request, kwargs: dict) -> None:
             kwargs["queryset"] = Team.objects.filter(pk__in=team_ids)
         elif db_field.related_model is Member:
             kwargs["queryset"] = selectors.members_of_teams(team_ids)
+
+
+class TeamListFilter(admin.RelatedFieldListFilter):
+    """Filter by team offering only the teams the user leads (the stock filter lists every team's name)."""
+
+    def field_choices(self, field, request, model_admin):
+        team_ids = led_team_ids(request)
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        limit = {} if team_ids is None else {"pk__in": team_ids}
+        return field.get_choices(include_blank=False, limit_choices_to=limit, ordering=ordering)
 
 
 class NotFoundOutsideScope:
@@ -281,7 +292,7 @@ class MemberAdmin(LeadScopedAdmin):
     form = MemberForm
     list_display = ("name", "phone", "email", "team_list", "opted_out")
     search_fields = ("name", "phone", "email")
-    list_filter = ("memberships__team",)
+    list_filter = (("memberships__team", TeamListFilter),)
     inlines = [MembershipInline]
     actions = ["regenerate_calendar_token"]
     readonly_fields = ("calendar_feed", "sms_opted_out_at")
@@ -325,7 +336,7 @@ class MemberAdmin(LeadScopedAdmin):
 @admin.register(SupportNumber)
 class SupportNumberAdmin(LeadScopedAdmin):
     list_display = ("phone_number", "team", "sms_enabled", "twilio_sid")
-    list_filter = ("team", "sms_enabled")
+    list_filter = (("team", TeamListFilter), "sms_enabled")
     search_fields = ("phone_number",)
     fields = ("team", "phone_number", "sms_enabled")
 
@@ -345,6 +356,20 @@ class ParticipantFormSet(forms.BaseInlineFormSet):
             if member_ids - known:
                 raise forms.ValidationError(f"Everyone in the rotation must be a member of {team}.")
 
+    def save(self, commit=True):
+        """Store the participants in the order of their positions, in one go like the API does: saving row by row
+        broke on the (rotation, position) unique constraint as soon as a lead swapped two people."""
+        if not commit:
+            return super().save(commit=False)
+        kept = [
+            (form.cleaned_data["position"], index, form.cleaned_data["member"])
+            for index, form in enumerate(self.forms)
+            if form.cleaned_data and not self._should_delete_form(form) and form.cleaned_data.get("member")
+        ]
+        services.rotation_set_members(rotation=self.instance, member_ids=[member.pk for *_, member in sorted(kept)])
+        self.new_objects, self.changed_objects, self.deleted_objects = [], [], []
+        return []
+
 
 class ParticipantInline(ScopedInline):
     model = RotationParticipant
@@ -357,7 +382,7 @@ class ParticipantInline(ScopedInline):
 @admin.register(Rotation)
 class RotationAdmin(LeadScopedAdmin):
     list_display = ("name", "team", "role", "start_date", "start_time", "shift_length", "updated_at")
-    list_filter = ("team", "role")
+    list_filter = (("team", TeamListFilter), "role")
     inlines = [ParticipantInline]
     actions = ["generate_shifts_now"]
 
@@ -370,29 +395,67 @@ class RotationAdmin(LeadScopedAdmin):
             f"{counts['deleted']} removed. Past and hand-edited shifts were kept.",
         )
 
+    def delete_model(self, request, obj):
+        # Like the API: the future shifts it planned go too (a plain delete left weeks of them on call).
+        services.rotation_delete(rotation=obj)
+
+    def delete_queryset(self, request, queryset):
+        for rotation in queryset.select_related("team"):
+            services.rotation_delete(rotation=rotation)
+
     @admin.action(description="Generate shifts now (up to the horizon)")
     def generate_shifts_now(self, request, queryset):
         counts = services.shifts_generate(rotations=queryset.select_related("team"))
         self.message_user(request, f"Shifts generated: {counts['created']} created, {counts['updated']} updated.")
 
 
+UTC_HELP = (
+    "In UTC, the server's time zone, not the team's: 09:00 in Berlin is 08:00 UTC in winter and 07:00 UTC in "
+    "summer. The list's team-time columns, 'In team time' below and the team page show local times."
+)
+
+
+class IntervalAdmin(LeadScopedAdmin):
+    """Shifts and overrides: start and end are typed in UTC (said next to the inputs) and shown in team time."""
+
+    list_select_related = ("team", "member")
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name in ("start", "end") and field is not None:
+            field.help_text = UTC_HELP
+        return field
+
+    @staticmethod
+    def _team_time(obj, instant) -> str:
+        if instant is None or not obj.team_id:
+            return "-"
+        return instant.astimezone(obj.team.tz).strftime("%a %d %b %Y %H:%M %Z")
+
+    @admin.display(description="Start (team time)", ordering="start")
+    def local_start(self, obj):
+        return self._team_time(obj, obj.start)
+
+    @admin.display(description="End (team time)", ordering="end")
+    def local_end(self, obj):
+        return self._team_time(obj, obj.end)
+
+    @admin.display(description="In team time")
+    def team_time(self, obj):
+        if not obj.pk:
+            return "Shown once saved."
+        return f"{self.local_start(obj)} to {self.local_end(obj)} ({obj.team.timezone})"
+
+
 @admin.register(Shift)
-class ShiftAdmin(LeadScopedAdmin):
+class ShiftAdmin(IntervalAdmin):
     list_display = ("team", "role", "member", "local_start", "local_end", "is_edited", "rotation")
-    list_filter = ("team", "role", "is_edited", ("start", admin.DateFieldListFilter))
+    list_filter = (("team", TeamListFilter), "role", "is_edited", ("start", admin.DateFieldListFilter))
     date_hierarchy = "start"
     list_select_related = ("team", "member", "rotation")
     search_fields = ("member__name",)
-    fields = ("team", "role", "member", "start", "end", "is_edited", "rotation")
-    readonly_fields = ("is_edited", "rotation")
-
-    @admin.display(description="Start (team time)", ordering="start")
-    def local_start(self, shift):
-        return shift.start.astimezone(shift.team.tz).strftime("%a %d %b %Y %H:%M %Z")
-
-    @admin.display(description="End (team time)", ordering="end")
-    def local_end(self, shift):
-        return shift.end.astimezone(shift.team.tz).strftime("%a %d %b %Y %H:%M %Z")
+    fields = ("team", "role", "member", "start", "end", "team_time", "is_edited", "rotation")
+    readonly_fields = ("team_time", "is_edited", "rotation")
 
     def save_model(self, request, obj, form, change):
         # Edited by hand: regeneration of the rotation now leaves this shift alone.
@@ -401,12 +464,14 @@ class ShiftAdmin(LeadScopedAdmin):
 
 
 @admin.register(Override)
-class OverrideAdmin(LeadScopedAdmin):
-    list_display = ("team", "role", "member", "start", "end", "reason", "created_by")
-    list_filter = ("team", "role")
+class OverrideAdmin(IntervalAdmin):
+    list_display = ("team", "role", "member", "local_start", "local_end", "reason", "created_by")
+    list_filter = (("team", TeamListFilter), "role")
     date_hierarchy = "start"
     list_select_related = ("team", "member", "created_by")
-    fields = ("team", "role", "member", "start", "end", "reason")
+    search_fields = ("member__name", "reason")
+    fields = ("team", "role", "member", "start", "end", "team_time", "reason")
+    readonly_fields = ("team_time",)
 
     def save_model(self, request, obj, form, change):
         if not change:
@@ -448,7 +513,8 @@ class ApiTokenAdmin(NotFoundOutsideScope, admin.ModelAdmin):
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if not request.user.is_superuser:
             if db_field.name == "user":
-                kwargs["queryset"] = type(request.user).objects.filter(pk=request.user.pk)
+                # request.user is a lazy wrapper: type() of it is not the user model.
+                kwargs["queryset"] = get_user_model().objects.filter(pk=request.user.pk)
             elif db_field.name == "team":
                 kwargs["queryset"] = Team.objects.filter(pk__in=led_team_ids(request) or [])
         return super().formfield_for_foreignkey(db_field, request, **kwargs)

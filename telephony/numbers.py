@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.contrib import messages
 from django.urls import reverse
+from requests import RequestException
 from twilio.base.exceptions import TwilioException
 
 from teams.models import SupportNumber
@@ -65,7 +66,8 @@ def numbers_sync(*, numbers: Iterable[SupportNumber] | None = None, client=None)
     try:
         # One listing of the account's numbers (paged by the library) instead of one lookup per number.
         owned = {number.phone_number: number for number in client.incoming_phone_numbers.stream()}
-    except TwilioException as error:
+    except (TwilioException, RequestException, OSError) as error:
+        # Network errors surface as plain requests/OS exceptions, not TwilioException.
         for number in numbers:
             report.failed[number.phone_number] = f"Could not list the account's numbers: {error}"
         return report
@@ -76,7 +78,7 @@ def numbers_sync(*, numbers: Iterable[SupportNumber] | None = None, client=None)
             continue
         try:
             client.incoming_phone_numbers(twilio_number.sid).update(**fields)
-        except TwilioException as error:
+        except (TwilioException, RequestException, OSError) as error:
             logger.warning("Updating %s on Twilio failed: %s", number.phone_number, error)
             report.failed[number.phone_number] = str(error)
             continue

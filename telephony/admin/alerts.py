@@ -3,6 +3,7 @@ acknowledge and resolve actions, which record the admin user like any other tran
 
 from django.contrib import admin, messages
 
+from teams.admin import TeamListFilter
 from telephony import alerts
 from telephony.admin.base import TeamLogAdmin, may_see_team_logs
 from telephony.models import Alert, AlertEvent
@@ -54,9 +55,7 @@ class AlertAdmin(TeamLogAdmin):
     # Transitions go through the actions (they stop escalation and are recorded); nothing is edited by hand.
     readonly_fields = [f.name for f in Alert._meta.fields]
 
-    def get_list_filter(self, request):
-        # A lead's team filter would list every team's name: superusers only.
-        return ["state", "team"] if request.user.is_superuser else ["state"]
+    list_filter = ["state", ("team", TeamListFilter)]  # a lead is offered only the teams they lead
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("team")

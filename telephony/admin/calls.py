@@ -5,13 +5,20 @@ so the action is attached from here (teams' admin is loaded first: `teams` prece
 INSTALLED_APPS).
 """
 
-from django.contrib import admin
-from django.utils.html import format_html
+import logging
 
+import requests
+from django.contrib import admin, messages
+from django.utils.html import format_html
+from twilio.base.exceptions import TwilioException
+
+from teams.admin import TeamListFilter
 from teams.models import SupportNumber
+from telephony import numbers
 from telephony.admin.base import TeamLogAdmin, action_attach
 from telephony.models import Call, DialAttempt, Voicemail
-from telephony.numbers import sync_numbers_action
+
+logger = logging.getLogger(__name__)
 
 
 def _recording_link(voicemail: Voicemail) -> str:
@@ -61,7 +68,7 @@ class VoicemailInline(admin.TabularInline):
 @admin.register(Call)
 class CallAdmin(TeamLogAdmin):
     list_display = ("started_at", "team", "from_number", "to_number", "outcome", "answered_by", "duration_seconds")
-    list_filter = ("outcome", "team")
+    list_filter = ("outcome", ("team", TeamListFilter))
     search_fields = ("call_sid", "from_number", "to_number", "answered_by__name")
     list_select_related = ("team", "answered_by")
     date_hierarchy = "started_at"
@@ -86,7 +93,7 @@ class CallAdmin(TeamLogAdmin):
 @admin.register(Voicemail)
 class VoicemailAdmin(TeamLogAdmin):
     list_display = ("created_at", "team", "from_number", "duration_seconds", "recording", "transcription_short")
-    list_filter = ("team", "transcription_status")
+    list_filter = (("team", TeamListFilter), "transcription_status")
     search_fields = ("from_number", "recording_sid", "transcription")
     list_select_related = ("team",)
     date_hierarchy = "created_at"
@@ -112,6 +119,22 @@ class VoicemailAdmin(TeamLogAdmin):
     def transcription_short(self, voicemail):
         text = voicemail.transcription or voicemail.transcription_status or "-"
         return text if len(text) <= 80 else text[:79] + "…"
+
+
+@admin.action(description=numbers.sync_numbers_action.short_description)
+def sync_numbers_action(modeladmin, request, queryset) -> None:
+    """The numbers' webhook set-up, with Twilio unreachable (offline, DNS, timeout, no credentials) shown as a
+    message instead of a server error."""
+    try:
+        numbers.sync_numbers_action(modeladmin, request, queryset)
+    except (TwilioException, requests.RequestException, OSError) as error:
+        logger.warning("Setting webhooks on Twilio failed: %s", error)
+        modeladmin.message_user(
+            request,
+            f"Twilio could not be reached ({type(error).__name__}): check TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and "
+            "the network, then run the action again. Numbers already updated keep their new webhooks.",
+            messages.ERROR,
+        )
 
 
 action_attach(SupportNumber, sync_numbers_action)

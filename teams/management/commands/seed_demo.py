@@ -2,6 +2,7 @@
 
 import datetime as dt
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -79,7 +80,7 @@ class Command(BaseCommand):
         self._beat_defaults()
         self.stdout.write(
             "Demo data ready.\n"
-            f"  Admin: http://127.0.0.1:8000/admin/\n"
+            f"  Admin: {settings.PUBLIC_BASE_URL}/admin/\n"
             f"  Lead login (sees Web and Platform only): lead / {DEMO_PASSWORD}\n"
             f"  Superuser login: admin / {DEMO_PASSWORD}"
         )
