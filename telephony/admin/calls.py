@@ -7,10 +7,8 @@ INSTALLED_APPS).
 
 import logging
 
-import requests
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.utils.html import format_html
-from twilio.base.exceptions import TwilioException
 
 from teams.admin import TeamListFilter
 from teams.models import SupportNumber
@@ -121,20 +119,4 @@ class VoicemailAdmin(TeamLogAdmin):
         return text if len(text) <= 80 else text[:79] + "…"
 
 
-@admin.action(description=numbers.sync_numbers_action.short_description)
-def sync_numbers_action(modeladmin, request, queryset) -> None:
-    """The numbers' webhook set-up, with Twilio unreachable (offline, DNS, timeout, no credentials) shown as a
-    message instead of a server error."""
-    try:
-        numbers.sync_numbers_action(modeladmin, request, queryset)
-    except (TwilioException, requests.RequestException, OSError) as error:
-        logger.warning("Setting webhooks on Twilio failed: %s", error)
-        modeladmin.message_user(
-            request,
-            f"Twilio could not be reached ({type(error).__name__}): check TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and "
-            "the network, then run the action again. Numbers already updated keep their new webhooks.",
-            messages.ERROR,
-        )
-
-
-action_attach(SupportNumber, sync_numbers_action)
+action_attach(SupportNumber, numbers.sync_numbers_action)

@@ -278,7 +278,7 @@ def test_setting_webhooks_with_twilio_unreachable_is_a_message_not_a_500(platfor
         follow=True,
     )
     assert response.status_code == 200
-    assert "Twilio could not be reached" in response.content.decode()
+    assert "Could not list the account&#x27;s numbers" in response.content.decode()
 
 
 def _rotation(platform):
