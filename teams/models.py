@@ -39,9 +39,16 @@ def _check_interval(obj: models.Model, what: str) -> None:
             .first()
         )
         if clash:
+            tz = obj.team.tz
+            hint = (
+                "Edit that shift instead, or add an override for these hours."
+                if what == "shift"
+                else "Change or delete that override first."
+            )
             raise ValidationError(
-                f"This {what} overlaps another {obj.role} {what} of the team "
-                f"({clash.member}, {clash.start:%Y-%m-%d %H:%M} to {clash.end:%Y-%m-%d %H:%M} UTC)."
+                f"This {what} overlaps another {obj.role} {what} of the team: {clash.member}, "
+                f"{clash.start.astimezone(tz):%a %d %b %Y %H:%M} to {clash.end.astimezone(tz):%a %d %b %Y %H:%M} "
+                f"({obj.team.timezone}). {hint}"
             )
 
 
@@ -187,6 +194,8 @@ class Rotation(models.Model):
         return dt.datetime.combine(self.start_date, self.start_time)
 
     def clean(self) -> None:
+        if self.start_date is not None and not 1970 <= self.start_date.year <= 2999:
+            raise ValidationError({"start_date": "Give a start between the years 1970 and 2999."})
         if self.shift_length is not None and self.shift_length < dt.timedelta(minutes=15):
             raise ValidationError({"shift_length": "A shift lasts at least 15 minutes (PT15M)."})
         if self.shift_length is not None and self.shift_length > dt.timedelta(days=366):

@@ -130,17 +130,26 @@ def generate(
     return shifts
 
 
-def _covering(items: Sequence[Assignment], starts: Sequence[dt.datetime], at: dt.datetime) -> Assignment | None:
+def _covering(
+    items: Sequence[Assignment], starts: Sequence[dt.datetime], reach: Sequence[dt.datetime], at: dt.datetime
+) -> Assignment | None:
+    """The item covering `at` with the latest start (items sorted by start, reach from _reach)."""
     i = bisect.bisect_right(starts, at) - 1
-    # Items do not overlap (validated), but stay right if they do: look back past ended ones.
-    while i >= 0:
-        item = items[i]
-        if item.end > at:
-            return item
-        if i > 0 and items[i - 1].end <= item.start:
-            break
+    # Items do not overlap (validated), but stay right if they do: look back while an earlier item can
+    # still reach `at` (a long row may hide behind short ones that ended).
+    while i >= 0 and reach[i] > at:
+        if items[i].end > at:
+            return items[i]
         i -= 1
     return None
+
+
+def _reach(items: Sequence[Assignment]) -> list[dt.datetime]:
+    """reach[i]: the latest end among items[0..i]."""
+    reach: list[dt.datetime] = []
+    for item in items:
+        reach.append(max(reach[-1], item.end) if reach else item.end)
+    return reach
 
 
 def oncall_at(shifts: Iterable[Assignment], overrides: Iterable[Assignment], at: dt.datetime) -> Assignment | None:
@@ -171,15 +180,15 @@ def schedule(
             (item for item in items if item.end > window_start and item.start < window_end),
             key=lambda item: (item.start, item.end),
         )
-        layers.append((kept, [item.start for item in kept]))
+        layers.append((kept, [item.start for item in kept], _reach(kept)))
         for item in kept:
             points.update(p for p in (item.start, item.end) if window_start < p < window_end)
     bounds = sorted(points)
     segments: list[Segment] = []
     for start, end in zip(bounds, bounds[1:], strict=False):
         chosen = None
-        for items, starts in layers:
-            chosen = _covering(items, starts, start)
+        for items, starts, reach in layers:
+            chosen = _covering(items, starts, reach, start)
             if chosen is not None:
                 break
         member_id = chosen.member_id if chosen else None
@@ -208,15 +217,51 @@ def segment_at(segments: Sequence[Segment], at: dt.datetime) -> Segment | None:
     return None
 
 
+def _stretch(segments: Sequence[Segment], i: int, *, backward: bool = True) -> Segment:
+    """segments[i] widened over the neighbours in which the same person stays on call without a break."""
+    segment = segments[i]
+    low = high = i
+    if backward:
+        while (
+            low > 0
+            and segments[low - 1].member_id == segment.member_id
+            and segments[low - 1].end == segments[low].start
+        ):
+            low -= 1
+    while (
+        high + 1 < len(segments)
+        and segments[high + 1].member_id == segment.member_id
+        and segments[high].end == segments[high + 1].start
+    ):
+        high += 1
+    return Segment(segment.member_id, segments[low].start, segments[high].end, segment.source, segment.ref_id)
+
+
+def stretch_at(segments: Sequence[Segment], at: dt.datetime) -> Segment | None:
+    """The person on call at `at` and the whole stretch they are on call without a break.
+
+    Back-to-back shifts, or a shift and an override of the same person, read as one stretch: start is when
+    they took over, end when they hand over (both bounded by the segments given). Source and ref_id are
+    those of the piece covering `at`. None when nobody is on call at `at`.
+    """
+    for i, segment in enumerate(segments):
+        if segment.start <= at < segment.end:
+            return _stretch(segments, i) if segment.member_id is not None else None
+    return None
+
+
 def next_person(segments: Sequence[Segment], at: dt.datetime) -> Segment | None:
-    """The first segment after the one covering `at` whose person differs and is not nobody."""
-    current = segment_at(segments, at)
-    current_member = current.member_id if current else None
-    for segment in segments:
-        if segment.end <= at or segment.start <= at < segment.end:
+    """Who takes over after the stretch on call at `at`: the first person on call after it ends.
+
+    That is someone else, or the same person again after a gap. The result spans their whole stretch
+    (from its start, forward). None when nobody is planned in the segments.
+    """
+    current = stretch_at(segments, at)
+    after = current.end if current is not None else at
+    for i, segment in enumerate(segments):
+        if segment.member_id is None or segment.start < after or (current is None and segment.start <= at):
             continue
-        if segment.member_id is not None and segment.member_id != current_member:
-            return segment
+        return _stretch(segments, i, backward=False)
     return None
 
 

@@ -17,6 +17,8 @@ from teams.models import Member, Override, Role, RotationParticipant, Shift, Sup
 
 ROLES = (Role.PRIMARY, Role.SECONDARY)
 NEXT_LOOKAHEAD = dt.timedelta(days=120)
+# How far back oncall_with_next looks for the start of the current stretch.
+NEXT_LOOKBACK = dt.timedelta(days=35)
 
 
 @dataclass(frozen=True)
@@ -35,17 +37,17 @@ def _assignment(row: Shift | Override, source: str) -> rota.Assignment:
 
 
 def _generated_until() -> dt.datetime:
-    """Beat keeps shifts generated this far ahead (less a margin for an hourly run not yet made)."""
+    """Beat keeps shifts generated this far ahead (less a margin for an hourly run not yet made).
+
+    Before this instant the stored rows are the whole truth (a hole is a gap); from it on, what the
+    rotations will generate is projected around the stored rows. Every read uses this one cut-off, so "who
+    is on call at T" and the schedule of any window containing T always agree.
+    """
     return timezone.now() + dt.timedelta(weeks=settings.SHIFT_HORIZON_WEEKS) - dt.timedelta(days=1)
 
 
-def _projected_shifts(team_ids: list[int], start: dt.datetime, end: dt.datetime, stored: list[Shift]) -> list[Shift]:
-    """Shifts the rotations will generate in [start, end) that are not stored yet (beyond the horizon).
-
-    Unsaved Shift objects (pk None): what the hourly generation will write, so that "who is on call a year
-    from now" has an answer. Stored shifts of the same team and role always win. One query.
-    """
-    now = timezone.now()
+def _rotations(team_ids: list[int]) -> list[tuple]:
+    """[(rotation, [members in order])] of the teams: one query."""
     rotations: dict[int, tuple] = {}
     for participant in (
         RotationParticipant.objects.filter(rotation__team_id__in=team_ids)
@@ -54,49 +56,96 @@ def _projected_shifts(team_ids: list[int], start: dt.datetime, end: dt.datetime,
     ):
         rotation = participant.rotation
         rotations.setdefault(rotation.pk, (rotation, []))[1].append(participant.member)
+    return list(rotations.values())
+
+
+def _planned(rotation, members, start: dt.datetime, end: dt.datetime) -> list[rota.PlannedShift]:
+    return rota.generate(
+        start_local=rotation.start_local,
+        length=rotation.shift_length,
+        member_ids=[member.pk for member in members],
+        tz=rotation.team.tz,
+        window_start=start,
+        window_end=end,
+    )
+
+
+def _plans(rotations: list[tuple], start: dt.datetime, end: dt.datetime, since: dt.datetime) -> list[tuple]:
+    """[(rotation, members, planned shifts overlapping [max(start, since), end))]."""
+    return [(rotation, members, _planned(rotation, members, max(start, since), end)) for rotation, members in rotations]
+
+
+def _plans_span(plans: list[tuple], start: dt.datetime, end: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """[start, end) widened to the planned shifts: the stored rows to read to trim the projections."""
+    for _, _, planned in plans:
+        if planned:
+            start, end = min(start, planned[0].start), max(end, planned[-1].end)
+    return start, end
+
+
+def _projected_shifts(plans: list[tuple], stored: list[Shift], since: dt.datetime) -> list[Shift]:
+    """The planned shifts (from _plans) from `since` on that are not stored yet.
+
+    Unsaved Shift objects (pk None): what the hourly generation will write, so that "who is on call a year
+    from now" has an answer. As the generation does, a planned shift is trimmed around the stored rows of
+    its team and role (generated, edited or hand-made: they win), so a hand-made shift beyond the horizon
+    takes its hours out of the planned shift and leaves the rest covered. `stored` must hold every row
+    overlapping the planned shifts that reach into the window.
+    """
     taken: dict[tuple[int, str], list[tuple[dt.datetime, dt.datetime]]] = defaultdict(list)
     for row in stored:
-        taken[(row.team_id, row.role)].append((row.start, row.end))
+        if row.pk is not None:
+            taken[(row.team_id, row.role)].append((row.start, row.end))
     projected = []
-    for rotation, members in rotations.values():
+    for rotation, members, planned in plans:
         by_id = {member.pk: member for member in members}
-        planned = rota.generate(
-            start_local=rotation.start_local,
-            length=rotation.shift_length,
-            member_ids=[member.pk for member in members],
-            tz=rotation.team.tz,
-            window_start=max(start, now),
-            window_end=end,
-        )
-        kept = taken[(rotation.team_id, rotation.role)]
+        kept = sorted(taken[(rotation.team_id, rotation.role)])
         for plan in planned:
-            if any(k_start < plan.end and k_end > plan.start for k_start, k_end in kept):
-                continue  # stored rows (generated, edited or hand-made) already decide this stretch
-            projected.append(
-                Shift(
-                    team_id=rotation.team_id,
-                    role=rotation.role,
-                    member=by_id[plan.member_id],
-                    start=plan.start,
-                    end=plan.end,
-                    rotation_id=rotation.pk,
+            for piece_start, piece_end in _subtract(max(plan.start, since), plan.end, kept):
+                projected.append(
+                    Shift(
+                        team_id=rotation.team_id,
+                        role=rotation.role,
+                        member=by_id[plan.member_id],
+                        start=piece_start,
+                        end=piece_end,
+                        rotation_id=rotation.pk,
+                    )
                 )
-            )
     return projected
+
+
+def _subtract(start: dt.datetime, end: dt.datetime, kept: list[tuple[dt.datetime, dt.datetime]]):
+    """[start, end) minus the kept intervals, as a list of non-empty pieces."""
+    pieces = []
+    for k_start, k_end in kept:
+        if k_end <= start or k_start >= end:
+            continue
+        if start < k_start:
+            pieces.append((start, k_start))
+        start = max(start, k_end)
+    if start < end:
+        pieces.append((start, end))
+    return pieces
 
 
 def _rows_overlapping(team_ids: Iterable[int], start: dt.datetime, end: dt.datetime):
     """Shifts and overrides of the teams overlapping [start, end): two queries, members included.
 
-    Past the generated horizon the rotations' future shifts are projected (one more query).
+    Past the generated horizon the rotations' future shifts are projected (one more query). The stored
+    rows are then read over the whole of the planned shifts that reach into the window, so a projection is
+    trimmed exactly as the generation will trim it.
     """
     team_ids = list(team_ids)
-    shifts = list(Shift.objects.filter(team_id__in=team_ids, end__gt=start, start__lt=end).select_related("member"))
+    since = _generated_until()
+    plans = _plans(_rotations(team_ids), start, end, since) if end > since else []
+    lo, hi = _plans_span(plans, start, end)
+    shifts = list(Shift.objects.filter(team_id__in=team_ids, end__gt=lo, start__lt=hi).select_related("member"))
     overrides = list(
         Override.objects.filter(team_id__in=team_ids, end__gt=start, start__lt=end).select_related("member")
     )
-    if end > _generated_until():
-        shifts += _projected_shifts(team_ids, start, end, shifts)
+    if plans:
+        shifts += _projected_shifts(plans, shifts, since)
     return shifts, overrides
 
 
@@ -151,11 +200,20 @@ def oncall_at(*, team: Team, at: dt.datetime) -> dict[str, OnCall]:
 
 
 def oncall_at_for_teams(*, team_ids: Iterable[int], at: dt.datetime) -> dict[int, dict[str, OnCall]]:
+    """Who covers each role of the teams at `at`: the covering override or shift row (its start and end).
+
+    Two queries on indexed columns; three past the generated horizon, where the rotations are projected.
+    """
     team_ids = list(team_ids)
-    shifts = list(Shift.objects.filter(team_id__in=team_ids, end__gt=at, start__lte=at).select_related("member"))
+    since = _generated_until()
+    if at >= since:
+        plans = _plans(_rotations(team_ids), at, at + dt.timedelta(microseconds=1), since)
+        lo, hi = _plans_span(plans, at, at + dt.timedelta(microseconds=1))
+        shifts = list(Shift.objects.filter(team_id__in=team_ids, end__gt=lo, start__lt=hi).select_related("member"))
+        shifts += _projected_shifts(plans, shifts, since)
+    else:
+        shifts = list(Shift.objects.filter(team_id__in=team_ids, end__gt=at, start__lte=at).select_related("member"))
     overrides = Override.objects.filter(team_id__in=team_ids, end__gt=at, start__lte=at).select_related("member")
-    if at >= _generated_until():
-        shifts += _projected_shifts(team_ids, at, at + dt.timedelta(microseconds=1), shifts)
     groups, members = _group(shifts, list(overrides))
     result: dict[int, dict[str, OnCall]] = {}
     for team_id in team_ids:
@@ -180,39 +238,38 @@ class OnCallWithNext:
 def oncall_with_next(*, team_ids: Iterable[int], at: dt.datetime) -> dict[int, dict[str, OnCallWithNext]]:
     """Who is on call at `at` and who comes next, per team and role, from the merged schedule.
 
-    The current stretch runs from the start of the merged segment to its end (a person's back-to-back
-    shifts read as one stretch). Two queries whatever the number of teams.
+    The current entry is the person's whole stretch on call: start is when they took over, end when they
+    hand over (back-to-back shifts, or an override and a shift of the same person, read as one stretch), so
+    current.end is next.start whenever nobody is missing in between. A stretch reaching past the look-back
+    or the look-ahead is reported on that side as the row covering `at` (a one-person rotation is on call
+    shift after shift). Next is the first person on call after the stretch: someone else, or the same
+    person after a gap. Three queries whatever the number of teams.
     """
     team_ids = list(team_ids)
-    schedules, members = schedules_for_teams(team_ids=team_ids, start=at, end=at + NEXT_LOOKAHEAD)
-    # The stretch may have started before `at`: find its real start from the covering rows.
-    covering = oncall_at_for_teams(team_ids=team_ids, at=at) if team_ids else {}
+    window_start, window_end = at - NEXT_LOOKBACK, at + NEXT_LOOKAHEAD
+    shifts, overrides = _rows_overlapping(team_ids, window_start, window_end)
+    groups, members = _group(shifts, overrides)
     result: dict[int, dict[str, OnCallWithNext]] = {}
     for team_id in team_ids:
         result[team_id] = {}
         for role in ROLES:
-            segments = schedules[(team_id, role)]
-            current_segment = rota.segment_at(segments, at)
-            now = covering[team_id][role]
-            if current_segment is None or current_segment.member_id is None:
+            shift_items, override_items = groups.get((team_id, role), ([], []))
+            segments = rota.schedule(shift_items, override_items, window_start, window_end)
+            stretch = rota.stretch_at(segments, at)
+            if stretch is None:
                 current = OnCall(role, None, None, None, None)
             else:
-                end = current_segment.end
-                if end >= at + NEXT_LOOKAHEAD and now.end is not None:
-                    # The same person beyond the look-ahead: report their current shift's end, not the
-                    # window's edge (a one-person rotation is on call shift after shift).
-                    end = now.end
-                current = OnCall(
-                    role,
-                    members[current_segment.member_id],
-                    now.start or current_segment.start,
-                    end,
-                    current_segment.source,
-                )
+                row = rota.oncall_at(shift_items, override_items, at)
+                start = row.start if stretch.start <= window_start else stretch.start
+                end = row.end if stretch.end >= window_end else stretch.end
+                current = OnCall(role, members[stretch.member_id], start, end, stretch.source)
             upcoming = rota.next_person(segments, at)
             nxt = None
             if upcoming is not None:
-                nxt = OnCall(role, members[upcoming.member_id], upcoming.start, upcoming.end, upcoming.source)
+                end = upcoming.end
+                if end >= window_end:
+                    end = rota.oncall_at(shift_items, override_items, upcoming.start).end
+                nxt = OnCall(role, members[upcoming.member_id], upcoming.start, end, upcoming.source)
             result[team_id][role] = OnCallWithNext(current, nxt)
     return result
 

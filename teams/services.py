@@ -58,7 +58,13 @@ def member_create(*, team: Team, name: str, phone: str, email: str = "", role: s
 
 
 def team_update(*, team: Team, **fields) -> Team:
-    return _update(team, fields)
+    """Change a team; a new time zone moves the future hand-offs (future unedited shifts are regenerated)."""
+    with transaction.atomic():
+        old_timezone = team.timezone
+        _update(team, fields)
+        if team.timezone != old_timezone:
+            shifts_generate(rotations=Rotation.objects.filter(team=team).select_related("team"))
+    return team
 
 
 def member_update(*, team: Team, member: Member, role: str | None = None, **fields) -> Member:
@@ -201,17 +207,39 @@ def shifts_generate(
     """Bring the shifts of the rotations in line with them, from now to the horizon, with bulk writes.
 
     Idempotent. Shifts that have started are history and never change; shifts edited by hand and
-    hand-made shifts stay, and the rotation's shifts are trimmed around them. Queries do not grow with the
-    number of shifts or rotations. One rotation that fails is logged and skipped.
+    hand-made shifts stay, and the rotation's shifts are trimmed around them. The teams are locked and the
+    rotations read again inside the lock, so a generation running alongside an edit of the rotation never
+    writes the old pattern over the new one. A rotation moved to another role leaves its future shifts in
+    the old role (those nobody edited go; started and edited ones stay there as hand-made history). Queries
+    do not grow with the number of shifts or rotations. One rotation that fails is logged and skipped.
     """
     now = now or timezone.now()
     horizon = horizon or dt.timedelta(weeks=settings.SHIFT_HORIZON_WEEKS)
     window_end = now + horizon
-    if rotations is None:
-        rotations = Rotation.objects.select_related("team")
-    rotations = list(rotations)
-    if not rotations:
-        return {"created": 0, "updated": 0, "deleted": 0, "failed": 0}
+    empty = {"created": 0, "updated": 0, "deleted": 0, "failed": 0}
+    with transaction.atomic():
+        if rotations is None:
+            rotation_ids = None
+            team_ids = list(Rotation.objects.values_list("team_id", flat=True).distinct())
+        else:
+            rotations = list(rotations)
+            rotation_ids = [r.pk for r in rotations if r.pk is not None]
+            team_ids = list({r.team_id for r in rotations})
+        if not team_ids:
+            return empty
+        # Lock in one order (no deadlock between two runs), then read what the rotations are now.
+        list(Team.objects.select_for_update().filter(pk__in=team_ids).order_by("pk").values_list("pk", flat=True))
+        fresh = Rotation.objects.select_related("team").filter(team_id__in=team_ids)
+        if rotation_ids is not None:
+            fresh = fresh.filter(pk__in=rotation_ids)
+        rotations = list(fresh)
+        if not rotations:
+            return empty
+        counts = _generate_locked(rotations, now, window_end)
+    return counts
+
+
+def _generate_locked(rotations: list[Rotation], now: dt.datetime, window_end: dt.datetime) -> dict[str, int]:
     participants: dict[int, list[int]] = {r.pk: [] for r in rotations}
     for rotation_id, member_id in (
         RotationParticipant.objects.filter(rotation__in=rotations)
@@ -222,15 +250,32 @@ def shifts_generate(
 
     team_roles = {(r.team_id, r.role) for r in rotations}
     team_ids = {team_id for team_id, _ in team_roles}
+    # Rows from the start of the shift in progress (a shift is at most a year, plus a day of clock change)
+    # with no upper bound: a row of the past that the shift in progress reaches is kept out of it, and a row
+    # generated beyond today's horizon by an older pattern is not left to overlap the new one.
+    since = now - max(r.shift_length for r in rotations) - dt.timedelta(days=1)
     existing: dict[tuple[int, str], list[Shift]] = {key: [] for key in team_roles}
-    for shift in Shift.objects.filter(team_id__in=team_ids, end__gt=now, start__lt=window_end):
-        if (shift.team_id, shift.role) in existing:
+    moved: dict[int, list[Shift]] = {r.pk: [] for r in rotations}
+    roles = {r.pk: r.role for r in rotations}
+    for shift in Shift.objects.filter(team_id__in=team_ids, end__gt=since):
+        if shift.rotation_id in roles and shift.role != roles[shift.rotation_id]:
+            moved[shift.rotation_id].append(shift)
+        elif (shift.team_id, shift.role) in existing:
             existing[(shift.team_id, shift.role)].append(shift)
 
     to_create: list[Shift] = []
     to_update: list[Shift] = []
+    to_detach: list[Shift] = []
     to_delete: list[int] = []
     failed = 0
+    for shift in (shift for shifts in moved.values() for shift in shifts):
+        if shift.start > now and not shift.is_edited:
+            to_delete.append(shift.pk)
+        else:
+            # Started or edited: it stays in its role as hand-made history, which that role's rotation keeps.
+            shift.rotation_id = None
+            to_detach.append(shift)
+            existing.get((shift.team_id, shift.role), []).append(shift)
     for rotation in rotations:
         try:
             rows = existing[(rotation.team_id, rotation.role)]
@@ -249,8 +294,9 @@ def shifts_generate(
             )
             wanted: dict[dt.datetime, tuple[dt.datetime, int]] = {}
             for plan in planned:
-                # The shift in progress is created with its real start when nothing covers it yet; once
-                # stored it has started, so it is kept and never rewritten.
+                # The shift in progress is created with its real start when nothing covers it yet (and no
+                # stored row of the past overlaps it); once stored it has started, so it is kept and never
+                # rewritten.
                 for start, end in _subtract(plan.start, plan.end, kept):
                     if end > now and end > start:
                         wanted[start] = (end, plan.member_id)
@@ -274,16 +320,15 @@ def shifts_generate(
         except Exception:
             failed += 1
             logger.exception("Shift generation failed for rotation %s (team %s)", rotation.pk, rotation.team_id)
-    with transaction.atomic():
-        if to_delete:
-            Shift.objects.filter(pk__in=to_delete).delete()
-        if to_update:
-            # Shrink ends first so a later start never meets a longer neighbour mid-update.
-            Shift.objects.bulk_update(to_update, ["end", "member"], batch_size=500)
-        if to_create:
-            Shift.objects.bulk_create(to_create, batch_size=500, ignore_conflicts=True)
-    counts = {"created": len(to_create), "updated": len(to_update), "deleted": len(to_delete), "failed": failed}
-    return counts
+    if to_delete:
+        Shift.objects.filter(pk__in=to_delete).delete()
+    if to_detach:
+        Shift.objects.bulk_update(to_detach, ["rotation"], batch_size=500)
+    if to_update:
+        Shift.objects.bulk_update(to_update, ["end", "member"], batch_size=500)
+    if to_create:
+        Shift.objects.bulk_create(to_create, batch_size=500, ignore_conflicts=True)
+    return {"created": len(to_create), "updated": len(to_update), "deleted": len(to_delete), "failed": failed}
 
 
 def shift_create(*, team: Team, role: str, member: Member, start: dt.datetime, end: dt.datetime) -> Shift:

@@ -1,5 +1,6 @@
 """Field validators shared by models, services and the API."""
 
+import functools
 import zoneinfo
 
 import phonenumbers
@@ -32,12 +33,24 @@ def validate_e164(value: str) -> None:
         )
 
 
+# Files in the zone database that are not places: the machine's own zone, a placeholder, leap-second and
+# POSIX copies ("right/..." counts leap seconds, so its clock is 27 s off).
+_NOT_PLACES = {"localtime", "Factory", "posixrules"}
+
+
+@functools.cache
+def _known_timezones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones() - _NOT_PLACES)
+
+
 def validate_timezone(value: str) -> None:
     try:
         if not value or value != value.strip():
             raise zoneinfo.ZoneInfoNotFoundError(value)
         zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        if value not in _known_timezones():
+            raise zoneinfo.ZoneInfoNotFoundError(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError, OSError) as exc:
         raise ValidationError(
             f"'{value}' is not a known IANA time zone, e.g. Europe/Berlin.", code="invalid_timezone"
         ) from exc
