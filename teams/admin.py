@@ -127,8 +127,21 @@ class ScopedInline(admin.TabularInline):
         return True
 
 
+class MembershipFormSet(forms.BaseInlineFormSet):
+    def clean(self):
+        super().clean()
+        for form in self.deleted_forms:
+            membership = form.instance
+            if membership.pk:
+                # Taking someone out of a team while they are still planned on call would leave them rung.
+                problem = services.member_removal_problem(team=membership.team, member=membership.member)
+                if problem:
+                    raise forms.ValidationError(problem)
+
+
 class MembershipInline(ScopedInline):
     model = TeamMembership
+    formset = MembershipFormSet
     extra = 1
     autocomplete_fields = ()
 
@@ -197,6 +210,14 @@ class TeamAdmin(LeadScopedAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        # Through the service: a new time zone moves the future hand-offs at once.
+        changed = {name: getattr(obj, name) for name in form.changed_data if name in form.Meta.fields}
+        services.team_update(team=Team.objects.get(pk=obj.pk), **changed)
 
     def get_changelist_instance(self, request):
         # One query for the whole page: each team object carries its on-call (the admin is shared
@@ -458,9 +479,9 @@ class ShiftAdmin(IntervalAdmin):
     readonly_fields = ("team_time", "is_edited", "rotation")
 
     def save_model(self, request, obj, form, change):
-        # Edited by hand: regeneration of the rotation now leaves this shift alone.
-        obj.is_edited = True
-        super().save_model(request, obj, form, change)
+        # Through the service: the team's lock keeps two leads from booking overlapping shifts at once, and
+        # the shift is marked edited so regeneration of the rotation leaves it alone.
+        services.shift_update(shift=obj)
 
 
 @admin.register(Override)
@@ -476,7 +497,7 @@ class OverrideAdmin(IntervalAdmin):
     def save_model(self, request, obj, form, change):
         if not change:
             obj.created_by = request.user
-        super().save_model(request, obj, form, change)
+        services.override_update(override=obj)  # under the team's lock: no two overlapping overrides
 
 
 @admin.register(ApiToken)

@@ -76,19 +76,27 @@ def member_update(*, team: Team, member: Member, role: str | None = None, **fiel
     return member
 
 
+def member_removal_problem(*, team: Team, member: Member, now: dt.datetime | None = None) -> str | None:
+    """Why the member cannot leave the team now (they would still be rung), or None."""
+    now = now or timezone.now()
+    if Rotation.objects.filter(team=team, participants__member=member).exists():
+        return f"{member.name} is in one of {team.name}'s rotations: take them out of it first."
+    busy = {"team": team, "member": member, "end__gt": now}
+    if Shift.objects.filter(**busy).exists() or Override.objects.filter(**busy).exists():
+        return f"{member.name} has current or future {team.name} shifts or overrides: reassign them first."
+    return None
+
+
 def member_remove(*, team: Team, member: Member, now: dt.datetime | None = None) -> None:
     """Take a member out of a team; the person goes too when they belong to no other team.
 
     Refused while they are in the team's rotation or have current or future cover: they would still be rung.
     """
-    now = now or timezone.now()
     with transaction.atomic():
         _lock_team(team)
-        if Rotation.objects.filter(team=team, participants__member=member).exists():
-            raise RotaError(f"{member.name} is in one of the team's rotations: take them out of it first.")
-        busy = {"team": team, "member": member, "end__gt": now}
-        if Shift.objects.filter(**busy).exists() or Override.objects.filter(**busy).exists():
-            raise RotaError(f"{member.name} has current or future shifts or overrides: reassign them first.")
+        problem = member_removal_problem(team=team, member=member, now=now)
+        if problem:
+            raise RotaError(problem)
         TeamMembership.objects.filter(team=team, member=member).delete()
         if not member.memberships.exists():
             member.delete()

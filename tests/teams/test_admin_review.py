@@ -8,11 +8,13 @@ Twilio could not be reached, and the shift/override time inputs did not say whic
 
 import datetime as dt
 import re
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from teams import services
 from teams.models import ApiToken, Member, Override, Role, Rotation, Shift, TeamMembership
@@ -330,3 +332,67 @@ def test_deleting_a_rotation_in_the_admin_takes_its_future_shifts_with_it(browse
     assert not Rotation.objects.exists()
     assert not Shift.objects.filter(team=platform["team"], start__gt=NOW).exists()  # nobody left on call by it
     assert Shift.objects.filter(team=platform["team"], start__lte=NOW).exists()  # history stays
+
+
+def test_a_lead_cannot_take_someone_still_on_call_out_of_the_team(platform):
+    team, bruno = platform["team"], platform["bruno"]
+    lead_user = platform["lead"]
+    _rotation(platform)
+    membership = TeamMembership.objects.get(team=team, member=bruno)
+    browser = Browser()
+    browser.login(lead_user.username, PASSWORD)
+    page = browser.get(reverse("admin:teams_member_change", args=[bruno.pk]))
+    assert page.status_code == 200
+    data = {
+        "name": bruno.name,
+        "phone": bruno.phone,
+        "email": "",
+        "timezone": "",
+        "memberships-TOTAL_FORMS": "1",
+        "memberships-INITIAL_FORMS": "1",
+        "memberships-MIN_NUM_FORMS": "0",
+        "memberships-MAX_NUM_FORMS": "1000",
+        "memberships-0-id": membership.pk,
+        "memberships-0-member": bruno.pk,
+        "memberships-0-team": team.pk,
+        "memberships-0-role": "member",
+        "memberships-0-DELETE": "on",
+    }
+    response = browser.post(reverse("admin:teams_member_change", args=[bruno.pk]), data)
+    assert "rotations: take them out of it first" in response.content.decode()
+    assert TeamMembership.objects.filter(pk=membership.pk).exists()
+
+
+def test_changing_the_team_time_zone_in_the_admin_moves_future_hand_offs(platform):
+    team = platform["team"]
+    _rotation(platform)
+    superuser = UserFactory(username="tz-root", is_superuser=True)
+    browser = Browser()
+    browser.login(superuser.username, PASSWORD)
+    page = browser.get(reverse("admin:teams_team_change", args=[team.pk]))
+    assert page.status_code == 200
+    form = {
+        "slug": team.slug,
+        "name": team.name,
+        "timezone": "America/New_York",
+        "ring_timeout": team.ring_timeout,
+        "greeting": team.greeting,
+        "fallback_phone": "",
+        "reminder_lead_minutes": 1440,
+        "ack_timeout_minutes": 5,
+        "alert_pages_per_hour": 20,
+        "allowed_callers": "",
+        "memberships-TOTAL_FORMS": "0",
+        "memberships-INITIAL_FORMS": "0",
+        "memberships-MIN_NUM_FORMS": "0",
+        "memberships-MAX_NUM_FORMS": "1000",
+        "numbers-TOTAL_FORMS": "0",
+        "numbers-INITIAL_FORMS": "0",
+        "numbers-MIN_NUM_FORMS": "0",
+        "numbers-MAX_NUM_FORMS": "1000",
+    }
+    response = browser.post(reverse("admin:teams_team_change", args=[team.pk]), form)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    future = Shift.objects.filter(team=team, start__gt=timezone.now() + dt.timedelta(days=2))
+    assert future.exists()
+    assert {s.start.astimezone(ZoneInfo("America/New_York")).hour for s in future} == {9}
