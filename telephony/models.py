@@ -200,3 +200,19 @@ class AlertEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.alert_id} {self.action} by {self.actor}"
+
+
+class EarlyMessageStatus(models.Model):
+    """A status callback for a MessageSid not stored yet: Twilio can report (a fast "failed", say) before the
+    worker has written the SID it got back. Applied as soon as the SID is stored; swept after a day."""
+
+    message_sid = models.CharField(max_length=40, db_index=True)
+    message_status = models.CharField(max_length=20)
+    error_code = models.CharField(max_length=10, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["received_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.message_sid} {self.message_status}"

@@ -34,7 +34,7 @@ from telephony.backends import (
     SmsUncertainError,
     sms_backend,
 )
-from telephony.models import OutboundMessage
+from telephony.models import EarlyMessageStatus, OutboundMessage
 from telephony.sms_text import sms_body_fit, sms_body_fit_part
 
 logger = logging.getLogger(__name__)
@@ -237,7 +237,9 @@ def _mark_sent(message_id: int, *, sid: str, only_if: Q) -> DeliveryOutcome:
         error_code="",
         error_message="",
     )
-    return DeliveryOutcome(Status.SENT)
+    _apply_early_statuses(sid)  # a callback may have beaten us to it
+    message = OutboundMessage.objects.filter(pk=message_id).only("status").first()
+    return DeliveryOutcome(message.status if message else Status.SENT)
 
 
 def _resolve_status_check(message: OutboundMessage) -> DeliveryOutcome | None:
@@ -335,6 +337,8 @@ def sms_outbox_sweep() -> dict[str, int]:
         OutboundMessage.objects.filter(pk__in=ids, next_attempt_at__isnull=True).update(next_attempt_at=now)
         for message_id in ids:
             _enqueue(message_id)
+    # Callbacks for SIDs that never turned up (sent by another system on the same account) are dropped.
+    EarlyMessageStatus.objects.filter(received_at__lt=now - dt.timedelta(days=1)).delete()
     return {"stale_sending": len(stale), "enqueued": len(ids)}
 
 
@@ -382,4 +386,26 @@ def sms_status_update(*, message_sid: str, message_status: str, error_code: str 
         code = (error_code or "").strip()[:10]
         fields["error_code"] = code
         fields["error_message"] = DELIVERY_ERRORS.get(code, f"Twilio reported {message_status}.")
-    return OutboundMessage.objects.filter(message_sid=message_sid, status__in=_EARLIER[status]).update(**fields) == 1
+    changed = OutboundMessage.objects.filter(message_sid=message_sid, status__in=_EARLIER[status]).update(**fields) == 1
+    if not changed and not OutboundMessage.objects.filter(message_sid=message_sid).exists():
+        # The worker has not stored this SID yet: park the callback, then look once more, since the SID may
+        # have been stored in between (the worker applies parked callbacks right after storing it).
+        EarlyMessageStatus.objects.create(
+            message_sid=message_sid[:40], message_status=message_status.strip().lower()[:20], error_code=error_code[:10]
+        )
+        changed = _apply_early_statuses(message_sid)
+    return changed
+
+
+def _apply_early_statuses(message_sid: str) -> bool:
+    """Apply, in order, the callbacks parked for a SID that is now stored; True if the row changed."""
+    if not OutboundMessage.objects.filter(message_sid=message_sid).exists():
+        return False
+    changed = False
+    parked = list(EarlyMessageStatus.objects.filter(message_sid=message_sid))
+    for early in parked:
+        changed |= sms_status_update(
+            message_sid=message_sid, message_status=early.message_status, error_code=early.error_code
+        )
+    EarlyMessageStatus.objects.filter(pk__in=[early.pk for early in parked]).delete()
+    return changed

@@ -164,6 +164,9 @@ class FakeTwilio:
         self._lock = threading.Lock()
         self._release = threading.Event()
         self._server: ThreadingHTTPServer | None = None
+        # Called with the new SID before the 201 goes back: lets a test deliver a status callback that beats
+        # the app's own record of the SID, as a fast "failed" from Twilio can.
+        self.on_create = None
 
     # -- lifecycle
 
@@ -365,6 +368,8 @@ class FakeTwilio:
         }
         with self._lock:
             self.messages[sid] = message
+        if self.on_create is not None:
+            self.on_create(sid)
         if step == HANG:
             self._release.wait(timeout=10)
         return 201, self._public(message)

@@ -58,7 +58,8 @@ def test_duplicate_callbacks_change_nothing_more(client, fake_twilio, sent, djan
     fake_twilio.status_callback(sent.message_sid, "delivered", client=client)
     sent.refresh_from_db()
     updated_at = sent.updated_at
-    with django_assert_max_num_queries(1):
+    # The UPDATE that changes nothing, and the look-up that tells a duplicate from a SID not stored yet.
+    with django_assert_max_num_queries(2):
         response = fake_twilio.status_callback(sent.message_sid, "delivered", client=client)
     assert response.status_code == 204
     sent.refresh_from_db()
@@ -104,3 +105,22 @@ def test_callback_over_http_to_a_live_server(live_server, fake_twilio, django_ca
     assert fake_twilio.status_callback(message.message_sid, "delivered", base_url=live_server.url) == 204
     message.refresh_from_db()
     assert message.status == Status.DELIVERED
+
+
+def test_a_failed_callback_that_beats_the_stored_sid_is_applied(
+    live_server, fake_twilio, django_capture_on_commit_callbacks
+):
+    from telephony.models import EarlyMessageStatus
+    from telephony.sms import sms_send
+
+    answers = []
+    fake_twilio.on_create = lambda sid: answers.append(
+        fake_twilio.status_callback(sid, "failed", base_url=live_server.url, error_code=30006)
+    )
+    member = MemberFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        message = sms_send(to=member.phone, body="Fast fail", kind="test", dedupe_key="test:early", member=member)
+    assert answers == [204]  # the callback came before the worker stored the SID
+    message.refresh_from_db()
+    assert (message.status, message.error_code) == (Status.FAILED, "30006")
+    assert not EarlyMessageStatus.objects.exists()
