@@ -8,7 +8,32 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("ROULETTE_VAR_DIR", default=str(BASE_DIR / "var")))
 
-env = environ.Env()
+
+class _Env(environ.Env):
+    """`NAME=` (empty, as .env.example ships most variables) means "not set" for typed values: the default
+    applies instead of a crash (int(""), a database URL of "") or a silent False for a boolean."""
+
+    def get_value(self, var, cast=None, default=environ.Env.NOTSET, parse_default=False):
+        if cast not in (str, list) and default is not environ.Env.NOTSET and self.ENVIRON.get(var) == "":
+            return default
+        return super().get_value(var, cast=cast, default=default, parse_default=parse_default)
+
+
+env = _Env()
+
+
+def env_switch(name: str, *, default: bool) -> bool:
+    """A security switch: only an explicit true/false word counts. A typo ("flase") stops start-up instead of
+    quietly switching a protection off (environ's bool reads any unknown word as False)."""
+    raw = env.str(name, default="").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("true", "1", "yes", "on"):
+        return True
+    if raw in ("false", "0", "no", "off"):
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}.")
+
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 
@@ -23,7 +48,7 @@ if not SECRET_KEY:
     SECRET_KEY = "insecure-development-key-only-used-with-DJANGO_DEBUG-true"  # noqa: S105
 
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
-PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+PUBLIC_BASE_URL = (env.str("PUBLIC_BASE_URL", default="") or "http://127.0.0.1:8000").rstrip("/")
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[PUBLIC_BASE_URL])
 
 INSTALLED_APPS = [
@@ -148,11 +173,16 @@ TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_AUTH_TOKEN_SECONDARY = env.str("TWILIO_AUTH_TOKEN_SECONDARY", default="")
 TWILIO_SMS_FROM = env.str("TWILIO_SMS_FROM", default="")
 TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="").rstrip("/")
-TWILIO_VALIDATE_SIGNATURES = env.bool("TWILIO_VALIDATE_SIGNATURES", default=True)
+# Only an explicit TWILIO_VALIDATE_SIGNATURES=false switches the webhook signature check off (DEBUG never
+# does); start-up then logs a warning (telephony.apps).
+TWILIO_VALIDATE_SIGNATURES = env_switch("TWILIO_VALIDATE_SIGNATURES", default=True)
 TWILIO_HTTP_TIMEOUT_SECONDS = env.float("TWILIO_HTTP_TIMEOUT_SECONDS", default=10.0)
 # Dialled by the Voice Fallback URL when the database is down (optional, E.164).
 EMERGENCY_PHONE = env.str("EMERGENCY_PHONE", default="")
-SMS_BACKEND = env.str("SMS_BACKEND", default="twilio" if TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN else "console")
+# `SMS_BACKEND=` (empty, as in .env.example) picks the default like an unset variable.
+SMS_BACKEND = env.str("SMS_BACKEND", default="") or (
+    "twilio" if TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN else "console"
+)
 
 # --- Rota
 SHIFT_HORIZON_WEEKS = env.int("SHIFT_HORIZON_WEEKS", default=12)
@@ -194,7 +224,7 @@ SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 # TLS is usually terminated by the proxy; set DJANGO_SECURE_SSL_REDIRECT=true where Django must redirect.
 # Twilio webhooks and /healthz are never redirected (a redirected POST loses its body).
-SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
+SECURE_SSL_REDIRECT = env_switch("DJANGO_SECURE_SSL_REDIRECT", default=False)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^telephony/"]
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
@@ -208,6 +238,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="") or "INFO"},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # twilio-python logs every REST request and response (URLs with phone numbers, headers) at INFO.
+        "twilio.http_client": {"level": "WARNING"},
+    },
 }
