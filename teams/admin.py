@@ -321,6 +321,13 @@ class MemberAdmin(LeadScopedAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("memberships__team")
 
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if obj is not None and selectors.member_outside_led_teams(user=request.user, member=obj):
+            # Shared with a team this lead does not lead: a new phone would reroute that team's calls.
+            readonly += ["name", "phone", "email", "timezone"]
+        return readonly
+
     def get_fields(self, request, obj=None):
         fields = ["name", "phone", "email", "timezone", "sms_opted_out_at", "calendar_feed"]
         if request.user.is_superuser:

@@ -227,6 +227,11 @@ class MemberViewSet(TeamChildViewSet):
         return services.member_create(team=self.team, **data)
 
     def perform_service_update(self, member, data):
+        personal = {key for key in data if key != "role"}
+        if personal and selectors.member_outside_led_teams(user=self.request.user, member=member):
+            raise exceptions.PermissionDenied(
+                f"{member.name} is also in a team you do not lead: only their role in this team can change here."
+            )
         return services.member_update(team=self.team, member=member, **data)
 
     def perform_destroy(self, member):

@@ -304,6 +304,14 @@ def is_lead(*, user: AbstractBaseUser | AnonymousUser, team: Team) -> bool:
     return TeamMembership.objects.filter(team=team, member__user=user, role=TeamMembership.Role.LEAD).exists()
 
 
+def member_outside_led_teams(*, user: AbstractBaseUser | AnonymousUser, member: Member) -> bool:
+    """True when the member also belongs to a team the user does not lead (their details are not the
+    user's to change: a new phone would reroute that other team's calls and alert replies)."""
+    if user.is_superuser:
+        return False
+    return TeamMembership.objects.filter(member=member).exclude(team__in=teams_led_by(user)).exists()
+
+
 def team_leads(*, team: Team) -> list[Member]:
     return list(
         Member.objects.filter(memberships__team=team, memberships__role=TeamMembership.Role.LEAD).order_by("pk")

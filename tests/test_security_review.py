@@ -850,3 +850,31 @@ def test_sms_ack_and_resolve_only_for_members_of_the_alerts_team(world, client):
     assert alpha.alert.state == "acknowledged"
     bravo.alert.refresh_from_db()
     assert bravo.alert.state == "open"
+
+
+@pytest.mark.django_db
+def test_a_lead_cannot_change_the_phone_of_someone_shared_with_another_team(client):
+    from rest_framework.test import APIClient
+
+    from teams.models import Member as _Member
+    from teams.models import TeamMembership as _Membership
+    from tests.factories import UserFactory as _User
+    from tests.factories import team_with_members as _team
+
+    lead_a, lead_b = _User(username="sec-lead-a"), _User(username="sec-lead-b")
+    team_a, (_, shared, solo) = _team(3, lead_user=lead_a, slug="sec-a", name="Sec A")
+    team_b, _ = _team(1, lead_user=lead_b, slug="sec-b", name="Sec B")
+    _Membership.objects.create(team=team_b, member=shared)
+    api = APIClient()
+    api.force_authenticate(lead_a)
+    response = api.patch(f"/api/v1/teams/sec-a/members/{shared.pk}/", {"phone": "+4915177777777"}, format="json")
+    assert response.status_code == 403
+    assert _Member.objects.get(pk=shared.pk).phone == shared.phone
+    # Their role in the lead's own team can still change.
+    assert api.patch(f"/api/v1/teams/sec-a/members/{shared.pk}/", {"role": "member"}, format="json").status_code == 200
+    # The admin shows the details read-only to that lead.
+    client.force_login(lead_a)
+    page = client.get(f"/admin/teams/member/{shared.pk}/change/").content.decode()
+    assert 'name="phone"' not in page
+    # Someone only in the lead's team stays editable.
+    assert 'name="phone"' in client.get(f"/admin/teams/member/{solo.pk}/change/").content.decode()
