@@ -7,7 +7,7 @@ Who may do what (another team's team or alert is a 404, a step beyond one's stan
 """
 
 from django.urls import path
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
@@ -196,8 +196,23 @@ class AlertDetail(APIView):
         return Response(AlertDetailOutput(alert).data)
 
 
-class AlertAcknowledge(APIView):
-    @extend_schema(
+class _AlertTransition(APIView):
+    """POST …/alerts/{id}/<transition>/: a lead or member of the team moves the alert on through `service`."""
+
+    service = None
+
+    def post(self, request, slug: str, alert_id: int):
+        team, standing = _team_and_standing(request, slug)
+        _require(standing, (LEAD, MEMBER))
+        alert = _alert_or_404(team, alert_id)
+        alert, _ = type(self).service(
+            alert=alert, actor=_actor(request), user=request.user, member=_member_of(request), via="API"
+        )
+        return Response(AlertOutput(alert).data)
+
+
+@extend_schema_view(
+    post=extend_schema(
         tags=["alerts"],
         operation_id="alerts_ack",
         summary="Acknowledge: stops the escalation",
@@ -205,18 +220,13 @@ class AlertAcknowledge(APIView):
         request=None,
         responses=AlertOutput,
     )
-    def post(self, request, slug: str, alert_id: int):
-        team, standing = _team_and_standing(request, slug)
-        _require(standing, (LEAD, MEMBER))
-        alert = _alert_or_404(team, alert_id)
-        alert, _ = alerts.alert_acknowledge(
-            alert=alert, actor=_actor(request), user=request.user, member=_member_of(request), via="API"
-        )
-        return Response(AlertOutput(alert).data)
+)
+class AlertAcknowledge(_AlertTransition):
+    service = staticmethod(alerts.alert_acknowledge)
 
 
-class AlertResolve(APIView):
-    @extend_schema(
+@extend_schema_view(
+    post=extend_schema(
         tags=["alerts"],
         operation_id="alerts_resolve",
         summary="Resolve: closes the alert",
@@ -224,14 +234,9 @@ class AlertResolve(APIView):
         request=None,
         responses=AlertOutput,
     )
-    def post(self, request, slug: str, alert_id: int):
-        team, standing = _team_and_standing(request, slug)
-        _require(standing, (LEAD, MEMBER))
-        alert = _alert_or_404(team, alert_id)
-        alert, _ = alerts.alert_resolve(
-            alert=alert, actor=_actor(request), user=request.user, member=_member_of(request), via="API"
-        )
-        return Response(AlertOutput(alert).data)
+)
+class AlertResolve(_AlertTransition):
+    service = staticmethod(alerts.alert_resolve)
 
 
 class AlertResolveByKey(APIView):
