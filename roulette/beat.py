@@ -137,7 +137,8 @@ def beat_schedule_install(*, apps=None, reset: bool = False) -> dict[str, int]:
         }
         row = existing[0] if existing else task_model.objects.filter(name=entry.name).first()
         if row is None:
-            task_model.objects.create(task=entry.task, **defaults)
+            # Due at once: a new installation generates its horizon and scans without waiting an interval.
+            task_model.objects.create(task=entry.task, last_run_at=timezone.now() - entry.every, **defaults)
             created += 1
             continue
         changed = row.task != entry.task or any(getattr(row, field) != value for field, value in defaults.items())

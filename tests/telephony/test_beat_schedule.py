@@ -78,3 +78,13 @@ def test_the_rota_tasks_of_the_schedule_are_registered_with_celery():
     app.loader.import_default_modules()
     for task in ("teams.tasks.shifts_extend_horizon", *(t for t in EXPECTED if t.startswith("telephony.tasks.rota."))):
         assert task in app.tasks
+
+
+def test_new_entries_are_due_at_once_so_a_fresh_install_does_not_wait_an_hour():
+    from django_celery_beat.schedulers import ModelEntry
+
+    PeriodicTask.objects.filter(task__in=EXPECTED).delete()
+    beat_schedule_install()
+    for row in PeriodicTask.objects.filter(task__in=EXPECTED):
+        due, _ = ModelEntry(row, app=app).is_due()
+        assert due, row.task
