@@ -312,40 +312,58 @@ def _tell_the_paged(*, alert: Alert, verb: str, actor: str, member: Member | Non
         )
 
 
+def _transition(
+    *, alert: Alert, to: str, moves_from: tuple[str, ...], action: str, verb: str, actor: str, user, member, via
+) -> tuple[Alert, bool]:
+    """Move the alert to `to` under a row lock, stamping who and when, stopping the escalation, recording
+    the event and telling the people paged; returns (alert, changed). From any other state it is left."""
+    with transaction.atomic():
+        alert = Alert.objects.select_for_update().get(pk=alert.pk)
+        if alert.state not in moves_from:
+            return alert, False
+        stamp = "acknowledged" if to == Alert.State.ACKNOWLEDGED else "resolved"
+        alert.state = to
+        setattr(alert, f"{stamp}_at", timezone.now())
+        setattr(alert, f"{stamp}_by", actor[:150])
+        alert.next_escalation_at = None
+        alert.save(update_fields=["state", f"{stamp}_at", f"{stamp}_by", "next_escalation_at"])
+        _event(alert, action, actor=actor, user=_real_user(user), member=member, detail=via)
+        _tell_the_paged(alert=alert, verb=verb, actor=actor, member=member)
+    return alert, True
+
+
 def alert_acknowledge(
     *, alert: Alert, actor: str, user=None, member: Member | None = None, via: str = ""
 ) -> tuple[Alert, bool]:
     """Stop the escalation; returns (alert, changed). An alert already acknowledged or resolved is left."""
-    with transaction.atomic():
-        alert = Alert.objects.select_for_update().get(pk=alert.pk)
-        if alert.state != Alert.State.OPEN:
-            return alert, False
-        alert.state = Alert.State.ACKNOWLEDGED
-        alert.acknowledged_at = timezone.now()
-        alert.acknowledged_by = actor[:150]
-        alert.next_escalation_at = None
-        alert.save(update_fields=["state", "acknowledged_at", "acknowledged_by", "next_escalation_at"])
-        _event(alert, Action.ACKNOWLEDGED, actor=actor, user=_real_user(user), member=member, detail=via)
-        _tell_the_paged(alert=alert, verb="acknowledged", actor=actor, member=member)
-    return alert, True
+    return _transition(
+        alert=alert,
+        to=Alert.State.ACKNOWLEDGED,
+        moves_from=(Alert.State.OPEN,),
+        action=Action.ACKNOWLEDGED,
+        verb="acknowledged",
+        actor=actor,
+        user=user,
+        member=member,
+        via=via,
+    )
 
 
 def alert_resolve(
     *, alert: Alert, actor: str, user=None, member: Member | None = None, via: str = ""
 ) -> tuple[Alert, bool]:
     """Close the alert (from open or acknowledged); returns (alert, changed)."""
-    with transaction.atomic():
-        alert = Alert.objects.select_for_update().get(pk=alert.pk)
-        if alert.state == Alert.State.RESOLVED:
-            return alert, False
-        alert.state = Alert.State.RESOLVED
-        alert.resolved_at = timezone.now()
-        alert.resolved_by = actor[:150]
-        alert.next_escalation_at = None
-        alert.save(update_fields=["state", "resolved_at", "resolved_by", "next_escalation_at"])
-        _event(alert, Action.RESOLVED, actor=actor, user=_real_user(user), member=member, detail=via)
-        _tell_the_paged(alert=alert, verb="resolved", actor=actor, member=member)
-    return alert, True
+    return _transition(
+        alert=alert,
+        to=Alert.State.RESOLVED,
+        moves_from=(Alert.State.OPEN, Alert.State.ACKNOWLEDGED),
+        action=Action.RESOLVED,
+        verb="resolved",
+        actor=actor,
+        user=user,
+        member=member,
+        via=via,
+    )
 
 
 def alert_resolve_by_key(*, team: Team, dedupe_key: str, actor: str, user=None, via: str = "") -> Alert | None:
