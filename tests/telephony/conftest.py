@@ -3,10 +3,12 @@
 import warnings
 
 import pytest
+import time_machine
 
 from roulette.celery import app as celery_app
 from telephony.backends import locmem_outbox
 from tests.fake_twilio import FakeTwilio, openapi_skip_reason
+from tests.telephony.world import NOW
 
 
 @pytest.fixture
@@ -44,3 +46,10 @@ def eager_retries():
     setting after the test.)"""
     celery_app.conf.task_eager_propagates = False
     yield
+
+
+@pytest.fixture
+def clock():
+    """Time stands still at NOW (tests.telephony.world); move it with clock.move_to(...)."""
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller

@@ -4,7 +4,6 @@ import datetime as dt
 from types import SimpleNamespace
 
 import pytest
-import time_machine
 
 from teams.models import Role, TeamMembership
 from telephony import alerts
@@ -12,20 +11,13 @@ from telephony.models import Alert, AlertEvent, OutboundMessage
 from telephony.sms_text import sms_segments
 from telephony.tasks.alerts import alerts_escalate
 from tests.factories import MemberFactory, MembershipFactory, ShiftFactory, UserFactory, team_with_members
-
-NOW = dt.datetime(2026, 12, 1, 10, 0, tzinfo=dt.UTC)
+from tests.telephony.world import NOW
 
 
 @pytest.fixture(autouse=True)
 def _fast_passwords(settings):
     # Leads are made with a password; the production hasher would take most of the test's time.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def clock():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ import datetime as dt
 from io import StringIO
 
 import pytest
-import time_machine
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
@@ -12,20 +11,14 @@ from teams.models import ApiToken, Role
 from telephony import alerts
 from telephony.models import Alert, OutboundMessage
 from tests.factories import ShiftFactory, UserFactory, team_with_members
+from tests.telephony.world import NOW
 
-NOW = dt.datetime(2026, 12, 1, 10, 0, tzinfo=dt.UTC)
 CHANGELIST = "/admin/telephony/alert/"
 
 
 @pytest.fixture(autouse=True)
 def _fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def clock():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ import datetime as dt
 from types import SimpleNamespace
 
 import pytest
-import time_machine
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
@@ -13,8 +12,7 @@ from teams.services import token_create
 from telephony import alerts
 from telephony.models import Alert, OutboundMessage
 from tests.factories import MemberFactory, MembershipFactory, ShiftFactory, UserFactory, team_with_members
-
-NOW = dt.datetime(2026, 12, 1, 10, 0, tzinfo=dt.UTC)
+from tests.telephony.world import NOW
 
 
 @pytest.fixture(autouse=True)
@@ -25,12 +23,6 @@ def _fresh_throttle(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     yield
     cache.clear()
-
-
-@pytest.fixture
-def clock():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
 
 
 def _client(key: str | None = None) -> APIClient:

@@ -10,7 +10,6 @@ from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import pytest
-import time_machine
 from django.conf import settings
 
 from teams.models import Role
@@ -24,10 +23,10 @@ from tests.factories import (
     UserFactory,
     team_with_members,
 )
+from tests.telephony.world import NOW
 from tests.twilio_helpers import post_signed
 from tests.twiml_rules import check_twiml
 
-NOW = dt.datetime(2026, 12, 1, 10, 0, tzinfo=dt.UTC)
 WEB_NUMBER = "+493012340001"
 CALLER = "+4917012345678"
 FALLBACK_PHONE = "+498912345678"
@@ -39,13 +38,11 @@ def sid(prefix: str) -> str:
 
 
 @pytest.fixture
-def clock():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
 def web(db, clock):
+    return web_team(clock)
+
+
+def web_team(clock):
     """Team Web: a lead, a primary and a secondary on call all week, a fallback phone and one number."""
     team, (lead, primary, secondary) = team_with_members(
         3, lead_user=UserFactory(username="lea"), name="Web", fallback_phone=FALLBACK_PHONE, ring_timeout=15

@@ -7,8 +7,6 @@ through tests/twiml_rules.py.
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 import time_machine
 from django.conf import settings
@@ -16,8 +14,9 @@ from django.db import OperationalError, connection
 
 from teams.models import Member, Role, Team
 from telephony.models import Call, DialAttempt, Voicemail
-from tests.factories import ShiftFactory, SupportNumberFactory, UserFactory, team_with_members
+from tests.factories import ShiftFactory, SupportNumberFactory, team_with_members
 from tests.telephony.test_voice import CALLER, FALLBACK_PHONE, NOW, WEB_NUMBER, TwilioCall, sid, voicemail_sms
+from tests.telephony.test_voice import web_team as voice_web
 from tests.twilio_helpers import post_signed
 from tests.twiml_rules import check_twiml
 
@@ -25,20 +24,8 @@ INCOMING = "/telephony/voice/incoming/"
 
 
 @pytest.fixture
-def clock():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
 def web(db, clock):
-    team, (lead, primary, secondary) = team_with_members(
-        3, lead_user=UserFactory(username="lea"), name="Web", fallback_phone=FALLBACK_PHONE, ring_timeout=15
-    )
-    SupportNumberFactory(team=team, phone_number=WEB_NUMBER)
-    ShiftFactory(team=team, role=Role.PRIMARY, member=primary)
-    ShiftFactory(team=team, role=Role.SECONDARY, member=secondary)
-    return SimpleNamespace(team=team, lead=lead, primary=primary, secondary=secondary)
+    return voice_web(clock)
 
 
 @pytest.fixture
