@@ -57,13 +57,20 @@ def member_create(*, team: Team, name: str, phone: str, email: str = "", role: s
     return member
 
 
-def team_update(*, team: Team, **fields) -> Team:
-    """Change a team; a new time zone moves the future hand-offs (future unedited shifts are regenerated)."""
+def team_update(*, team: Team, now: dt.datetime | None = None, **fields) -> Team:
+    """Change a team. A new time zone moves the future hand-offs to the rotations' wall times in it.
+
+    The shift in progress keeps the end its person was told; the next person in the rotation takes over
+    at that instant and hands over at the first hand-off in the new zone (see README, "Changing a team's
+    time zone").
+    """
     with transaction.atomic():
         old_timezone = team.timezone
         _update(team, fields)
         if team.timezone != old_timezone:
-            shifts_generate(rotations=Rotation.objects.filter(team=team).select_related("team"))
+            shifts_generate(
+                rotations=Rotation.objects.filter(team=team).select_related("team"), now=now, keep_started_turns=True
+            )
     return team
 
 
@@ -210,7 +217,11 @@ def _subtract(start: dt.datetime, end: dt.datetime, kept: Sequence[tuple[dt.date
 
 
 def shifts_generate(
-    *, rotations: Iterable[Rotation] | None = None, now: dt.datetime | None = None, horizon: dt.timedelta | None = None
+    *,
+    rotations: Iterable[Rotation] | None = None,
+    now: dt.datetime | None = None,
+    horizon: dt.timedelta | None = None,
+    keep_started_turns: bool = False,
 ) -> dict[str, int]:
     """Bring the shifts of the rotations in line with them, from now to the horizon, with bulk writes.
 
@@ -220,6 +231,10 @@ def shifts_generate(
     writes the old pattern over the new one. A rotation moved to another role leaves its future shifts in
     the old role (those nobody edited go; started and edited ones stay there as hand-made history). Queries
     do not grow with the number of shifts or rotations. One rotation that fails is logged and skipped.
+
+    With `keep_started_turns` (a change of time zone), a started shift's person is not kept on past the end
+    they were told: the piece of the new pattern that would extend them goes to the next person in the
+    rotation instead.
     """
     now = now or timezone.now()
     horizon = horizon or dt.timedelta(weeks=settings.SHIFT_HORIZON_WEEKS)
@@ -243,11 +258,13 @@ def shifts_generate(
         rotations = list(fresh)
         if not rotations:
             return empty
-        counts = _generate_locked(rotations, now, window_end)
+        counts = _generate_locked(rotations, now, window_end, keep_started_turns=keep_started_turns)
     return counts
 
 
-def _generate_locked(rotations: list[Rotation], now: dt.datetime, window_end: dt.datetime) -> dict[str, int]:
+def _generate_locked(
+    rotations: list[Rotation], now: dt.datetime, window_end: dt.datetime, *, keep_started_turns: bool = False
+) -> dict[str, int]:
     participants: dict[int, list[int]] = {r.pk: [] for r in rotations}
     for rotation_id, member_id in (
         RotationParticipant.objects.filter(rotation__in=rotations)
@@ -292,23 +309,34 @@ def _generate_locked(rotations: list[Rotation], now: dt.datetime, window_end: dt
                 (s.start, s.end) for s in rows if s.start <= now or s.is_edited or s.rotation_id != rotation.pk
             )
             mine = {s.start: s for s in rows if s.rotation_id == rotation.pk and s.start > now and not s.is_edited}
+            # Who each of this rotation's started shifts ends with, by its end.
+            started_ends = {
+                s.end: s.member_id
+                for s in rows
+                if keep_started_turns and s.rotation_id == rotation.pk and s.start <= now < s.end and not s.is_edited
+            }
+            member_ids = participants[rotation.pk]
             planned = rota.generate(
                 start_local=rotation.start_local,
                 length=rotation.shift_length,
-                member_ids=participants[rotation.pk],
+                member_ids=member_ids,
                 tz=rotation.team.tz,
                 window_start=now,
                 window_end=window_end,
             )
-            wanted: dict[dt.datetime, tuple[dt.datetime, int]] = {}
+            # start -> (end, member, pinned): a pinned piece breaks the pattern, so later runs must keep it.
+            wanted: dict[dt.datetime, tuple[dt.datetime, int, bool]] = {}
             for plan in planned:
                 # The shift in progress is created with its real start when nothing covers it yet (and no
                 # stored row of the past overlaps it); once stored it has started, so it is kept and never
                 # rewritten.
                 for start, end in _subtract(plan.start, plan.end, kept):
                     if end > now and end > start:
-                        wanted[start] = (end, plan.member_id)
-            for start, (end, member_id) in wanted.items():
+                        if start > plan.start and started_ends.get(start) == plan.member_id:
+                            wanted[start] = (end, member_ids[(plan.sequence + 1) % len(member_ids)], True)
+                        else:
+                            wanted[start] = (end, plan.member_id, False)
+            for start, (end, member_id, pinned) in wanted.items():
                 shift = mine.pop(start, None)
                 if shift is None:
                     to_create.append(
@@ -319,10 +347,11 @@ def _generate_locked(rotations: list[Rotation], now: dt.datetime, window_end: dt
                             start=start,
                             end=end,
                             rotation=rotation,
+                            is_edited=pinned,
                         )
                     )
-                elif shift.end != end or shift.member_id != member_id:
-                    shift.end, shift.member_id = end, member_id
+                elif shift.end != end or shift.member_id != member_id or pinned:
+                    shift.end, shift.member_id, shift.is_edited = end, member_id, pinned
                     to_update.append(shift)
             to_delete.extend(s.pk for s in mine.values())
         except Exception:
@@ -333,7 +362,7 @@ def _generate_locked(rotations: list[Rotation], now: dt.datetime, window_end: dt
     if to_detach:
         Shift.objects.bulk_update(to_detach, ["rotation"], batch_size=500)
     if to_update:
-        Shift.objects.bulk_update(to_update, ["end", "member"], batch_size=500)
+        Shift.objects.bulk_update(to_update, ["end", "member", "is_edited"], batch_size=500)
     if to_create:
         Shift.objects.bulk_create(to_create, batch_size=500, ignore_conflicts=True)
     return {"created": len(to_create), "updated": len(to_update), "deleted": len(to_delete), "failed": failed}

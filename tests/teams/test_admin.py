@@ -173,6 +173,7 @@ def test_lead_edits_a_shift_member_and_it_is_kept_on_regeneration(client, two_te
     assert shift.member == other
 
 
+@time_machine.travel(NOW, tick=False)
 def test_generate_shifts_action(client, two_teams):
     lead_a, team_a, *_ = two_teams
     Shift.objects.filter(team=team_a, start__gt=NOW + dt.timedelta(days=30)).delete()

@@ -1,6 +1,7 @@
 """Writes to the rota: validation, generation, regeneration, and the query budget of reads."""
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -312,3 +313,102 @@ def test_a_one_person_rotation_reports_the_shift_end_not_the_look_ahead_edge():
     assert entry.current.member == solo and entry.next is None
     assert entry.current.start == utc(2027, 3, 22, 9)  # Mon 09:00 WET
     assert entry.current.end == utc(2027, 3, 29, 8)  # Mon 09:00 WEST
+
+
+# --- Changing a team's time zone -------------------------------------------------------------------------
+# Weekly Berlin rotation of Ana and Bruno, hand-offs Monday 09:00 from 30 Nov 2026 (08:00 UTC in winter).
+BERLIN_START = dt.datetime(2026, 11, 30, 9)
+OLD_FIRST_END = utc(2026, 12, 7, 8)  # Ana was told: "until Mon 7 Dec 09:00 (Europe/Berlin)"
+
+
+def _zone_change_world(now, new_zone, shift_length=dt.timedelta(days=7)):
+    team, (ana, bruno) = team_with_members(2, timezone="Europe/Berlin")
+    services.rotation_create(
+        team=team,
+        name="Primary",
+        role=Role.PRIMARY,
+        member_ids=[ana.pk, bruno.pk],
+        start_local=BERLIN_START,
+        shift_length=shift_length,
+        now=now,
+    )
+    before = list(Shift.objects.filter(team=team).order_by("start").values_list("start", "end", "member_id"))
+    services.team_update(team=team, timezone=new_zone, now=now)
+    after = list(Shift.objects.filter(team=team).order_by("start").values_list("start", "end", "member_id"))
+    return team, ana, bruno, before, after
+
+
+def _stretches(rows):
+    """Back-to-back rows of one person read as one stretch, as the people on call see them."""
+    merged = []
+    for start, end, member_id in rows:
+        if merged and merged[-1][1] == start and merged[-1][2] == member_id:
+            merged[-1] = (merged[-1][0], end, member_id)
+        else:
+            merged.append((start, end, member_id))
+    return merged
+
+
+def _assert_covered_and_alternating(rows, now):
+    assert rows[0][0] <= now
+    assert all(a_end == b_start for (_, a_end, _), (b_start, _, _) in zip(rows, rows[1:], strict=False)), rows
+    stretches = _stretches(rows)
+    assert all(a[2] != b[2] for a, b in zip(stretches, stretches[1:], strict=False)), stretches
+    assert rows[-1][1] >= now + dt.timedelta(weeks=11)
+    return stretches
+
+
+@pytest.mark.parametrize("new_zone", ["Pacific/Chatham", "America/Los_Angeles", "Asia/Kathmandu"])
+def test_a_time_zone_change_before_the_first_shift_moves_every_hand_off_to_the_new_wall_time(new_zone):
+    now = utc(2026, 11, 20, 12)
+    with time_machine.travel(now, tick=False):
+        team, ana, bruno, _, after = _zone_change_world(now, new_zone)
+    zone = ZoneInfo(new_zone)
+    assert after[0][2] == ana.pk
+    assert after[0][0] == dt.datetime(2026, 11, 30, 9, tzinfo=zone)
+    assert {(start.astimezone(zone).weekday(), start.astimezone(zone).time()) for start, _, _ in after} == {
+        (0, dt.time(9))
+    }
+    assert _assert_covered_and_alternating(after, after[0][0])
+
+
+@pytest.mark.parametrize("new_zone", ["Pacific/Chatham", "America/Los_Angeles", "Asia/Kathmandu"])
+def test_a_time_zone_change_mid_shift_keeps_the_told_end_then_the_next_person_takes_over(new_zone):
+    """Ana keeps exactly the end she was told; Bruno takes over then, whichever way the zone moved, and
+    hands over at the first Monday 09:00 of the new zone; every later hand-off is Monday 09:00 there."""
+    now = utc(2026, 12, 2, 12)
+    with time_machine.travel(now, tick=False):
+        team, ana, bruno, before, after = _zone_change_world(now, new_zone)
+        assert after[0] == before[0] == (utc(2026, 11, 30, 8), OLD_FIRST_END, ana.pk)
+        stretches = _assert_covered_and_alternating(after, now)
+        zone = ZoneInfo(new_zone)
+        bruno_first = stretches[1]
+        assert bruno_first[:1] == (OLD_FIRST_END,) and bruno_first[2] == bruno.pk
+        assert (bruno_first[1].astimezone(zone).weekday(), bruno_first[1].astimezone(zone).time()) == (0, dt.time(9))
+        assert {(s.astimezone(zone).weekday(), s.astimezone(zone).time()) for s, _, _ in stretches[2:]} == {
+            (0, dt.time(9))
+        }
+        # Who is on call agrees with the rows, on both sides of the kept end.
+        at = selectors.oncall_at(team=team, at=OLD_FIRST_END - dt.timedelta(minutes=1))[Role.PRIMARY]
+        assert at.member == ana
+        at = selectors.oncall_at(team=team, at=OLD_FIRST_END)[Role.PRIMARY]
+        assert at.member == bruno
+        # The hourly generation that follows changes nothing.
+        later = now + dt.timedelta(hours=1)
+        with time_machine.travel(later, tick=False):
+            services.shifts_generate(now=later)
+        again = list(Shift.objects.filter(team=team).order_by("start").values_list("start", "end", "member_id"))
+        assert again == after
+
+
+def test_a_time_zone_change_mid_shift_with_daily_shifts_leaves_nobody_doubled_or_uncovered():
+    now = utc(2026, 12, 2, 12)  # Wednesday: the Tuesday-09:00 Berlin shift is in progress
+    with time_machine.travel(now, tick=False):
+        team, ana, bruno, before, after = _zone_change_world(now, "America/New_York", dt.timedelta(days=1))
+    current = next(row for row in before if row[0] <= now < row[1])
+    assert current in after
+    stretches = _assert_covered_and_alternating(after, now)
+    following = next(s for s in stretches if s[0] == current[1])
+    assert following[2] != current[2]
+    zone = ZoneInfo("America/New_York")
+    assert {s.astimezone(zone).time() for s, _, _ in stretches if s > following[0]} == {dt.time(9)}
