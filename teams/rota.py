@@ -83,6 +83,13 @@ def to_local_wall(instant: dt.datetime, tz: ZoneInfo) -> dt.datetime:
     return instant.astimezone(tz).replace(tzinfo=None)
 
 
+def format_local(instant: dt.datetime, tz: ZoneInfo, *, year: bool = True, zone: bool = True) -> str:
+    """An instant as a person in `tz` reads it: "Mon 07 Dec 2026 09:00 CET (Europe/Berlin)"."""
+    local = instant.astimezone(tz)
+    text = local.strftime("%a %d %b %Y %H:%M" if year else "%a %d %b %H:%M")
+    return f"{text} {local.tzname()} ({tz.key})" if zone else text
+
+
 def handoff(start_local: dt.datetime, length: dt.timedelta, n: int, tz: ZoneInfo) -> dt.datetime:
     """The n-th hand-off instant (UTC)."""
     return localize(start_local + n * length, tz)

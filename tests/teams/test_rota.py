@@ -199,3 +199,12 @@ def test_generated_shifts_are_contiguous_cover_the_window_and_are_fair(
     for s in shifts[:whole]:
         counts[s.member_id] += 1
     assert len(set(counts.values())) == 1
+
+
+def test_format_local_names_the_wall_time_and_the_zone():
+    instant = dt.datetime(2026, 12, 7, 8, tzinfo=dt.UTC)
+    assert rota.format_local(instant, ZoneInfo("Europe/Berlin")) == "Mon 07 Dec 2026 09:00 CET (Europe/Berlin)"
+    assert (
+        rota.format_local(instant, ZoneInfo("Asia/Kathmandu"), year=False) == "Mon 07 Dec 13:45 +0545 (Asia/Kathmandu)"
+    )
+    assert rota.format_local(instant, ZoneInfo("America/Sao_Paulo"), zone=False) == "Mon 07 Dec 2026 05:00"
