@@ -186,6 +186,8 @@ SMS_BACKEND = env.str("SMS_BACKEND", default="") or (
 
 # --- Rota
 SHIFT_HORIZON_WEEKS = env.int("SHIFT_HORIZON_WEEKS", default=12)
+# Who tells people that a rotation change moved their time on call (the rota itself sends nothing).
+ROTA_CHANGE_NOTIFIER = "telephony.notifications.rota_changes_notify"
 ALERT_PAGES_PER_HOUR = env.int("ALERT_PAGES_PER_HOUR", default=20)
 
 # --- REST API

@@ -5,12 +5,18 @@ import datetime as dt
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
-from django.http import Http404
+from django.forms.formsets import all_valid
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from teams import selectors, services
+from teams import rota, selectors, services
+from teams.admin_time import LocalTimesForm, TeamTimeAdmin, local_day_filter
 from teams.errors import RotaError
 from teams.models import (
     ApiToken,
@@ -190,8 +196,9 @@ class TeamForm(forms.ModelForm):
 
 
 @admin.register(Team)
-class TeamAdmin(LeadScopedAdmin):
+class TeamAdmin(TeamTimeAdmin, LeadScopedAdmin):
     team_path = "pk"
+    team_zone_path = "timezone"
     form = TeamForm
     list_display = ("name", "slug", "timezone", "ring_timeout", "oncall_now")
     search_fields = ("name", "slug")
@@ -394,7 +401,8 @@ class ParticipantFormSet(forms.BaseInlineFormSet):
             for index, form in enumerate(self.forms)
             if form.cleaned_data and not self._should_delete_form(form) and form.cleaned_data.get("member")
         ]
-        services.rotation_set_members(rotation=self.instance, member_ids=[member.pk for *_, member in sorted(kept)])
+        ordered = [kept_member.pk for *_pos, kept_member in sorted(kept)]
+        services.rotation_set_members(rotation=self.instance, member_ids=ordered)
         self.new_objects, self.changed_objects, self.deleted_objects = [], [], []
         return []
 
@@ -408,20 +416,100 @@ class ParticipantInline(ScopedInline):
 
 
 @admin.register(Rotation)
-class RotationAdmin(LeadScopedAdmin):
+class RotationAdmin(TeamTimeAdmin, LeadScopedAdmin):
+    """Rotations; an edit can be previewed (who changes in the next weeks, new double bookings) before it is
+    saved, and everyone whose time on call it moves is told by SMS once it is saved."""
+
     list_display = ("name", "team", "role", "start_date", "start_time", "shift_length", "updated_at")
     list_filter = (("team", TeamListFilter), "role")
     inlines = [ParticipantInline]
     actions = ["generate_shifts_now"]
+    change_form_template = "admin/teams/rotation/change_form.html"
+
+    def get_urls(self):
+        preview = path(
+            "<path:object_id>/preview/",
+            self.admin_site.admin_view(self.preview_view),
+            name="teams_rotation_preview",
+        )
+        return [preview, *super().get_urls()]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        preview_url = reverse("admin:teams_rotation_preview", args=[object_id])
+        extra_context = {**(extra_context or {}), "preview_url": preview_url}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def preview_view(self, request, object_id):
+        rotation = self.get_object(request, unquote(object_id))
+        change_url = reverse("admin:teams_rotation_change", args=[rotation.pk])
+        if request.method != "POST" or not self.has_change_permission(request, rotation):
+            return HttpResponseRedirect(change_url)
+        form = self.get_form(request, rotation, change=True)(request.POST, request.FILES, instance=rotation)
+        formsets, _inlines = self._create_formsets(request, rotation, change=True)
+        if not (form.is_valid() and all_valid(formsets)):
+            return self.change_view(request, object_id)  # the form again, with its errors; nothing saved
+
+        def apply():
+            changed = form.save()
+            for formset in formsets:
+                formset.save()
+            return changed
+
+        now = timezone.now()
+        preview = services.rotation_preview(rotation=rotation, apply=apply, now=now)
+        team = Rotation.objects.select_related("team").get(pk=rotation.pk).team
+        names = dict(Member.objects.filter(memberships__team=team).values_list("pk", "name"))
+        nobody = _("nobody")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Preview of the changes to %(rotation)s") % {"rotation": rotation.name},
+            "original": rotation,
+            "team": team,
+            "weeks": services.ROTATION_PREVIEW.days // 7,
+            "changes": [
+                {
+                    "start": rota.format_local(c.start, team.tz),
+                    "end": rota.format_local(c.end, team.tz),
+                    "before": names.get(c.before_member_id, nobody),
+                    "after": names.get(c.after_member_id, nobody),
+                }
+                for c in preview.changes
+            ],
+            "double_bookings": [
+                {
+                    "who": names.get(s.member_id, "?"),
+                    "start": rota.format_local(s.start, team.tz),
+                    "end": rota.format_local(s.end, team.tz),
+                }
+                for s in preview.new_double_bookings
+            ],
+            "fields": [
+                (key, value)
+                for key, values in request.POST.lists()
+                if key not in ("csrfmiddlewaretoken", "_preview", "_save", "_continue")
+                for value in values
+            ],
+            "change_url": change_url,
+        }
+        return TemplateResponse(request, "admin/teams/rotation/preview.html", context)
 
     def save_related(self, request, form, formsets, change):
+        now = timezone.now()
+        before = services.rotation_schedule(rotation=form.instance, now=now) if change else None
         super().save_related(request, form, formsets, change)
-        counts = services.shifts_generate(rotations=[form.instance])
+        counts = services.shifts_generate(rotations=[form.instance], now=now)
         messages.info(
             request,
             f"Future shifts regenerated: {counts['created']} created, {counts['updated']} updated, "
             f"{counts['deleted']} removed. Past and hand-edited shifts were kept.",
         )
+        if before is not None:
+            changes = services.rotation_changes_announce(rotation=form.instance, before=before, now=now)
+            people = {c.before_member_id for c in changes} | {c.after_member_id for c in changes}
+            people.discard(None)
+            if people:
+                messages.info(request, f"{len(people)} people whose time on call moved will get an SMS.")
 
     def delete_model(self, request, obj):
         # Like the API: the future shifts it planned go too (a plain delete left weeks of them on call).
@@ -437,53 +525,34 @@ class RotationAdmin(LeadScopedAdmin):
         self.message_user(request, f"Shifts generated: {counts['created']} created, {counts['updated']} updated.")
 
 
-UTC_HELP = (
-    "In UTC, the server's time zone, not the team's: 09:00 in Berlin is 08:00 UTC in winter and 07:00 UTC in "
-    "summer. The list's team-time columns, 'In team time' below and the team page show local times."
-)
+class ShiftForm(LocalTimesForm):
+    class Meta:
+        model = Shift
+        fields = ("team", "role", "member", "start", "end")
 
 
-class IntervalAdmin(LeadScopedAdmin):
-    """Shifts and overrides: start and end are typed in UTC (said next to the inputs) and shown in team time."""
+class OverrideForm(LocalTimesForm):
+    class Meta:
+        model = Override
+        fields = ("team", "role", "member", "start", "end", "reason")
+
+
+class IntervalAdmin(TeamTimeAdmin, LeadScopedAdmin):
+    """Shifts and overrides: start and end are typed and shown in the team's time zone, with the zone named."""
 
     list_select_related = ("team", "member")
-
-    def formfield_for_dbfield(self, db_field, request, **kwargs):
-        field = super().formfield_for_dbfield(db_field, request, **kwargs)
-        if db_field.name in ("start", "end") and field is not None:
-            field.help_text = UTC_HELP
-        return field
-
-    @staticmethod
-    def _team_time(obj, instant) -> str:
-        if instant is None or not obj.team_id:
-            return "-"
-        return instant.astimezone(obj.team.tz).strftime("%a %d %b %Y %H:%M %Z")
-
-    @admin.display(description="Start (team time)", ordering="start")
-    def local_start(self, obj):
-        return self._team_time(obj, obj.start)
-
-    @admin.display(description="End (team time)", ordering="end")
-    def local_end(self, obj):
-        return self._team_time(obj, obj.end)
-
-    @admin.display(description="In team time")
-    def team_time(self, obj):
-        if not obj.pk:
-            return "Shown once saved."
-        return f"{self.local_start(obj)} to {self.local_end(obj)} ({obj.team.timezone})"
 
 
 @admin.register(Shift)
 class ShiftAdmin(IntervalAdmin):
-    list_display = ("team", "role", "member", "local_start", "local_end", "is_edited", "rotation")
-    list_filter = (("team", TeamListFilter), "role", "is_edited", ("start", admin.DateFieldListFilter))
-    date_hierarchy = "start"
+    form = ShiftForm
+    list_display = ("team", "role", "member", "start", "end", "is_edited", "rotation")
+    list_filter = (("team", TeamListFilter), "role", "is_edited", local_day_filter("start"))
     list_select_related = ("team", "member", "rotation")
     search_fields = ("member__name",)
-    fields = ("team", "role", "member", "start", "end", "team_time", "is_edited", "rotation")
-    readonly_fields = ("team_time", "is_edited", "rotation")
+    fields = ("team", "role", "member", "start", "end", "is_edited", "rotation")
+    readonly_fields = ("is_edited", "rotation")
+    ordering = ("start",)
 
     def save_model(self, request, obj, form, change):
         # Through the service: the team's lock keeps two leads from booking overlapping shifts at once, and
@@ -493,13 +562,13 @@ class ShiftAdmin(IntervalAdmin):
 
 @admin.register(Override)
 class OverrideAdmin(IntervalAdmin):
-    list_display = ("team", "role", "member", "local_start", "local_end", "reason", "created_by")
-    list_filter = (("team", TeamListFilter), "role")
-    date_hierarchy = "start"
+    form = OverrideForm
+    list_display = ("team", "role", "member", "start", "end", "reason", "created_by")
+    list_filter = (("team", TeamListFilter), "role", local_day_filter("start"))
     list_select_related = ("team", "member", "created_by")
     search_fields = ("member__name", "reason")
-    fields = ("team", "role", "member", "start", "end", "team_time", "reason")
-    readonly_fields = ("team_time",)
+    fields = ("team", "role", "member", "start", "end", "reason")
+    ordering = ("-start",)
 
     def save_model(self, request, obj, form, change):
         if not change:

@@ -83,6 +83,25 @@ def to_local_wall(instant: dt.datetime, tz: ZoneInfo) -> dt.datetime:
     return instant.astimezone(tz).replace(tzinfo=None)
 
 
+def wall_time_kind(wall: dt.datetime, tz: ZoneInfo) -> str | None:
+    """ "nonexistent" for a naive wall time skipped by a spring-forward jump, "ambiguous" for one that a
+    fall-back repeats, None for an ordinary one (`localize` says what each becomes)."""
+    first, second = wall.replace(tzinfo=tz, fold=0), wall.replace(tzinfo=tz, fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return None
+    if to_local_wall(first.astimezone(UTC), tz) == wall == to_local_wall(second.astimezone(UTC), tz):
+        return "ambiguous"
+    return "nonexistent"
+
+
+def local_days(first_day: dt.date, days: int, tz: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
+    """The instants from local midnight of `first_day` to local midnight `days` days later (a day may be 23
+    or 25 hours long)."""
+    start = localize(dt.datetime.combine(first_day, dt.time()), tz)
+    end = localize(dt.datetime.combine(first_day + dt.timedelta(days=days), dt.time()), tz)
+    return start, end
+
+
 def format_local(instant: dt.datetime, tz: ZoneInfo, *, year: bool = True, zone: bool = True) -> str:
     """An instant as a person in `tz` reads it: "Mon 07 Dec 2026 09:00 CET (Europe/Berlin)"."""
     local = instant.astimezone(tz)
@@ -294,3 +313,60 @@ def handoffs(segments: Sequence[Segment]) -> list[Handoff]:
             until = later.end
         result.append(Handoff(after.start, before.member_id, after.member_id, until))
     return result
+
+
+@dataclass(frozen=True)
+class Change:
+    """A stretch in which a role's person differs between two schedules (None: nobody)."""
+
+    start: dt.datetime
+    end: dt.datetime
+    before_member_id: int | None
+    after_member_id: int | None
+
+
+def _member_at(segments: Sequence[Segment], at: dt.datetime) -> int | None:
+    segment = segment_at(segments, at)
+    return segment.member_id if segment else None
+
+
+def schedule_changes(before: Sequence[Segment], after: Sequence[Segment]) -> list[Change]:
+    """Where two schedules of one role put different people, as maximal stretches, in order."""
+    bounds = sorted({s.start for s in (*before, *after)} | {s.end for s in (*before, *after)})
+    changes: list[Change] = []
+    for start, end in zip(bounds, bounds[1:], strict=False):
+        old, new = _member_at(before, start), _member_at(after, start)
+        if old == new:
+            continue
+        if (
+            changes
+            and changes[-1].end == start
+            and (changes[-1].before_member_id, changes[-1].after_member_id)
+            == (
+                old,
+                new,
+            )
+        ):
+            changes[-1] = Change(changes[-1].start, end, old, new)
+        else:
+            changes.append(Change(start, end, old, new))
+    return changes
+
+
+def double_bookings(first: Sequence[Segment], second: Sequence[Segment]) -> list[Segment]:
+    """Where the same person is on call in both schedules (primary and secondary) at once."""
+    found: list[Segment] = []
+    for a in first:
+        if a.member_id is None:
+            continue
+        for b in second:
+            if b.member_id != a.member_id:
+                continue
+            start, end = max(a.start, b.start), min(a.end, b.end)
+            if start >= end:
+                continue
+            if found and found[-1].end == start and found[-1].member_id == a.member_id:
+                found[-1] = Segment(a.member_id, found[-1].start, end, None)
+            else:
+                found.append(Segment(a.member_id, start, end, None))
+    return sorted(found, key=lambda s: s.start)

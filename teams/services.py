@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
-from teams import rota
+from teams import rota, selectors
 from teams.errors import RotaError
 from teams.models import (
     Member,
     Override,
+    Role,
     Rotation,
     RotationParticipant,
     Shift,
@@ -26,6 +29,9 @@ from teams.models import (
 )
 
 logger = logging.getLogger(__name__)
+
+# How far ahead a rotation change is previewed to the lead and announced to the people it moves.
+ROTATION_PREVIEW = dt.timedelta(weeks=8)
 
 
 def _save(obj, *, exclude: Iterable[str] = ()):
@@ -176,9 +182,12 @@ def rotation_create(
 
 
 def rotation_update(*, rotation: Rotation, member_ids: Sequence[int] | None = None, now=None, **fields) -> Rotation:
-    """Change a rotation; future shifts nobody edited by hand are regenerated, the past stays."""
+    """Change a rotation; future shifts nobody edited by hand are regenerated, the past stays. Everyone whose
+    time on call moves in the next weeks is told after the commit (`rotation_changes_announce`)."""
+    now = now or timezone.now()
     with transaction.atomic():
         _lock_team(rotation.team)
+        before = rotation_schedule(rotation=rotation, now=now)
         if "start_local" in fields:
             start_local = fields.pop("start_local")
             fields["start_date"] = start_local.date()
@@ -188,7 +197,63 @@ def rotation_update(*, rotation: Rotation, member_ids: Sequence[int] | None = No
             _check_participants(rotation.team, member_ids)
             rotation_set_members(rotation=rotation, member_ids=member_ids)
         shifts_generate(rotations=[rotation], now=now)
+        rotation_changes_announce(rotation=rotation, before=before, now=now)
     return rotation
+
+
+def rotation_schedule(*, rotation: Rotation, now: dt.datetime) -> list[rota.Segment]:
+    """The final schedule of the rotation's role over the weeks a change is previewed and announced for."""
+    return selectors.team_schedule(team=rotation.team, start=now, end=now + ROTATION_PREVIEW)[rotation.role]
+
+
+def rotation_changes_announce(*, rotation: Rotation, before: list[rota.Segment], now: dt.datetime) -> list[rota.Change]:
+    """Compare the role's schedule with `before` and hand the changes, after commit, to the notifier that
+    settings.ROTA_CHANGE_NOTIFIER names (the telephony app's SMS; the rota knows nothing of phones)."""
+    changes = rota.schedule_changes(before, rotation_schedule(rotation=rotation, now=now))
+    notifier_path = getattr(settings, "ROTA_CHANGE_NOTIFIER", "")
+    if changes and notifier_path:
+        notifier = import_string(notifier_path)
+        team_id, role = rotation.team_id, rotation.role
+        transaction.on_commit(lambda: notifier(team_id=team_id, role=role, changes=changes))
+    return changes
+
+
+@dataclass(frozen=True)
+class RotationPreview:
+    """What a rotation change would do over the preview weeks: who changes in its role, and the double
+    bookings (one person primary and secondary at once) it would create."""
+
+    changes: list[rota.Change]
+    new_double_bookings: list[rota.Segment]
+
+
+class _Rollback(Exception):
+    pass
+
+
+def rotation_preview(*, rotation: Rotation, apply: Callable[[], Rotation], now: dt.datetime) -> RotationPreview:
+    """Measure a change without keeping it: `apply` writes it, shifts are generated as a save would, the
+    schedules are compared, and everything is rolled back."""
+    end = now + ROTATION_PREVIEW
+    try:
+        with transaction.atomic():
+            _lock_team(rotation.team)
+            before = selectors.team_schedule(team=rotation.team, start=now, end=end)
+            changed = apply()
+            shifts_generate(rotations=[changed], now=now)
+            after = selectors.team_schedule(team=rotation.team, start=now, end=end)
+            raise _Rollback
+    except _Rollback:
+        pass
+    old = {(s.member_id, s.start, s.end) for s in rota.double_bookings(before[Role.PRIMARY], before[Role.SECONDARY])}
+    return RotationPreview(
+        changes=rota.schedule_changes(before[changed.role], after[changed.role]),
+        new_double_bookings=[
+            s
+            for s in rota.double_bookings(after[Role.PRIMARY], after[Role.SECONDARY])
+            if (s.member_id, s.start, s.end) not in old
+        ],
+    )
 
 
 def rotation_set_members(*, rotation: Rotation, member_ids: Sequence[int]) -> None:

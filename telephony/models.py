@@ -15,6 +15,7 @@ class OutboundMessage(models.Model):
         HANDOFF = "handoff", "Hand-off notice"
         VOICEMAIL = "voicemail", "Voicemail notification"
         GAP_ALERT = "gap_alert", "Gap alert"
+        ROTA_CHANGE = "rota_change", "Rota change notice"
         ALERT = "alert", "Monitoring alert page"
         REPLY = "reply", "Reply"
         TEST = "test", "Test"

@@ -10,6 +10,7 @@ the same few queries for ten teams or a thousand.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
@@ -384,3 +385,52 @@ def gaps_alert(*, now: dt.datetime | None = None) -> ScanResult:
 
 
 __all__ = ["ScanResult", "gaps_alert", "handoffs_notify", "reminders_send"]
+
+
+# --- Rota change notices -----------------------------------------------------------------------------------
+
+ROTA_CHANGE_ITEMS = 3  # stretches named per direction; more are counted ("and 2 more")
+
+
+def _stretch_list(stretches: list[rota.Change], tz: ZoneInfo) -> str:
+    named = [f"{_when(c.start, tz)}-{_when(c.end, tz)}" for c in stretches[:ROTA_CHANGE_ITEMS]]
+    more = len(stretches) - len(named)
+    return ", ".join(named) + (f" and {more} more" if more > 0 else "")
+
+
+def rota_changes_notify(*, team_id: int, role: str, changes: list[rota.Change]) -> ScanResult:
+    """One SMS to each person whose time on call a rotation change moved: what they gained and lost.
+
+    The dedupe key carries the changes themselves, so the same change is told once and a later one anew.
+    """
+    result = ScanResult()
+    team = Team.objects.filter(pk=team_id).first()
+    member_ids = {c.before_member_id for c in changes} | {c.after_member_id for c in changes}
+    members = Member.objects.in_bulk([m for m in member_ids if m is not None])
+    if team is None or not members:
+        return result
+    messages = []
+    for member_id, member in members.items():
+        gained = [c for c in changes if c.after_member_id == member_id]
+        lost = [c for c in changes if c.before_member_id == member_id]
+        tz = _tz_of(member, team)
+        parts = [f"[{team.name}] The {role} rota changed."]
+        if gained:
+            parts.append(f"You are now on call {_stretch_list(gained, tz)}.")
+        if lost:
+            parts.append(f"No longer on call {_stretch_list(lost, tz)}.")
+        parts.append(f"({tz.key})")
+        fingerprint = hashlib.sha256(
+            repr([(c.start, c.end, c.before_member_id, c.after_member_id) for c in gained + lost]).encode()
+        ).hexdigest()[:24]
+        messages.append(
+            _Sms(
+                member=member,
+                team=team,
+                kind=OutboundMessage.Kind.ROTA_CHANGE,
+                dedupe_key=f"rotachange:{team.pk}:{role}:{member_id}:{fingerprint}",
+                body=" ".join(parts),
+            )
+        )
+    _send_new(messages, result)
+    return result

@@ -639,8 +639,7 @@ def test_admin_add_forms_refuse_bravo_as_team_or_member(world, client):
     """Forged add forms (bravo's team or member ids that the lead's choices never offer) create nothing."""
     client.force_login(world.alpha.lead.user)
     b = world.bravo
-    interval = {"role": "primary", "start_0": "2027-01-04", "start_1": "08:00:00", "end_0": "2027-01-05",
-                "end_1": "08:00:00", "reason": "forged"}  # fmt: skip
+    interval = {"role": "primary", "start": "2027-01-04T08:00", "end": "2027-01-05T08:00", "reason": "forged"}
     forms = {
         "teams_shift": {**interval, "team": b.team.pk, "member": world.alpha.member.pk},
         "teams_override": {**interval, "team": world.alpha.team.pk, "member": b.member.pk},

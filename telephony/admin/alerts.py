@@ -4,6 +4,7 @@ acknowledge and resolve actions, which record the admin user like any other tran
 from django.contrib import admin, messages
 
 from teams.admin import TeamListFilter
+from teams.admin_time import local_day_filter
 from telephony import alerts
 from telephony.admin.base import TeamLogAdmin, may_see_team_logs
 from telephony.models import Alert, AlertEvent
@@ -49,13 +50,13 @@ class AlertAdmin(TeamLogAdmin):
     list_display_links = ["id", "summary"]
     list_select_related = ["team"]
     search_fields = ["summary", "dedupe_key", "source"]
-    date_hierarchy = "created_at"
     inlines = [AlertEventInline]
     actions = ["acknowledge", "resolve"]
     # Transitions go through the actions (they stop escalation and are recorded); nothing is edited by hand.
     readonly_fields = [f.name for f in Alert._meta.fields]
 
-    list_filter = ["state", ("team", TeamListFilter)]  # a lead is offered only the teams they lead
+    # A lead is offered only the teams they lead; days are cut at each team's midnight.
+    list_filter = ["state", ("team", TeamListFilter), local_day_filter("created_at")]
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("team")

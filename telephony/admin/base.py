@@ -6,6 +6,7 @@ from django.contrib.admin.exceptions import NotRegistered
 from django.db.models import QuerySet
 
 from teams.admin import NotFoundOutsideScope, led_team_ids
+from teams.admin_time import TeamTimeAdmin
 
 
 def may_see_team_logs(request) -> bool:
@@ -13,9 +14,10 @@ def may_see_team_logs(request) -> bool:
     return user.is_active and user.is_staff and (user.is_superuser or bool(led_team_ids(request)))
 
 
-class TeamLogAdmin(NotFoundOutsideScope, admin.ModelAdmin):
+class TeamLogAdmin(TeamTimeAdmin, NotFoundOutsideScope, admin.ModelAdmin):
     """A log: nobody adds, edits or deletes rows; a lead sees only rows of the teams they lead (rows
-    without a team, such as calls to unknown numbers, are superuser-only). Another team's row is a 404."""
+    without a team, such as calls to unknown numbers, are superuser-only). Another team's row is a 404.
+    Times read in the row's team zone, with the zone named (UTC for rows without a team)."""
 
     def get_queryset(self, request) -> QuerySet:
         queryset = super().get_queryset(request)

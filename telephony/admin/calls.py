@@ -11,6 +11,7 @@ from django.contrib import admin
 from django.utils.html import format_html
 
 from teams.admin import TeamListFilter
+from teams.admin_time import local_day_filter
 from teams.models import SupportNumber
 from telephony import numbers
 from telephony.admin.base import TeamLogAdmin, action_attach
@@ -66,10 +67,9 @@ class VoicemailInline(admin.TabularInline):
 @admin.register(Call)
 class CallAdmin(TeamLogAdmin):
     list_display = ("started_at", "team", "from_number", "to_number", "outcome", "answered_by", "duration_seconds")
-    list_filter = ("outcome", ("team", TeamListFilter))
+    list_filter = ("outcome", ("team", TeamListFilter), local_day_filter("started_at"))
     search_fields = ("call_sid", "from_number", "to_number", "answered_by__name")
     list_select_related = ("team", "answered_by")
-    date_hierarchy = "started_at"
     ordering = ("-started_at",)
     inlines = (DialAttemptInline, VoicemailInline)
     fields = (
@@ -91,10 +91,9 @@ class CallAdmin(TeamLogAdmin):
 @admin.register(Voicemail)
 class VoicemailAdmin(TeamLogAdmin):
     list_display = ("created_at", "team", "from_number", "duration_seconds", "recording", "transcription_short")
-    list_filter = (("team", TeamListFilter), "transcription_status")
+    list_filter = (("team", TeamListFilter), "transcription_status", local_day_filter("created_at"))
     search_fields = ("from_number", "recording_sid", "transcription")
     list_select_related = ("team",)
-    date_hierarchy = "created_at"
     ordering = ("-created_at",)
     fields = (
         "team",

@@ -8,7 +8,8 @@ comes before `telephony` in INSTALLED_APPS).
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 
-from teams.admin import led_team_ids
+from teams.admin import TeamListFilter, led_team_ids
+from teams.admin_time import local_day_filter
 from teams.models import Member
 from telephony.admin.base import TeamLogAdmin, action_attach
 from telephony.models import OutboundMessage
@@ -18,10 +19,9 @@ from telephony.sms import sms_send_test
 @admin.register(OutboundMessage)
 class OutboundMessageAdmin(TeamLogAdmin):
     list_display = ("created_at", "kind", "to", "member", "team", "status", "error_code", "attempts", "sent_at")
-    list_filter = ("status", "kind")
+    list_filter = ("status", "kind", ("team", TeamListFilter), local_day_filter("created_at"))
     search_fields = ("to", "dedupe_key", "message_sid", "member__name")
     list_select_related = ("team", "member")
-    date_hierarchy = "created_at"
     ordering = ("-created_at",)
 
 

@@ -1,6 +1,8 @@
 """The admin as a lead uses it: only their teams, 404 elsewhere, no picking another team's members."""
 
 import datetime as dt
+import re
+from html.parser import HTMLParser
 
 import pytest
 import time_machine
@@ -73,10 +75,8 @@ def test_lead_cannot_assign_another_teams_member(client, two_teams):
             "team": team_a.pk,
             "role": "primary",
             "member": members_b[1].pk,
-            "start_0": "2026-12-01",
-            "start_1": "08:00:00",
-            "end_0": "2026-12-01",
-            "end_1": "12:00:00",
+            "start": "2026-12-01T08:00",
+            "end": "2026-12-01T12:00",
         },
     )
     assert response.status_code == 200  # the form again, with an error
@@ -89,10 +89,8 @@ def test_lead_cannot_assign_another_teams_member(client, two_teams):
             "team": team_b.pk,
             "role": "primary",
             "member": members_a[1].pk,
-            "start_0": "2026-12-01",
-            "start_1": "08:00:00",
-            "end_0": "2026-12-01",
-            "end_1": "12:00:00",
+            "start": "2026-12-01T08:00",
+            "end": "2026-12-01T12:00",
         },
     )
     assert not Override.objects.exists()
@@ -104,10 +102,8 @@ def test_lead_cannot_assign_another_teams_member(client, two_teams):
             "role": "primary",
             "member": members_a[1].pk,
             "reason": "Dentist",
-            "start_0": "2026-12-01",
-            "start_1": "08:00:00",
-            "end_0": "2026-12-01",
-            "end_1": "12:00:00",
+            "start": "2026-12-01T08:00",
+            "end": "2026-12-01T12:00",
         },
     )
     assert response.status_code == 302
@@ -122,15 +118,13 @@ def test_overlapping_override_in_admin_shows_an_error_and_saves_nothing(client, 
         "team": team_a.pk,
         "role": "primary",
         "member": members_a[1].pk,
-        "start_0": "2026-12-01",
-        "start_1": "08:00:00",
-        "end_0": "2026-12-01",
-        "end_1": "12:00:00",
+        "start": "2026-12-01T08:00",
+        "end": "2026-12-01T12:00",
     }
     assert client.post(reverse("admin:teams_override_add"), data).status_code == 302
     data["member"] = members_a[2].pk
-    data["start_1"] = "11:00:00"
-    data["end_1"] = "15:00:00"
+    data["start"] = "2026-12-01T11:00"
+    data["end"] = "2026-12-01T15:00"
     response = client.post(reverse("admin:teams_override_add"), data)
     assert "overlaps" in response.content.decode()
     assert Override.objects.count() == 1
@@ -159,10 +153,8 @@ def test_lead_edits_a_shift_member_and_it_is_kept_on_regeneration(client, two_te
             "team": team_a.pk,
             "role": "primary",
             "member": other.pk,
-            "start_0": shift.start.strftime("%Y-%m-%d"),
-            "start_1": shift.start.strftime("%H:%M:%S"),
-            "end_0": shift.end.strftime("%Y-%m-%d"),
-            "end_1": shift.end.strftime("%H:%M:%S"),
+            "start": shift.start.astimezone(team_a.tz).strftime("%Y-%m-%dT%H:%M"),
+            "end": shift.end.astimezone(team_a.tz).strftime("%Y-%m-%dT%H:%M"),
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
@@ -257,3 +249,205 @@ def test_team_list_in_admin_does_not_query_per_team(client, django_assert_max_nu
     with django_assert_max_num_queries(12):
         assert client.get(reverse("admin:teams_team_changelist")).status_code == 200
     assert Team.objects.count() == 30
+
+
+# --- Local time: typed and read in the team's zone ----------------------------------------------------------
+
+
+@pytest.fixture
+def sao_paulo(client):
+    lead = UserFactory(username="lead-sp")
+    team, members = team_with_members(2, lead_user=lead, name="Suporte", slug="suporte", timezone="America/Sao_Paulo")
+    client.force_login(lead)
+    return team, members
+
+
+def _override_form(team, member, start, end):
+    return {"team": team.pk, "role": "primary", "member": member.pk, "start": start, "end": end, "reason": "x"}
+
+
+@time_machine.travel(NOW, tick=False)
+def test_an_override_typed_in_the_admin_starts_at_the_typed_wall_time_in_the_team_zone(client, sao_paulo):
+    team, (ana, bruno) = sao_paulo
+    add = client.get(reverse("admin:teams_override_add")).content.decode()
+    assert "In America/Sao_Paulo" in add and 'type="datetime-local"' in add
+    assert "server time" not in add
+    response = client.post(
+        reverse("admin:teams_override_add"), _override_form(team, ana, "2026-12-11T09:00", "2026-12-11T18:00")
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    override = Override.objects.get()
+    assert override.start == dt.datetime(2026, 12, 11, 12, tzinfo=dt.UTC)  # 09:00 at UTC-3
+    assert override.end == dt.datetime(2026, 12, 11, 21, tzinfo=dt.UTC)
+    listing = client.get(reverse("admin:teams_override_changelist")).content.decode()
+    assert "Fri 11 Dec 2026 09:00 -03 (America/Sao_Paulo)" in listing
+    change = client.get(reverse("admin:teams_override_change", args=[override.pk])).content.decode()
+    assert 'value="2026-12-11T09:00"' in change and 'value="2026-12-11T18:00"' in change
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_prefilled_override_form_shows_the_local_times_it_was_given(client, sao_paulo):
+    team, _ = sao_paulo
+    url = reverse("admin:teams_override_add") + f"?team={team.pk}&role=secondary&start=2026-12-10T09:00"
+    page = client.get(url).content.decode()
+    assert 'value="2026-12-10T09:00"' in page and "In America/Sao_Paulo" in page
+
+
+@time_machine.travel(NOW, tick=False)
+@pytest.mark.parametrize(
+    ("typed", "saved_utc", "said"),
+    [
+        ("2027-03-28T02:30", dt.datetime(2027, 3, 28, 1, tzinfo=dt.UTC), "does not exist in Europe/Berlin"),
+        ("2027-10-31T02:30", dt.datetime(2027, 10, 31, 0, 30, tzinfo=dt.UTC), "happens twice in Europe/Berlin"),
+    ],
+)
+def test_a_skipped_or_repeated_wall_time_follows_the_rota_rule_and_says_what_it_became(
+    client, two_teams, typed, saved_utc, said
+):
+    lead_a, team_a, members_a, *_ = two_teams
+    client.force_login(lead_a)
+    end = typed[:11] + "12:00"
+    response = client.post(
+        reverse("admin:teams_override_add"), _override_form(team_a, members_a[1], typed, end), follow=True
+    )
+    assert response.status_code == 200
+    assert Override.objects.get().start == saved_utc
+    page = response.content.decode()
+    assert said in page
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_bad_date_time_names_the_field_and_saves_nothing(client, sao_paulo):
+    team, (ana, _) = sao_paulo
+    response = client.post(reverse("admin:teams_override_add"), _override_form(team, ana, "tomorrow 9", "x"))
+    assert response.status_code == 200
+    assert "Enter a date and time such as" in response.content.decode()
+    assert not Override.objects.exists()
+
+
+def test_logs_read_in_the_team_zone_and_the_day_filter_cuts_at_local_midnight(client, sao_paulo):
+    from telephony.models import Call
+
+    team, _ = sao_paulo
+    now = dt.datetime(2026, 12, 2, 15, tzinfo=dt.UTC)  # 12:00 in São Paulo
+    with time_machine.travel(now, tick=False):
+        late = Call.objects.create(call_sid="CA" + "1" * 32, team=team, from_number="+5511999990001")
+        today = Call.objects.create(call_sid="CA" + "2" * 32, team=team, from_number="+5511999990002")
+        # 02:00 UTC on 2 Dec is still 1 Dec, 23:00 in São Paulo; 04:00 UTC is 01:00 on 2 Dec there.
+        Call.objects.filter(pk=late.pk).update(started_at=dt.datetime(2026, 12, 2, 2, tzinfo=dt.UTC))
+        Call.objects.filter(pk=today.pk).update(started_at=dt.datetime(2026, 12, 2, 4, tzinfo=dt.UTC))
+        url = reverse("admin:telephony_call_changelist")
+        listing = client.get(url).content.decode()
+        assert "Tue 01 Dec 2026 23:00 -03 (America/Sao_Paulo)" in listing
+        filtered = client.get(url + "?started_at_day=today").content.decode()
+        assert "+5511999990002" in filtered and "+5511999990001" not in filtered
+        page = client.get(reverse("admin:telephony_call_change", args=[late.pk])).content.decode()
+        assert "Times on this page are in America/Sao_Paulo" in page
+        assert "11 p.m." in page or "23:00" in page
+
+
+# --- Rotation changes: previewed, then announced ------------------------------------------------------------
+
+
+class _FormFields(HTMLParser):
+    """The fields a browser would submit from the page's forms (inputs, checked boxes, selected options)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fields: list[tuple[str, str]] = []
+        self._select = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        name = attrs.get("name")
+        if tag == "input" and name and attrs.get("type") not in ("submit", "button", "file"):
+            if attrs.get("type") in ("checkbox", "radio") and "checked" not in attrs:
+                return
+            self.fields.append((name, attrs.get("value") or ""))
+        elif tag == "select":
+            self._select = name
+        elif tag == "option" and self._select and "selected" in attrs:
+            self.fields.append((self._select, attrs.get("value") or ""))
+        elif tag == "textarea" and name:
+            self.fields.append((name, ""))
+
+    def handle_endtag(self, tag):
+        if tag == "select":
+            self._select = None
+
+
+def _submitted(page: str) -> dict[str, list[str]]:
+    parser = _FormFields()
+    parser.feed(page)
+    data: dict[str, list[str]] = {}
+    for name, value in parser.fields:
+        data.setdefault(name, []).append(value)
+    return data
+
+
+@time_machine.travel(dt.datetime(2026, 12, 2, 12, tzinfo=dt.UTC), tick=False)
+def test_a_rotation_edit_is_previewed_then_saved_and_everyone_it_moves_gets_one_sms(
+    client, django_capture_on_commit_callbacks
+):
+    from telephony.models import OutboundMessage
+
+    now = dt.datetime(2026, 12, 2, 12, tzinfo=dt.UTC)
+    lead = UserFactory(username="lead-rot")
+    team, (ana, bruno, carla) = team_with_members(3, lead_user=lead, name="Web", timezone="Europe/Berlin")
+    for member, name in ((ana, "Ana"), (bruno, "Bruno"), (carla, "Carla")):
+        Member.objects.filter(pk=member.pk).update(name=name)
+    primary = services.rotation_create(
+        team=team, name="Web primary", role=Role.PRIMARY, member_ids=[ana.pk, bruno.pk],
+        start_local=dt.datetime(2026, 11, 30, 9), shift_length=dt.timedelta(days=7), now=now,
+    )  # fmt: skip
+    services.rotation_create(
+        team=team, name="Web secondary", role=Role.SECONDARY, member_ids=[carla.pk],
+        start_local=dt.datetime(2026, 11, 30, 9), shift_length=dt.timedelta(days=7), now=now,
+    )  # fmt: skip
+    shifts_before = list(Shift.objects.filter(team=team).values_list("start", "end", "member_id", "role"))
+    client.force_login(lead)
+    change_url = reverse("admin:teams_rotation_change", args=[primary.pk])
+    page = client.get(change_url).content.decode()
+    assert 'id="rotation-preview"' in page
+    form = _submitted(page)
+    # The lead puts Carla into the primary rotation after Ana: Ana, Carla, Bruno.
+    positions = {form[f"participants-{i}-member"][0]: i for i in range(2)}
+    form[f"participants-{positions[str(bruno.pk)]}-position"] = ["3"]
+    form["participants-2-position"], form["participants-2-member"] = ["2"], [str(carla.pk)]
+    form["participants-TOTAL_FORMS"] = ["3"]
+
+    preview = client.post(reverse("admin:teams_rotation_preview", args=[primary.pk]), form)
+    assert preview.status_code == 200
+    text = preview.content.decode()
+    rows = re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td></tr>", text)
+    assert rows[0] == (
+        "Mon 07 Dec 2026 09:00 CET (Europe/Berlin)", "Mon 14 Dec 2026 09:00 CET (Europe/Berlin)", "Bruno", "Carla",
+    )  # fmt: skip
+    assert (
+        "Mon 14 Dec 2026 09:00 CET (Europe/Berlin)",
+        "Mon 21 Dec 2026 09:00 CET (Europe/Berlin)",
+        "Ana",
+        "Bruno",
+    ) in rows
+    assert "Carla would be primary and secondary at once from Mon 07 Dec 2026 09:00" in text.replace("&#x27;", "'")
+    # Nothing is saved by a preview: same people, same shifts, no message.
+    assert list(primary.participants.order_by("position").values_list("member_id", flat=True)) == [ana.pk, bruno.pk]
+    assert list(Shift.objects.filter(team=team).values_list("start", "end", "member_id", "role")) == shifts_before
+    assert not OutboundMessage.objects.filter(kind="rota_change").exists()
+
+    # "Save these changes" posts what the preview carried.
+    with django_capture_on_commit_callbacks(execute=True):
+        saved = client.post(change_url, _submitted(text.split('id="rotation-preview-result"')[1]))
+    assert saved.status_code == 302
+    assert list(primary.participants.order_by("position").values_list("member_id", flat=True)) == [
+        ana.pk, carla.pk, bruno.pk,
+    ]  # fmt: skip
+    notices = OutboundMessage.objects.filter(kind="rota_change")
+    assert sorted(notices.values_list("member__name", flat=True)) == sorted(["Ana", "Bruno", "Carla"])
+    carla_sms = notices.get(member=carla).body
+    assert "The primary rota changed" in carla_sms and "You are now on call Mon 7 Dec 09:00" in carla_sms
+    assert "Europe/Berlin" in carla_sms
+    # Saving the same form again moves nobody and sends nothing more.
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(change_url, _submitted(client.get(change_url).content.decode()))
+    assert OutboundMessage.objects.filter(kind="rota_change").count() == 3

@@ -87,9 +87,9 @@ def _formset(prefix, rows, initial=0):
     return data
 
 
-def _split(instant: dt.datetime, name: str) -> dict:
-    utc = instant.astimezone(dt.UTC)
-    return {f"{name}_0": utc.strftime("%Y-%m-%d"), f"{name}_1": utc.strftime("%H:%M:%S")}
+def _typed(wall: str, name: str) -> dict:
+    """What a lead types into a date-time input: the wall-clock time in the team's zone."""
+    return {name: wall}
 
 
 def _rota_rows(page: str) -> list[tuple[str, str, str, str]]:
@@ -151,28 +151,28 @@ def test_a_leads_afternoon(browser, platform, django_capture_on_commit_callbacks
     assert shifts[3].start == dt.datetime(2027, 3, 27, 8, tzinfo=dt.UTC)  # 09:00 CET, before the change
     assert shifts[4].start == dt.datetime(2027, 3, 28, 7, tzinfo=dt.UTC)  # 09:00 CEST, after it
 
-    # Edit Thursday's shift: Carla instead of Ana. The form shows and takes UTC, and says so.
+    # Edit Thursday's shift: Carla instead of Ana. The form shows and takes Berlin time, and says so.
     thursday = shifts[1]
     edit_url = reverse("admin:teams_shift_change", args=[thursday.pk])
     page = browser.get(edit_url).content.decode()
-    assert 'value="08:00:00"' in page  # 09:00 Berlin shown as 08:00 UTC ...
-    assert "In UTC" in page  # ... and the page says which zone the inputs are in
-    assert "Thu 25 Mar 2027 09:00 CET" in page  # with the team's local time next to it
+    assert 'value="2027-03-25T09:00"' in page  # 09:00 Berlin, as the lead plans it
+    assert "In Europe/Berlin" in page  # the page says which zone the inputs are in
+    assert "server time" not in page
     response = browser.post(
         edit_url,
         {
             "team": team.pk,
             "role": Role.PRIMARY,
             "member": carla.pk,
-            **_split(thursday.start, "start"),
-            **_split(thursday.end, "end"),
+            **_typed("2027-03-25T09:00", "start"),
+            **_typed("2027-03-26T09:00", "end"),
         },
     )
     assert response.status_code == 302, response.content.decode()[:3000]
     thursday.refresh_from_db()
     assert thursday.member == carla and thursday.is_edited
 
-    # Ana covers Bruno on Friday: 09:00 to 09:00 Berlin, typed in UTC as the help text says.
+    # Ana covers Bruno on Friday: 09:00 to 09:00 Berlin, typed as Berlin wall-clock times.
     friday = shifts[2]
     assert friday.member == bruno
     response = browser.post(
@@ -182,12 +182,14 @@ def test_a_leads_afternoon(browser, platform, django_capture_on_commit_callbacks
             "role": Role.PRIMARY,
             "member": ana.pk,
             "reason": "Ana covers Bruno on Friday",
-            **_split(friday.start, "start"),
-            **_split(friday.end, "end"),
+            **_typed("2027-03-26T09:00", "start"),
+            **_typed("2027-03-27T09:00", "end"),
         },
     )
     assert response.status_code == 302, response.content.decode()[:3000]
-    assert Override.objects.get().created_by == platform["lead"]
+    override = Override.objects.get()
+    assert override.created_by == platform["lead"]
+    assert (override.start, override.end) == (friday.start, friday.end)
 
     # The team page: who is on call now, and the next four weeks in Berlin time, across the change.
     page = browser.get(reverse("admin:teams_team_change", args=[team.pk])).content.decode()

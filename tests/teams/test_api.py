@@ -303,6 +303,21 @@ def test_rotation_update_and_delete(world):
     assert Shift.objects.filter(team=world.alpha, start__lte=NOW).exists()  # history stays
 
 
+def test_a_rotation_change_through_the_api_tells_each_person_it_moves_once(world, django_capture_on_commit_callbacks):
+    ana, bruno = world.others
+    url = f"/api/v1/teams/alpha/rotations/{world.rotation.pk}/"
+    with time_machine.travel(NOW, tick=False), django_capture_on_commit_callbacks(execute=True):
+        response = world.client("lead").patch(url, {"members": [bruno.pk, ana.pk]}, format="json")
+    assert response.status_code == 200, response.json()
+    notices = OutboundMessage.objects.filter(kind="rota_change")
+    assert sorted(notices.values_list("member__name", flat=True)) == ["Ana", "Bruno"]
+    assert "You are now on call" in notices.get(member=bruno).body
+    assert "No longer on call" in notices.get(member=bruno).body
+    with time_machine.travel(NOW, tick=False), django_capture_on_commit_callbacks(execute=True):
+        world.client("lead").patch(url, {"name": "Weekly (renamed)"}, format="json")
+    assert notices.count() == 2  # nobody moved: nothing more is sent
+
+
 # --- Errors: one shape, 400 with the field named ---------------------------------------------------------
 
 

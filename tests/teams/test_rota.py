@@ -208,3 +208,48 @@ def test_format_local_names_the_wall_time_and_the_zone():
         rota.format_local(instant, ZoneInfo("Asia/Kathmandu"), year=False) == "Mon 07 Dec 13:45 +0545 (Asia/Kathmandu)"
     )
     assert rota.format_local(instant, ZoneInfo("America/Sao_Paulo"), zone=False) == "Mon 07 Dec 2026 05:00"
+
+
+@pytest.mark.parametrize(
+    ("zone", "wall", "kind"),
+    [
+        ("Europe/Berlin", dt.datetime(2027, 3, 28, 2, 30), "nonexistent"),
+        ("Europe/Berlin", dt.datetime(2027, 10, 31, 2, 30), "ambiguous"),
+        ("Europe/Berlin", dt.datetime(2027, 10, 31, 3, 30), None),
+        ("Australia/Lord_Howe", dt.datetime(2026, 10, 4, 2, 15), "nonexistent"),  # a half-hour jump
+        ("America/Sao_Paulo", dt.datetime(2026, 12, 24, 9, 0), None),
+    ],
+)
+def test_wall_time_kind_tells_skipped_and_repeated_times(zone, wall, kind):
+    assert rota.wall_time_kind(wall, ZoneInfo(zone)) == kind
+
+
+def test_local_days_run_from_local_midnight_even_on_a_23_hour_day():
+    start, end = rota.local_days(dt.date(2027, 3, 28), 1, ZoneInfo("Europe/Berlin"))
+    assert start == dt.datetime(2027, 3, 27, 23, tzinfo=dt.UTC)
+    assert end - start == dt.timedelta(hours=23)
+
+
+def _seg(member_id, day_from, day_to):
+    base = dt.datetime(2026, 12, 7, 8, tzinfo=dt.UTC)
+    return rota.Segment(member_id, base + dt.timedelta(days=day_from), base + dt.timedelta(days=day_to), "shift")
+
+
+def test_schedule_changes_are_the_stretches_where_the_person_differs():
+    before = [_seg(1, 0, 7), _seg(2, 7, 14), _seg(1, 14, 21)]
+    after = [_seg(1, 0, 7), _seg(3, 7, 10), _seg(2, 10, 14), _seg(None, 14, 21)]
+    changes = rota.schedule_changes(before, after)
+    assert [(c.before_member_id, c.after_member_id) for c in changes] == [(2, 3), (1, None)]
+    assert changes[0].start == before[1].start and changes[0].end == after[2].start
+    assert changes[1].end == before[2].end
+    assert rota.schedule_changes(before, before) == []
+
+
+def test_double_bookings_find_one_person_in_both_roles_at_once():
+    primary = [_seg(1, 0, 7), _seg(2, 7, 14)]
+    secondary = [_seg(2, 0, 3), _seg(1, 3, 10), _seg(3, 10, 14)]
+    found = rota.double_bookings(primary, secondary)
+    assert [(s.member_id, s.start, s.end) for s in found] == [
+        (1, primary[0].start + dt.timedelta(days=3), primary[0].end)
+    ]
+    assert rota.double_bookings(primary, [_seg(3, 0, 14)]) == []
