@@ -51,6 +51,22 @@ class Segment:
     ref_id: int | None = None
 
 
+def subtract(
+    start: dt.datetime, end: dt.datetime, intervals: Iterable[tuple[dt.datetime, dt.datetime]]
+) -> list[tuple[dt.datetime, dt.datetime]]:
+    """[start, end) minus the intervals (in any order, overlapping or not): the non-empty pieces, in order."""
+    pieces = []
+    for cut_start, cut_end in sorted(intervals):
+        if cut_end <= start or cut_start >= end or cut_end <= cut_start:
+            continue
+        if start < cut_start:
+            pieces.append((start, cut_start))
+        start = max(start, cut_end)
+    if start < end:
+        pieces.append((start, end))
+    return pieces
+
+
 def localize(wall: dt.datetime, tz: ZoneInfo) -> dt.datetime:
     """The UTC instant of a naive local wall time in `tz`.
 
@@ -103,9 +119,10 @@ def local_days(first_day: dt.date, days: int, tz: ZoneInfo) -> tuple[dt.datetime
 
 
 def format_local(instant: dt.datetime, tz: ZoneInfo, *, year: bool = True, zone: bool = True) -> str:
-    """An instant as a person in `tz` reads it: "Mon 07 Dec 2026 09:00 CET (Europe/Berlin)"."""
+    """An instant as a person in `tz` reads it: "Mon 7 Dec 2026 09:00 CET (Europe/Berlin)"; without the year
+    and the zone for short texts ("Mon 7 Dec 09:00")."""
     local = instant.astimezone(tz)
-    text = local.strftime("%a %d %b %Y %H:%M" if year else "%a %d %b %H:%M")
+    text = f"{local:%a} {local.day} {local:%b}" + (f" {local.year}" if year else "") + f" {local:%H:%M}"
     return f"{text} {local.tzname()} ({tz.key})" if zone else text
 
 

@@ -101,7 +101,7 @@ def _projected_shifts(plans: list[tuple], stored: list[Shift], since: dt.datetim
         by_id = {member.pk: member for member in members}
         kept = sorted(taken[(rotation.team_id, rotation.role)])
         for plan in planned:
-            for piece_start, piece_end in _subtract(max(plan.start, since), plan.end, kept):
+            for piece_start, piece_end in rota.subtract(max(plan.start, since), plan.end, kept):
                 projected.append(
                     Shift(
                         team_id=rotation.team_id,
@@ -113,20 +113,6 @@ def _projected_shifts(plans: list[tuple], stored: list[Shift], since: dt.datetim
                     )
                 )
     return projected
-
-
-def _subtract(start: dt.datetime, end: dt.datetime, kept: list[tuple[dt.datetime, dt.datetime]]):
-    """[start, end) minus the kept intervals, as a list of non-empty pieces."""
-    pieces = []
-    for k_start, k_end in kept:
-        if k_end <= start or k_start >= end:
-            continue
-        if start < k_start:
-            pieces.append((start, k_start))
-        start = max(start, k_end)
-    if start < end:
-        pieces.append((start, end))
-    return pieces
 
 
 def _rows_overlapping(team_ids: Iterable[int], start: dt.datetime, end: dt.datetime):

@@ -264,23 +264,6 @@ def rotation_set_members(*, rotation: Rotation, member_ids: Sequence[int]) -> No
     )
 
 
-def _subtract(start: dt.datetime, end: dt.datetime, kept: Sequence[tuple[dt.datetime, dt.datetime]]):
-    """[start, end) minus the kept intervals, as a list of pieces."""
-    pieces = [(start, end)]
-    for k_start, k_end in kept:
-        next_pieces = []
-        for p_start, p_end in pieces:
-            if k_end <= p_start or k_start >= p_end:
-                next_pieces.append((p_start, p_end))
-                continue
-            if p_start < k_start:
-                next_pieces.append((p_start, k_start))
-            if k_end < p_end:
-                next_pieces.append((k_end, p_end))
-        pieces = next_pieces
-    return pieces
-
-
 def shifts_generate(
     *,
     rotations: Iterable[Rotation] | None = None,
@@ -395,7 +378,7 @@ def _generate_locked(
                 # The shift in progress is created with its real start when nothing covers it yet (and no
                 # stored row of the past overlaps it); once stored it has started, so it is kept and never
                 # rewritten.
-                for start, end in _subtract(plan.start, plan.end, kept):
+                for start, end in rota.subtract(plan.start, plan.end, kept):
                     if end > now and end > start:
                         if start > plan.start and started_ends.get(start) == plan.member_id:
                             wanted[start] = (end, member_ids[(plan.sequence + 1) % len(member_ids)], True)

@@ -63,9 +63,8 @@ class _Sms:
 
 
 def _when(instant: dt.datetime, tz: ZoneInfo) -> str:
-    """'Mon 30 Nov 09:00' in tz (English names: the texts are English)."""
-    local = instant.astimezone(tz)
-    return f"{local:%a} {local.day} {local:%b %H:%M}"
+    """'Mon 30 Nov 09:00' in tz; the texts name the zone once, after the times."""
+    return rota.format_local(instant, tz, year=False, zone=False)
 
 
 def _tz_of(member: Member, team: Team) -> ZoneInfo:
@@ -107,25 +106,6 @@ def _send_new(messages: Iterable[_Sms], result: ScanResult) -> None:
 
 
 # --- Reminders ---------------------------------------------------------------------------------------------
-
-
-def _uncovered(
-    start: dt.datetime, end: dt.datetime, covers: list[tuple[dt.datetime, dt.datetime]]
-) -> list[tuple[dt.datetime, dt.datetime]]:
-    """The parts of [start, end) that none of `covers` (sorted by start) overlaps."""
-    parts = []
-    cursor = start
-    for cover_start, cover_end in covers:
-        if cover_end <= cursor or cover_start >= end:
-            continue
-        if cover_start > cursor:
-            parts.append((cursor, cover_start))
-        cursor = max(cursor, cover_end)
-        if cursor >= end:
-            break
-    if cursor < end:
-        parts.append((cursor, end))
-    return parts
 
 
 def reminders_send(*, now: dt.datetime | None = None) -> ScanResult:
@@ -172,7 +152,7 @@ def reminders_send(*, now: dt.datetime | None = None) -> ScanResult:
             covers[(team_id, role)].append((start, end))
     for row in shifts:
         lead = dt.timedelta(minutes=row.team.reminder_lead_minutes)
-        parts = _uncovered(row.start, row.end, covers[(row.team_id, row.role)])
+        parts = rota.subtract(row.start, row.end, covers[(row.team_id, row.role)])
         # Only the first part is reminded: a person covered for a while in the middle of their shift is on
         # call already when the rest begins, and the hand-off notice then tells them.
         if parts and now < parts[0][0] <= now + lead:

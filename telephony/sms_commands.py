@@ -12,7 +12,7 @@ import re
 
 from django.utils import timezone
 
-from teams import selectors
+from teams import rota, selectors
 from teams.models import Member
 from telephony.alerts import alert_sms_command
 
@@ -36,7 +36,7 @@ def _keyword(body: str) -> str:
 
 
 def _local(instant: dt.datetime | None, tz) -> str:
-    return instant.astimezone(tz).strftime("%a %d %b %H:%M %Z") if instant else "further notice"
+    return rota.format_local(instant, tz, year=False) if instant else "further notice"
 
 
 def who_is_on_call(*, member: Member, at: dt.datetime) -> str:

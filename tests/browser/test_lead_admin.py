@@ -81,7 +81,7 @@ def test_a_rotation_edit_shows_its_preview_before_it_is_saved(page, login, lead_
     page.click("#rotation-preview")
     page.wait_for_selector("#rotation-preview-result")
     changes = page.inner_text("#preview-changes")
-    assert "Mon 07 Dec 2026 09:00 -03 (America/Sao_Paulo)" in changes
+    assert "Mon 7 Dec 2026 09:00 -03 (America/Sao_Paulo)" in changes
     assert "Bruno" in changes and "Ana" in changes
     assert list(rotation.participants.order_by("position").values_list("member__name", flat=True)) == ["Ana", "Bruno"]
     page.click("#preview-save")

@@ -338,7 +338,7 @@ def test_logs_read_in_the_team_zone_and_the_day_filter_cuts_at_local_midnight(cl
         Call.objects.filter(pk=today.pk).update(started_at=dt.datetime(2026, 12, 2, 4, tzinfo=dt.UTC))
         url = reverse("admin:telephony_call_changelist")
         listing = client.get(url).content.decode()
-        assert "Tue 01 Dec 2026 23:00 -03 (America/Sao_Paulo)" in listing
+        assert "Tue 1 Dec 2026 23:00 -03 (America/Sao_Paulo)" in listing
         filtered = client.get(url + "?started_at_day=today").content.decode()
         assert "+5511999990002" in filtered and "+5511999990001" not in filtered
         page = client.get(reverse("admin:telephony_call_change", args=[late.pk])).content.decode()
@@ -421,7 +421,7 @@ def test_a_rotation_edit_is_previewed_then_saved_and_everyone_it_moves_gets_one_
     text = preview.content.decode()
     rows = re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td></tr>", text)
     assert rows[0] == (
-        "Mon 07 Dec 2026 09:00 CET (Europe/Berlin)", "Mon 14 Dec 2026 09:00 CET (Europe/Berlin)", "Bruno", "Carla",
+        "Mon 7 Dec 2026 09:00 CET (Europe/Berlin)", "Mon 14 Dec 2026 09:00 CET (Europe/Berlin)", "Bruno", "Carla",
     )  # fmt: skip
     assert (
         "Mon 14 Dec 2026 09:00 CET (Europe/Berlin)",
@@ -429,7 +429,7 @@ def test_a_rotation_edit_is_previewed_then_saved_and_everyone_it_moves_gets_one_
         "Ana",
         "Bruno",
     ) in rows
-    assert "Carla would be primary and secondary at once from Mon 07 Dec 2026 09:00" in text.replace("&#x27;", "'")
+    assert "Carla would be primary and secondary at once from Mon 7 Dec 2026 09:00" in text.replace("&#x27;", "'")
     # Nothing is saved by a preview: same people, same shifts, no message.
     assert list(primary.participants.order_by("position").values_list("member_id", flat=True)) == [ana.pk, bruno.pk]
     assert list(Shift.objects.filter(team=team).values_list("start", "end", "member_id", "role")) == shifts_before

@@ -203,11 +203,11 @@ def test_generated_shifts_are_contiguous_cover_the_window_and_are_fair(
 
 def test_format_local_names_the_wall_time_and_the_zone():
     instant = dt.datetime(2026, 12, 7, 8, tzinfo=dt.UTC)
-    assert rota.format_local(instant, ZoneInfo("Europe/Berlin")) == "Mon 07 Dec 2026 09:00 CET (Europe/Berlin)"
+    assert rota.format_local(instant, ZoneInfo("Europe/Berlin")) == "Mon 7 Dec 2026 09:00 CET (Europe/Berlin)"
     assert (
-        rota.format_local(instant, ZoneInfo("Asia/Kathmandu"), year=False) == "Mon 07 Dec 13:45 +0545 (Asia/Kathmandu)"
+        rota.format_local(instant, ZoneInfo("Asia/Kathmandu"), year=False) == "Mon 7 Dec 13:45 +0545 (Asia/Kathmandu)"
     )
-    assert rota.format_local(instant, ZoneInfo("America/Sao_Paulo"), zone=False) == "Mon 07 Dec 2026 05:00"
+    assert rota.format_local(instant, ZoneInfo("America/Sao_Paulo"), zone=False) == "Mon 7 Dec 2026 05:00"
 
 
 @pytest.mark.parametrize(
@@ -253,3 +253,24 @@ def test_double_bookings_find_one_person_in_both_roles_at_once():
         (1, primary[0].start + dt.timedelta(days=3), primary[0].end)
     ]
     assert rota.double_bookings(primary, [_seg(3, 0, 14)]) == []
+
+
+_minutes = st.integers(min_value=0, max_value=600)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    window=st.tuples(_minutes, _minutes),
+    cuts=st.lists(st.tuples(_minutes, _minutes), max_size=8),
+)
+def test_subtract_leaves_exactly_the_uncut_minutes_in_order(window, cuts):
+    base = dt.datetime(2026, 12, 7, tzinfo=dt.UTC)
+    at = lambda minute: base + dt.timedelta(minutes=minute)  # noqa: E731
+    start, end = at(min(window)), at(max(window))
+    intervals = [(at(min(c)), at(max(c))) for c in cuts]
+    pieces = rota.subtract(start, end, intervals)
+    assert all(a < b for a, b in pieces)
+    assert all(a_end < b_start for (_, a_end), (b_start, _) in zip(pieces, pieces[1:], strict=False))
+    covered = {m for m in range(min(window), max(window)) if any(at(m) >= p and at(m) < q for p, q in pieces)}
+    uncut = {m for m in range(min(window), max(window)) if not any(at(m) >= p and at(m) < q for p, q in intervals)}
+    assert covered == uncut

@@ -83,7 +83,8 @@ def test_who_answers_who_is_on_call_and_until_when_in_team_time(client, web):
     OverrideFactory(team=team, role=Role.SECONDARY, member=secondary, start=NOW - dt.timedelta(hours=1))
     reply = text(client, secondary.phone, "who")
     assert reply == (
-        f"Web: primary {primary.name} until Mon 07 Dec 09:00 CET, secondary {secondary.name} until Wed 02 Dec 10:00 CET"
+        f"Web: primary {primary.name} until Mon 7 Dec 09:00 CET (Europe/Berlin), "
+        f"secondary {secondary.name} until Wed 2 Dec 10:00 CET (Europe/Berlin)"
     )
 
 
