@@ -49,10 +49,10 @@ ENTRIES: tuple[BeatEntry, ...] = (
         dt.timedelta(minutes=1),
         "SMS to the incoming and outgoing person at each change of who is on call.",
     ),
-    # Every 5 minutes: the issue asks for daily and "when a shift or override change creates a gap", but the
-    # teams app never imports telephony, so a rota edit cannot trigger the alert itself. Scanning the next
-    # 14 days often gives the leads their alert minutes after the edit; the dedupe key (team, role, gap
-    # start, lead) makes each gap alert once however often the scan runs.
+    # Every 5 minutes: leads should hear of a gap soon after the rota edit that made it, but the teams app
+    # never imports telephony, so an edit cannot send the alert itself. Scanning the next 14 days often
+    # gives the leads their alert minutes after the edit; the dedupe key (team, role, gap start, lead) makes
+    # each gap alert once however often the scan runs.
     BeatEntry(
         "Alert leads about rota gaps",
         "telephony.tasks.rota.gaps_alert",

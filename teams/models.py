@@ -57,6 +57,11 @@ class Role(models.TextChoices):
     SECONDARY = "secondary", "Secondary"
 
 
+def default_alert_pages_per_hour() -> int:
+    """A new team's hourly page cap: ALERT_PAGES_PER_HOUR from the environment (20 unless set)."""
+    return settings.ALERT_PAGES_PER_HOUR
+
+
 class Team(models.Model):
     slug = models.SlugField(max_length=50, unique=True)
     name = models.CharField(max_length=100)
@@ -77,7 +82,8 @@ class Team(models.Model):
         default=5, validators=[MinValueValidator(1), MaxValueValidator(24 * 60)]
     )
     alert_pages_per_hour = models.PositiveIntegerField(
-        default=20, help_text="At most this many alert pages an hour; the rest are held back and counted."
+        default=default_alert_pages_per_hour,
+        help_text="At most this many alert pages an hour; the rest are held back and counted.",
     )
     allowed_callers = models.JSONField(
         default=list,

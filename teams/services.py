@@ -10,13 +10,15 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from teams import rota, selectors
+from teams.authentication import token_hash, token_new
 from teams.errors import RotaError
 from teams.models import (
+    ApiToken,
     Member,
     Override,
     Role,
@@ -453,19 +455,29 @@ def override_update(*, override: Override, **fields) -> Override:
         return _update(override, fields)
 
 
-def token_create(*, user=None, team: Team | None = None, scope: str = "full", name: str = "") -> tuple[str, object]:
-    """Create an API token; returns (the clear token, shown once; the stored row)."""
-    from teams.authentication import token_hash, token_new
+def token_create(
+    *, user=None, team: Team | None = None, scope: str = ApiToken.Scope.FULL, name: str = ""
+) -> tuple[str, ApiToken]:
+    """Create an API token; returns (the clear token, shown once; the stored row).
 
+    A full token belongs to a user, an alerts-only token to a team: said as a RotaError naming the field
+    before the database's check constraint would refuse it.
+    """
+    if scope == ApiToken.Scope.FULL and user is None:
+        raise RotaError("A full API token belongs to a user: choose one.", field="user")
+    if scope == ApiToken.Scope.ALERTS and team is None:
+        raise RotaError("An alerts-only token belongs to a team: choose one.", field="team")
+    if scope not in ApiToken.Scope.values:
+        raise RotaError(f"Unknown token scope {scope!r}.", field="scope")
     key = token_new()
-    from teams.models import ApiToken
-
-    try:
-        row = ApiToken.objects.create(
-            user=user, team=team, scope=scope, name=name, prefix=key[:8], key_hash=token_hash(key)
-        )
-    except IntegrityError as exc:  # pragma: no cover - 256 random bits do not collide
-        raise RotaError("Could not create a token, try again.") from exc
+    row = ApiToken.objects.create(
+        user=user if scope == ApiToken.Scope.FULL else None,
+        team=team if scope == ApiToken.Scope.ALERTS else None,
+        scope=scope,
+        name=name,
+        prefix=key[:8],
+        key_hash=token_hash(key),
+    )
     return key, row
 
 

@@ -66,7 +66,6 @@ def twilio_client() -> Client:
 # https://www.twilio.com/docs/api/errors: codes where trying again cannot help.
 PERMANENT_ERROR_CODES = frozenset({"21211", "21614", "21610", "21612", "21408", "21606", "21212", "21608", "20003"})
 RATE_LIMIT_CODE = "20429"
-OPTED_OUT_CODE = "21610"
 # A lookup accepts messages created a little before our row, in case the two clocks disagree.
 LOOKUP_CLOCK_SKEW = dt.timedelta(minutes=5)
 

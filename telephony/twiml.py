@@ -1,7 +1,8 @@
 """Every TwiML answer of the call flow, built with twilio.twiml classes (never by hand), and the guard that
 turns an unexpected exception in a webhook into safe TwiML instead of a 500.
 
-Twilio's rules behind these shapes: https://www.twilio.com/docs/voice/twiml (see also TWILIO.md).
+Twilio's rules behind these shapes: https://www.twilio.com/docs/voice/twiml (the verbs and their attributes)
+and https://www.twilio.com/docs/voice/twiml/dial (Dial's action, timeout and the screening <Number url>).
 """
 
 from __future__ import annotations

@@ -412,3 +412,15 @@ def test_a_time_zone_change_mid_shift_with_daily_shifts_leaves_nobody_doubled_or
     assert following[2] != current[2]
     zone = ZoneInfo("America/New_York")
     assert {s.astimezone(zone).time() for s, _, _ in stretches if s > following[0]} == {dt.time(9)}
+
+
+def test_a_new_team_takes_its_hourly_page_cap_from_alert_pages_per_hour(settings):
+    settings.ALERT_PAGES_PER_HOUR = 7
+    assert services.team_create(slug="capped", name="Capped", timezone="UTC").alert_pages_per_hour == 7
+
+
+@pytest.mark.parametrize(("scope", "field"), [("alerts", "team"), ("full", "user"), ("root", "scope")])
+def test_a_token_without_its_owner_is_refused_naming_the_field(scope, field):
+    with pytest.raises(RotaError) as error:
+        services.token_create(scope=scope)
+    assert error.value.field == field
