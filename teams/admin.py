@@ -54,6 +54,18 @@ def scope_choices(db_field, request, kwargs: dict) -> None:
             kwargs["queryset"] = selectors.members_of_teams(team_ids)
 
 
+def _adopt(obj, saved) -> None:
+    """Make the admin's unsaved form object stand for the row a service created (inlines, logs, redirect)."""
+    obj.pk = saved.pk
+    obj._state.adding = False
+    obj._state.db = saved._state.db
+
+
+def _changed(form) -> dict:
+    """The form's changed model fields with their cleaned values."""
+    return {name: form.cleaned_data[name] for name in form.changed_data if name in form.Meta.fields}
+
+
 class TeamListFilter(admin.RelatedFieldListFilter):
     """Filter by team offering only the teams the user leads (the stock filter lists every team's name)."""
 
@@ -220,11 +232,10 @@ class TeamAdmin(TeamTimeAdmin, LeadScopedAdmin):
 
     def save_model(self, request, obj, form, change):
         if not change:
-            super().save_model(request, obj, form, change)
+            _adopt(obj, services.team_create(**{name: form.cleaned_data[name] for name in form.Meta.fields}))
             return
         # Through the service: a new time zone moves the future hand-offs at once.
-        changed = {name: getattr(obj, name) for name in form.changed_data if name in form.Meta.fields}
-        services.team_update(team=Team.objects.get(pk=obj.pk), **changed)
+        services.team_update(team=Team.objects.get(pk=obj.pk), **_changed(form))
 
     def get_changelist_instance(self, request):
         # One query for the whole page: each team object carries its on-call (the admin is shared
@@ -341,6 +352,14 @@ class MemberAdmin(LeadScopedAdmin):
             fields.insert(3, "user")
         return fields
 
+    def save_model(self, request, obj, form, change):
+        editable = {name: form.cleaned_data[name] for name in MemberForm.Meta.fields if name in form.cleaned_data}
+        if change:
+            changed = {name: value for name, value in editable.items() if name in form.changed_data}
+            services.member_update(member=Member.objects.get(pk=obj.pk), **changed)
+        else:
+            _adopt(obj, services.member_create(team=None, **editable))
+
     @admin.display(description="Teams")
     def team_list(self, member):
         return ", ".join(m.team.name for m in member.memberships.all())
@@ -374,6 +393,13 @@ class SupportNumberAdmin(LeadScopedAdmin):
     list_filter = (("team", TeamListFilter), "sms_enabled")
     search_fields = ("phone_number",)
     fields = ("team", "phone_number", "sms_enabled")
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            fields = {name: form.cleaned_data[name] for name in form.changed_data if name in self.fields}
+            services.support_number_update(number=SupportNumber.objects.get(pk=obj.pk), **fields)
+        else:
+            _adopt(obj, services.support_number_create(**{name: form.cleaned_data[name] for name in self.fields}))
 
 
 class ParticipantFormSet(forms.BaseInlineFormSet):
@@ -555,9 +581,12 @@ class ShiftAdmin(IntervalAdmin):
     ordering = ("start",)
 
     def save_model(self, request, obj, form, change):
-        # Through the service: the team's lock keeps two leads from booking overlapping shifts at once, and
+        # Through the services: the team's lock keeps two leads from booking overlapping shifts at once, and
         # the shift is marked edited so regeneration of the rotation leaves it alone.
-        services.shift_update(shift=obj)
+        if change:
+            services.shift_update(shift=Shift.objects.get(pk=obj.pk), **_changed(form))
+        else:
+            _adopt(obj, services.shift_create(**{name: form.cleaned_data[name] for name in ShiftForm.Meta.fields}))
 
 
 @admin.register(Override)
@@ -571,9 +600,12 @@ class OverrideAdmin(IntervalAdmin):
     ordering = ("-start",)
 
     def save_model(self, request, obj, form, change):
-        if not change:
-            obj.created_by = request.user
-        services.override_update(override=obj)  # under the team's lock: no two overlapping overrides
+        # Through the services, under the team's lock: no two overlapping overrides.
+        if change:
+            services.override_update(override=Override.objects.get(pk=obj.pk), **_changed(form))
+        else:
+            fields = {name: form.cleaned_data[name] for name in OverrideForm.Meta.fields}
+            _adopt(obj, services.override_create(**fields, created_by=request.user))
 
 
 @admin.register(ApiToken)

@@ -37,15 +37,23 @@ ROTATION_PREVIEW = dt.timedelta(weeks=8)
 
 
 def _save(obj, *, exclude: Iterable[str] = ()):
+    """Validate and insert a new row."""
     obj.full_clean(exclude=list(exclude))
     obj.save()
     return obj
 
 
 def _update(obj, fields: dict):
+    """Validate the changed row and write only the fields that changed (and its auto_now stamps), so two
+    edits of different fields of one row do not overwrite each other."""
     for key, value in fields.items():
         setattr(obj, key, value)
-    return _save(obj)
+    obj.full_clean()
+    stamps = [f.name for f in obj._meta.concrete_fields if getattr(f, "auto_now", False)]
+    names = {obj._meta.get_field(key).name for key in fields}
+    if names:
+        obj.save(update_fields=sorted(names | set(stamps)))
+    return obj
 
 
 def _lock_team(team: Team) -> None:
@@ -57,11 +65,14 @@ def team_create(**fields) -> Team:
     return _save(Team(**fields))
 
 
-def member_create(*, team: Team, name: str, phone: str, email: str = "", role: str = "member", **extra) -> Member:
-    """Create a member and add them to the team."""
+def member_create(
+    *, team: Team | None, name: str, phone: str, email: str = "", role: str = "member", **extra
+) -> Member:
+    """Create a member and add them to the team (the admin adds the teams afterwards: team None)."""
     with transaction.atomic():
         member = _save(Member(name=name, phone=phone, email=email, **extra))
-        membership_add(team=team, member=member, role=role)
+        if team is not None:
+            membership_add(team=team, member=member, role=role)
     return member
 
 
@@ -82,11 +93,11 @@ def team_update(*, team: Team, now: dt.datetime | None = None, **fields) -> Team
     return team
 
 
-def member_update(*, team: Team, member: Member, role: str | None = None, **fields) -> Member:
+def member_update(*, team: Team | None = None, member: Member, role: str | None = None, **fields) -> Member:
     """Change a member's details and, with `role`, their role in the team."""
     with transaction.atomic():
         _update(member, fields)
-        if role is not None:
+        if role is not None and team is not None:
             membership_add(team=team, member=member, role=role)
     return member
 

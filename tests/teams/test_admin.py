@@ -10,7 +10,7 @@ from django.db import connection
 from django.urls import reverse
 
 from teams import services
-from teams.models import Member, Override, Role, Shift, Team, TeamMembership
+from teams.models import Member, Override, Role, Shift, SupportNumber, Team, TeamMembership
 from tests.factories import SupportNumberFactory, UserFactory, team_with_members
 
 pytestmark = pytest.mark.django_db
@@ -451,3 +451,18 @@ def test_a_rotation_edit_is_previewed_then_saved_and_everyone_it_moves_gets_one_
     with django_capture_on_commit_callbacks(execute=True):
         client.post(change_url, _submitted(client.get(change_url).content.decode()))
     assert OutboundMessage.objects.filter(kind="rota_change").count() == 3
+
+
+def test_a_support_number_added_and_edited_in_the_admin_is_validated_like_the_api(client, two_teams):
+    lead_a, team_a, *_ = two_teams
+    client.force_login(lead_a)
+    add = reverse("admin:teams_supportnumber_add")
+    bad = client.post(add, {"team": team_a.pk, "phone_number": "12345", "sms_enabled": "on"})
+    assert bad.status_code == 200 and not SupportNumber.objects.filter(team=team_a, phone_number="12345").exists()
+    good = client.post(add, {"team": team_a.pk, "phone_number": "+493099998888", "sms_enabled": "on"})
+    assert good.status_code == 302
+    number = SupportNumber.objects.get(phone_number="+493099998888")
+    change = reverse("admin:teams_supportnumber_change", args=[number.pk])
+    assert client.post(change, {"team": team_a.pk, "phone_number": "+493099998888"}).status_code == 302
+    number.refresh_from_db()
+    assert number.team == team_a and number.sms_enabled is False
