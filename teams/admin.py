@@ -29,7 +29,6 @@ from teams.models import (
     SupportNumber,
     Team,
     TeamMembership,
-    new_calendar_token,
 )
 
 SCHEDULE_DAYS = 28
@@ -272,8 +271,7 @@ class TeamAdmin(TeamTimeAdmin, LeadScopedAdmin):
     @admin.action(description="Regenerate the calendar feed token (old links stop working)")
     def regenerate_calendar_token(self, request, queryset):
         for team in queryset:
-            team.calendar_token = new_calendar_token()
-            team.save(update_fields=["calendar_token"])
+            services.calendar_token_regenerate(owner=team)
         self.message_user(request, f"New calendar tokens for {queryset.count()} team(s).")
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -377,8 +375,7 @@ class MemberAdmin(LeadScopedAdmin):
     @admin.action(description="Regenerate the calendar feed token (old links stop working)")
     def regenerate_calendar_token(self, request, queryset):
         for member in queryset:
-            member.calendar_token = new_calendar_token()
-            member.save(update_fields=["calendar_token"])
+            services.calendar_token_regenerate(owner=member)
         self.message_user(request, f"New calendar tokens for {queryset.count()} member(s).")
 
     def save_related(self, request, form, formsets, change):

@@ -203,7 +203,7 @@ class TeamViewSet(viewsets.ModelViewSet):
     def destroy(self, request, *args, **kwargs):
         team = self.get_object()
         require_superuser(user=request.user, what="delete teams")
-        team.delete()
+        services.team_delete(team=team)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

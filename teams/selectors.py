@@ -9,11 +9,21 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import QuerySet
+from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 
 from teams import rota
-from teams.models import Member, Override, Role, RotationParticipant, Shift, SupportNumber, Team, TeamMembership
+from teams.models import (
+    Member,
+    Override,
+    Role,
+    Rotation,
+    RotationParticipant,
+    Shift,
+    SupportNumber,
+    Team,
+    TeamMembership,
+)
 
 ROLES = (Role.PRIMARY, Role.SECONDARY)
 NEXT_LOOKAHEAD = dt.timedelta(days=120)
@@ -310,3 +320,93 @@ def members_of_teams(team_ids: Iterable[int]) -> QuerySet[Member]:
 
 def support_numbers_all() -> set[str]:
     return set(SupportNumber.objects.values_list("phone_number", flat=True))
+
+
+# --- Reads for the notices the telephony app sends ---------------------------------------------------------
+
+
+def reminder_candidates(
+    *, now: dt.datetime
+) -> tuple[list[Override], list[Shift], dict[tuple[int, str], list[tuple[dt.datetime, dt.datetime]]]]:
+    """Overrides and shifts that enter some team's reminder lead time by `now` (teams with reminders on),
+    and the overrides covering those shifts, per (team, role), sorted: three queries whatever the teams."""
+    leads = list(
+        Team.objects.filter(reminder_lead_minutes__gt=0)
+        .order_by("reminder_lead_minutes")
+        .values_list("reminder_lead_minutes", flat=True)
+        .distinct()
+    )
+    if not leads:
+        return [], [], {}
+    # One condition per distinct lead time (a handful), not per team: the query stays one query.
+    due = Q()
+    for lead in leads:
+        due |= Q(team__reminder_lead_minutes=lead, start__lte=now + dt.timedelta(minutes=lead))
+    overrides = list(Override.objects.filter(due, start__gt=now).select_related("team", "member"))
+    # A shift whose start an override covers may begin for its owner later than the row says (or never).
+    shifts = list(Shift.objects.filter(due, end__gt=now).select_related("team", "member"))
+    covers: dict[tuple[int, str], list[tuple[dt.datetime, dt.datetime]]] = defaultdict(list)
+    if shifts:
+        for team_id, role, start, end in (
+            Override.objects.filter(
+                team_id__in={row.team_id for row in shifts}, end__gt=now, start__lt=max(row.end for row in shifts)
+            )
+            .order_by("start")
+            .values_list("team_id", "role", "start", "end")
+        ):
+            covers[(team_id, role)].append((start, end))
+    return overrides, shifts, covers
+
+
+def teams_with_boundaries(*, start: dt.datetime, end: dt.datetime) -> set[int]:
+    """Teams with a shift or override starting or ending in [start, end]: every change of who is on call is
+    such a boundary. Two small indexed queries."""
+    boundary = Q(start__gte=start, start__lte=end) | Q(end__gte=start, end__lte=end)
+    team_ids: set[int] = set()
+    for model in (Shift, Override):
+        team_ids.update(model.objects.filter(boundary).order_by().values_list("team_id", flat=True).distinct())
+    return team_ids
+
+
+def last_ends_before(*, pairs: set[tuple[int, str]], at: dt.datetime) -> dict[tuple[int, str], dt.datetime]:
+    """For (team, role) pairs: the last end of a shift or override at or before `at`. Two queries."""
+    team_ids = sorted({team_id for team_id, _ in pairs})
+    ends: dict[tuple[int, str], dt.datetime] = {}
+    for model in (Shift, Override):
+        for row in (
+            model.objects.filter(team_id__in=team_ids, end__lte=at)
+            .order_by()
+            .values("team_id", "role")
+            .annotate(last_end=Max("end"))
+        ):
+            key = (row["team_id"], row["role"])
+            if key in pairs and (key not in ends or row["last_end"] > ends[key]):
+                ends[key] = row["last_end"]
+    return ends
+
+
+def leads_of_teams() -> tuple[dict[int, Team], dict[int, list[Member]]]:
+    """Every team that has leads, and its leads in a stable order: one query."""
+    teams: dict[int, Team] = {}
+    leads: dict[int, list[Member]] = defaultdict(list)
+    for membership in (
+        TeamMembership.objects.filter(role=TeamMembership.Role.LEAD)
+        .select_related("member", "team")
+        .order_by("team_id", "member_id")
+    ):
+        leads[membership.team_id].append(membership.member)
+        teams[membership.team_id] = membership.team
+    return teams, dict(leads)
+
+
+def rotation_roles(*, team_ids: Iterable[int]) -> set[tuple[int, str]]:
+    """The (team, role) pairs that have a rotation: the roles a team staffs."""
+    return set(Rotation.objects.filter(team_id__in=list(team_ids)).order_by().values_list("team_id", "role"))
+
+
+def teams_by_id(*, team_ids: Iterable[int]) -> dict[int, Team]:
+    return Team.objects.in_bulk(list(team_ids))
+
+
+def members_by_id(*, member_ids: Iterable[int]) -> dict[int, Member]:
+    return Member.objects.in_bulk(list(member_ids))

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -28,6 +29,7 @@ from teams.models import (
     SupportNumber,
     Team,
     TeamMembership,
+    new_calendar_token,
 )
 
 logger = logging.getLogger(__name__)
@@ -63,6 +65,19 @@ def _lock_team(team: Team) -> None:
 
 def team_create(**fields) -> Team:
     return _save(Team(**fields))
+
+
+def team_delete(*, team: Team) -> None:
+    """Delete a team with its rota (shifts, overrides, rotations, numbers, memberships); its logs keep their
+    rows without a team."""
+    team.delete()
+
+
+def calendar_token_regenerate(*, owner: Team | Member) -> str:
+    """A new secret for the team's or member's iCal feed: links with the old one stop working."""
+    owner.calendar_token = new_calendar_token()
+    owner.save(update_fields=["calendar_token"])
+    return owner.calendar_token
 
 
 def member_create(
@@ -126,6 +141,19 @@ def member_remove(*, team: Team, member: Member, now: dt.datetime | None = None)
         TeamMembership.objects.filter(team=team, member=member).delete()
         if not member.memberships.exists():
             member.delete()
+
+
+def member_opt_out(*, phone: str, member_id: int | None = None, at: dt.datetime | None = None) -> int:
+    """Record that the people with this phone (and `member_id`) want no more SMS; the first opt-out time is
+    kept. Returns how many people changed."""
+    at = at or timezone.now()
+    who = Q(phone=phone) | Q(pk=member_id) if member_id else Q(phone=phone)
+    return Member.objects.filter(who, sms_opted_out_at__isnull=True).update(sms_opted_out_at=at)
+
+
+def member_opt_in(*, phone: str) -> int:
+    """START: the people with this phone get SMS again."""
+    return Member.objects.filter(phone=phone, sms_opted_out_at__isnull=False).update(sms_opted_out_at=None)
 
 
 def support_number_update(*, number: SupportNumber, **fields) -> SupportNumber:
@@ -494,8 +522,11 @@ def token_create(
 
 __all__ = [
     "RotaError",
+    "calendar_token_regenerate",
     "ValidationError",
     "member_create",
+    "member_opt_in",
+    "member_opt_out",
     "member_remove",
     "member_update",
     "membership_add",
@@ -510,6 +541,7 @@ __all__ = [
     "support_number_create",
     "support_number_update",
     "team_create",
+    "team_delete",
     "team_update",
     "token_create",
 ]

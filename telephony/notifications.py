@@ -12,17 +12,24 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from django.db.models import Max, Q
 from django.utils import timezone
 
 from teams import rota
-from teams.models import Member, Override, Rotation, Shift, Team, TeamMembership
-from teams.selectors import schedules_for_teams
+from teams.models import Member, Override, Shift, Team
+from teams.selectors import (
+    last_ends_before,
+    leads_of_teams,
+    members_by_id,
+    reminder_candidates,
+    rotation_roles,
+    schedules_for_teams,
+    teams_by_id,
+    teams_with_boundaries,
+)
 from telephony.models import OutboundMessage
 from telephony.sms import sms_send
 
@@ -120,36 +127,12 @@ def reminders_send(*, now: dt.datetime | None = None) -> ScanResult:
     """
     now = now or timezone.now()
     result = ScanResult()
-    leads = list(
-        Team.objects.filter(reminder_lead_minutes__gt=0)
-        .order_by("reminder_lead_minutes")
-        .values_list("reminder_lead_minutes", flat=True)
-        .distinct()
-    )
-    if not leads:
+    overrides, shifts, covers = reminder_candidates(now=now)
+    if not overrides and not shifts:
         return result
-    # One condition per distinct lead time (a handful), not per team: the query stays one query.
-    due = Q()
-    for lead in leads:
-        due |= Q(team__reminder_lead_minutes=lead, start__lte=now + dt.timedelta(minutes=lead))
     # (source, row, start, end): the stretch each reminder is about.
     stretches: list[tuple[str, Shift | Override, dt.datetime, dt.datetime]] = []
-    overrides = list(Override.objects.filter(due, start__gt=now).select_related("team", "member"))
     stretches.extend((rota.OVERRIDE, row, row.start, row.end) for row in overrides)
-    # A shift whose start an override covers may begin for its owner later than the row says (or never).
-    shifts = list(Shift.objects.filter(due, end__gt=now).select_related("team", "member"))
-    covers: dict[tuple[int, str], list[tuple[dt.datetime, dt.datetime]]] = defaultdict(list)
-    if shifts:
-        for team_id, role, start, end in (
-            Override.objects.filter(
-                team_id__in={row.team_id for row in shifts},
-                end__gt=now,
-                start__lt=max(row.end for row in shifts),
-            )
-            .order_by("start")
-            .values_list("team_id", "role", "start", "end")
-        ):
-            covers[(team_id, role)].append((start, end))
     for row in shifts:
         lead = dt.timedelta(minutes=row.team.reminder_lead_minutes)
         parts = rota.subtract(row.start, row.end, covers[(row.team_id, row.role)])
@@ -232,10 +215,7 @@ def handoffs_notify(*, now: dt.datetime | None = None) -> ScanResult:
     now = now or timezone.now()
     since = now - HANDOFF_CATCHUP
     result = ScanResult()
-    boundary = Q(start__gte=since, start__lte=now) | Q(end__gte=since, end__lte=now)
-    team_ids: set[int] = set()
-    for model in (Shift, Override):
-        team_ids.update(model.objects.filter(boundary).order_by().values_list("team_id", flat=True).distinct())
+    team_ids = teams_with_boundaries(start=since, end=now)
     if not team_ids:
         return result
     recent, _ = schedules_for_teams(team_ids=sorted(team_ids), start=since - _EDGE, end=now + _EDGE)
@@ -252,7 +232,7 @@ def handoffs_notify(*, now: dt.datetime | None = None) -> ScanResult:
 
     window_end = now + HANDOFF_LOOKAHEAD
     schedules, members = schedules_for_teams(team_ids=pending_team_ids, start=since - _EDGE, end=window_end)
-    teams = Team.objects.in_bulk(pending_team_ids)
+    teams = teams_by_id(team_ids=pending_team_ids)
     messages = []
     for notice, handoff, current in _notices(schedules, since, now):
         if notice.dedupe_key in known:
@@ -282,26 +262,6 @@ def handoffs_notify(*, now: dt.datetime | None = None) -> ScanResult:
 # --- Gap alerts --------------------------------------------------------------------------------------------
 
 
-def _gap_starts_before(pairs: set[tuple[int, str]], now: dt.datetime) -> dict[tuple[int, str], dt.datetime]:
-    """For (team, role) pairs with nobody on call now: when that gap began (the last end before now).
-
-    Keying an ongoing gap on its real start keeps the key stable from one scan to the next. Two queries.
-    """
-    team_ids = sorted({team_id for team_id, _ in pairs})
-    starts: dict[tuple[int, str], dt.datetime] = {}
-    for model in (Shift, Override):
-        for row in (
-            model.objects.filter(team_id__in=team_ids, end__lte=now)
-            .order_by()
-            .values("team_id", "role")
-            .annotate(last_end=Max("end"))
-        ):
-            key = (row["team_id"], row["role"])
-            if key in pairs and (key not in starts or row["last_end"] > starts[key]):
-                starts[key] = row["last_end"]
-    return starts
-
-
 def gaps_alert(*, now: dt.datetime | None = None) -> ScanResult:
     """One SMS to each lead of a team per gap in the next 14 days, once per gap (keyed on its start).
 
@@ -312,19 +272,11 @@ def gaps_alert(*, now: dt.datetime | None = None) -> ScanResult:
     now = now or timezone.now()
     result = ScanResult()
     window_end = now + GAP_HORIZON
-    leads: dict[int, list[Member]] = defaultdict(list)
-    teams: dict[int, Team] = {}
-    for membership in (
-        TeamMembership.objects.filter(role=TeamMembership.Role.LEAD)
-        .select_related("member", "team")
-        .order_by("team_id", "member_id")
-    ):
-        leads[membership.team_id].append(membership.member)
-        teams[membership.team_id] = membership.team
+    teams, leads = leads_of_teams()
     if not leads:
         return result
     team_ids = sorted(leads)
-    with_rotation = set(Rotation.objects.filter(team_id__in=team_ids).order_by().values_list("team_id", "role"))
+    with_rotation = rotation_roles(team_ids=team_ids)
     schedules, _ = schedules_for_teams(team_ids=team_ids, start=now, end=window_end)
     found: list[tuple[int, str, rota.Segment]] = []
     for (team_id, role), segments in schedules.items():
@@ -332,7 +284,8 @@ def gaps_alert(*, now: dt.datetime | None = None) -> ScanResult:
         if staffed:
             found.extend((team_id, role, gap) for gap in rota.gaps(segments))
     ongoing = {(team_id, role) for team_id, role, gap in found if gap.start <= now}
-    began = _gap_starts_before(ongoing, now) if ongoing else {}
+    # An ongoing gap is keyed on its real start (the last end before now), stable from one scan to the next.
+    began = last_ends_before(pairs=ongoing, at=now) if ongoing else {}
 
     messages = []
     for team_id, role, gap in found:
@@ -364,9 +317,6 @@ def gaps_alert(*, now: dt.datetime | None = None) -> ScanResult:
     return result
 
 
-__all__ = ["ScanResult", "gaps_alert", "handoffs_notify", "reminders_send"]
-
-
 # --- Rota change notices -----------------------------------------------------------------------------------
 
 ROTA_CHANGE_ITEMS = 3  # stretches named per direction; more are counted ("and 2 more")
@@ -384,9 +334,9 @@ def rota_changes_notify(*, team_id: int, role: str, changes: list[rota.Change]) 
     The dedupe key carries the changes themselves, so the same change is told once and a later one anew.
     """
     result = ScanResult()
-    team = Team.objects.filter(pk=team_id).first()
+    team = teams_by_id(team_ids=[team_id]).get(team_id)
     member_ids = {c.before_member_id for c in changes} | {c.after_member_id for c in changes}
-    members = Member.objects.in_bulk([m for m in member_ids if m is not None])
+    members = members_by_id(member_ids=[m for m in member_ids if m is not None])
     if team is None or not members:
         return result
     messages = []
@@ -414,3 +364,6 @@ def rota_changes_notify(*, team_id: int, role: str, changes: list[rota.Change]) 
         )
     _send_new(messages, result)
     return result
+
+
+__all__ = ["ScanResult", "gaps_alert", "handoffs_notify", "reminders_send", "rota_changes_notify"]

@@ -26,6 +26,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from teams import services
 from teams.models import Member, Team
 from telephony.backends import (
     SmsError,
@@ -180,10 +181,7 @@ def _update(message_id: int, only_if: Q, **fields) -> bool:
 
 
 def _opt_out_recipient(message: OutboundMessage) -> None:
-    now = timezone.now()
-    Member.objects.filter(phone=message.to, sms_opted_out_at__isnull=True).update(sms_opted_out_at=now)
-    if message.member_id:
-        Member.objects.filter(pk=message.member_id, sms_opted_out_at__isnull=True).update(sms_opted_out_at=now)
+    services.member_opt_out(phone=message.to, member_id=message.member_id)
 
 
 def _fail(message: OutboundMessage, error: SmsError, *, only_if: Q) -> DeliveryOutcome:

@@ -12,7 +12,7 @@ import re
 
 from django.utils import timezone
 
-from teams import rota, selectors
+from teams import rota, selectors, services
 from teams.models import Member
 from telephony.alerts import alert_sms_command
 
@@ -64,10 +64,10 @@ def sms_command(*, from_number: str, body: str, at: dt.datetime | None = None) -
     keyword = _keyword(body)
     if keyword in OPT_OUT_WORDS:
         # Keep the first opt-out time; a second STOP changes nothing.
-        Member.objects.filter(phone=from_number, sms_opted_out_at__isnull=True).update(sms_opted_out_at=at)
+        services.member_opt_out(phone=from_number, at=at)
         return None
     if keyword in OPT_IN_WORDS:
-        Member.objects.filter(phone=from_number).update(sms_opted_out_at=None)
+        services.member_opt_in(phone=from_number)
         return None
     member = Member.objects.filter(phone=from_number).first() if from_number else None
     if member is None:
