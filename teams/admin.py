@@ -183,18 +183,7 @@ class TeamForm(forms.ModelForm):
 
     class Meta:
         model = Team
-        fields = (
-            "slug",
-            "name",
-            "timezone",
-            "ring_timeout",
-            "greeting",
-            "fallback_phone",
-            "reminder_lead_minutes",
-            "ack_timeout_minutes",
-            "alert_pages_per_hour",
-            "allowed_callers",
-        )
+        fields = Team.SETTINGS
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

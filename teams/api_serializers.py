@@ -188,17 +188,7 @@ class TeamSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Team
-        fields = [
-            "slug",
-            "name",
-            "timezone",
-            "ring_timeout",
-            "greeting",
-            "fallback_phone",
-            "reminder_lead_minutes",
-            "ack_timeout_minutes",
-            "allowed_callers",
-        ]
+        fields = list(Team.SETTINGS)
 
 
 class TeamRefSerializer(serializers.Serializer):

@@ -63,6 +63,20 @@ def default_alert_pages_per_hour() -> int:
 
 
 class Team(models.Model):
+    # What a lead sets, in the admin and the API alike (one list, so the two cannot drift apart).
+    SETTINGS = (
+        "slug",
+        "name",
+        "timezone",
+        "ring_timeout",
+        "greeting",
+        "fallback_phone",
+        "reminder_lead_minutes",
+        "ack_timeout_minutes",
+        "alert_pages_per_hour",
+        "allowed_callers",
+    )
+
     slug = models.SlugField(max_length=50, unique=True)
     name = models.CharField(max_length=100)
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])

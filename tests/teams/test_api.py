@@ -318,6 +318,14 @@ def test_a_rotation_change_through_the_api_tells_each_person_it_moves_once(world
     assert notices.count() == 2  # nobody moved: nothing more is sent
 
 
+def test_a_lead_sets_every_team_setting_the_admin_offers_through_the_api_too(world):
+    response = world.client("lead").patch("/api/v1/teams/alpha/", {"alert_pages_per_hour": 3}, format="json")
+    assert response.status_code == 200, response.json()
+    assert response.json()["alert_pages_per_hour"] == 3
+    world.alpha.refresh_from_db()
+    assert world.alpha.alert_pages_per_hour == 3
+
+
 # --- Errors: one shape, 400 with the field named ---------------------------------------------------------
 
 
