@@ -17,7 +17,6 @@ from teams import rota
 from teams.models import Member, Override, Role, Rotation, Shift, SupportNumber, Team, TeamMembership
 
 SOURCES = (rota.SHIFT, rota.OVERRIDE)
-MIN_YEAR, MAX_YEAR = 1970, 2999
 # The largest id a BigAutoField can hold: larger numbers name nothing and overflow the database driver.
 MAX_ID = 2**63 - 1
 
@@ -59,8 +58,8 @@ def _parse_iso(text: str, *, example: str) -> dt.datetime:
     except ValueError as exc:
         raise ValueError(f"'{text}' is not an ISO-8601 date-time, e.g. {example}.") from exc
     # Far-off years only overflow the arithmetic that follows; nobody plans a rota there.
-    if not MIN_YEAR <= value.year <= MAX_YEAR:
-        raise ValueError(f"Give a date-time between the years {MIN_YEAR} and {MAX_YEAR}.")
+    if not rota.MIN_YEAR <= value.year <= rota.MAX_YEAR:
+        raise ValueError(f"Give a date-time between the years {rota.MIN_YEAR} and {rota.MAX_YEAR}.")
     return value
 
 

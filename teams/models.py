@@ -10,6 +10,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from teams import rota
 from teams.validators import validate_e164, validate_phone_list, validate_timezone
 
 
@@ -214,8 +215,10 @@ class Rotation(models.Model):
         return dt.datetime.combine(self.start_date, self.start_time)
 
     def clean(self) -> None:
-        if self.start_date is not None and not 1970 <= self.start_date.year <= 2999:
-            raise ValidationError({"start_date": "Give a start between the years 1970 and 2999."})
+        if self.start_date is not None and not rota.MIN_YEAR <= self.start_date.year <= rota.MAX_YEAR:
+            raise ValidationError(
+                {"start_date": f"Give a start between the years {rota.MIN_YEAR} and {rota.MAX_YEAR}."}
+            )
         if self.shift_length is not None and self.shift_length < dt.timedelta(minutes=15):
             raise ValidationError({"shift_length": "A shift lasts at least 15 minutes (PT15M)."})
         if self.shift_length is not None and self.shift_length > dt.timedelta(days=366):

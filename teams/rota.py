@@ -19,6 +19,11 @@ SHIFT = "shift"
 OVERRIDE = "override"
 
 
+# The years a rota date may fall in: wide enough for any plan, narrow enough that the arithmetic (and the
+# database's date types) never overflow.
+MIN_YEAR, MAX_YEAR = 1970, 2999
+
+
 @dataclass(frozen=True)
 class PlannedShift:
     """A shift a rotation calls for: the n-th hand-off to the next one."""
