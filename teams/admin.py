@@ -43,6 +43,12 @@ def led_team_ids(request) -> list[int] | None:
     return request._led_team_ids
 
 
+def is_lead_in_admin(request) -> bool:
+    """An active staff user who leads a team (or a superuser): who may use the team leads' admin at all."""
+    user = request.user
+    return user.is_active and user.is_staff and (user.is_superuser or bool(led_team_ids(request)))
+
+
 def scope_choices(db_field, request, kwargs: dict) -> None:
     """A lead picks only their teams and those teams' members in any form."""
     team_ids = led_team_ids(request)
@@ -91,11 +97,7 @@ class LeadScopedAdmin(NotFoundOutsideScope, admin.ModelAdmin):
     team_path = "team"
 
     def _is_lead(self, request) -> bool:
-        return (
-            request.user.is_active
-            and request.user.is_staff
-            and (request.user.is_superuser or bool(led_team_ids(request)))
-        )
+        return is_lead_in_admin(request)
 
     def has_module_permission(self, request):
         return self._is_lead(request)

@@ -5,13 +5,13 @@ from django.contrib import admin
 from django.contrib.admin.exceptions import NotRegistered
 from django.db.models import QuerySet
 
-from teams.admin import NotFoundOutsideScope, led_team_ids
+from teams.admin import NotFoundOutsideScope, is_lead_in_admin, led_team_ids
 from teams.admin_time import TeamTimeAdmin
 
 
 def may_see_team_logs(request) -> bool:
-    user = request.user
-    return user.is_active and user.is_staff and (user.is_superuser or bool(led_team_ids(request)))
+    """The leads of a team see its logs; the same people who may use the leads' admin."""
+    return is_lead_in_admin(request)
 
 
 class TeamLogAdmin(TeamTimeAdmin, NotFoundOutsideScope, admin.ModelAdmin):
