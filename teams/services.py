@@ -58,9 +58,14 @@ def _update(obj, fields: dict):
     return obj
 
 
+def team_lock(*, team_id: int) -> Team:
+    """Lock a team's row until the transaction ends and return it fresh: writes to its rota (overlap checks
+    then see each other's rows) and its alert pages (the hourly cap) are serialised per team."""
+    return Team.objects.select_for_update().get(pk=team_id)
+
+
 def _lock_team(team: Team) -> None:
-    """Serialise writes to one team's rota (overlap checks then see each other's rows)."""
-    Team.objects.select_for_update().filter(pk=team.pk).first()
+    team_lock(team_id=team.pk)
 
 
 def team_create(**fields) -> Team:
@@ -542,6 +547,7 @@ __all__ = [
     "support_number_update",
     "team_create",
     "team_delete",
+    "team_lock",
     "team_update",
     "token_create",
 ]

@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
 
-from teams import selectors
+from teams import selectors, services
 from teams.models import Member, Role, Team
 from telephony.models import Alert, AlertEvent, OutboundMessage
 from telephony.sms import sms_send
@@ -172,11 +172,20 @@ def _held_back_unmentioned(team: Team) -> int:
     return events.filter(action=Action.HELD_BACK, pk__gt=last_paged).count()
 
 
+def _page_budget(*, alert: Alert, now: dt.datetime) -> tuple[Team, int]:
+    """Lock the alert's team and count the pages its hourly cap still allows. The lock serialises paging
+    per team, so two alerts paging at once cannot both take the last slot."""
+    team = services.team_lock(team_id=alert.team_id)
+    sent = OutboundMessage.objects.filter(
+        team=team, kind=OutboundMessage.Kind.ALERT, created_at__gt=now - CAP_WINDOW
+    ).count()
+    return team, max(team.alert_pages_per_hour - sent, 0)
+
+
 def _page_next(*, alert: Alert, now: dt.datetime) -> None:
     """Page the next stage that has somebody, within the team's hourly cap. Run inside a transaction
     with the alert row locked."""
-    # Locking the team serialises paging per team, so concurrent alerts cannot both take the last slot.
-    team = Team.objects.select_for_update().get(pk=alert.team_id)
+    team, left = _page_budget(alert=alert, now=now)
     cache: dict = {}
     escalated = alert.escalation_step > 0
     stage, targets = alert.escalation_step, []
@@ -196,15 +205,12 @@ def _page_next(*, alert: Alert, now: dt.datetime) -> None:
     alert.escalation_step = stage
     alert.next_escalation_at = None if stage >= STAGE_FINAL else now + dt.timedelta(minutes=team.ack_timeout_minutes)
 
-    sent = OutboundMessage.objects.filter(
-        team=team, kind=OutboundMessage.Kind.ALERT, created_at__gt=now - CAP_WINDOW
-    ).count()
     held_before = _held_back_unmentioned(team)
     body = _page_body(alert=alert, team=team, stage=stage, escalated=escalated, held_back=held_before)
     held_now = 0
     for member in targets:
         where = f"{STAGE_NAMES[stage]} {member.phone}"
-        if sent >= team.alert_pages_per_hour:
+        if left <= 0:
             held_now += 1
             _event(alert, Action.HELD_BACK, member=member, detail=f"{where}: {team.alert_pages_per_hour}/h cap")
             continue
@@ -216,7 +222,7 @@ def _page_next(*, alert: Alert, now: dt.datetime) -> None:
             team=team,
             member=member,
         )
-        sent += 1
+        left -= 1
         _event(alert, Action.PAGED, member=member, detail=where)
     if held_now:
         alert.pages_held_back = F("pages_held_back") + held_now
@@ -294,14 +300,11 @@ def _tell_the_paged(*, alert: Alert, verb: str, actor: str, member: Member | Non
     paged = [person for person in paged if not person.is_opted_out]
     if not paged:
         return
-    team = Team.objects.select_for_update().get(pk=alert.team_id)
-    sent = OutboundMessage.objects.filter(
-        team=team, kind=OutboundMessage.Kind.ALERT, created_at__gt=timezone.now() - CAP_WINDOW
-    ).count()
+    team, left = _page_budget(alert=alert, now=timezone.now())
     body = sms_body_fit_part(
         before=f"[{team.name}] ALERT {alert.pk} {verb} by {actor}: ", part=" ".join(alert.summary.split())
     )
-    for person in paged[: max(team.alert_pages_per_hour - sent, 0)]:
+    for person in paged[:left]:
         sms_send(
             to=person.phone,
             body=body,

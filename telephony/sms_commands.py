@@ -48,7 +48,7 @@ def who_is_on_call(*, member: Member, at: dt.datetime) -> str:
     lines = []
     for team in teams:
         parts = []
-        for role in ("primary", "secondary"):
+        for role in selectors.ROLES:
             current = oncall[team.pk][role].current
             if current.member is None:
                 parts.append(f"{role} nobody")
