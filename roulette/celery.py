@@ -1,5 +1,5 @@
 """The Celery app. Tasks live in each app's `tasks` module (teams/tasks.py) or package (telephony/tasks/);
-the beat schedule is in roulette/beat.py."""
+the beat schedule is in telephony/beat.py."""
 
 import os
 

@@ -1,10 +1,10 @@
-"""The default beat schedule (roulette/beat.py) as PeriodicTask rows; adds only what is missing."""
+"""The default beat schedule (telephony/beat.py) as PeriodicTask rows; adds only what is missing."""
 
 from django.db import migrations
 
 
 def install(apps, schema_editor):
-    from roulette.beat import beat_schedule_install
+    from telephony.beat import beat_schedule_install
 
     beat_schedule_install(apps=apps)
 

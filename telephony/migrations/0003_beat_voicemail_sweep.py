@@ -4,7 +4,7 @@ from django.db import migrations
 
 
 def install(apps, schema_editor):
-    from roulette.beat import beat_schedule_install
+    from telephony.beat import beat_schedule_install
 
     beat_schedule_install(apps=apps)
 

@@ -6,8 +6,8 @@ import pytest
 from django.forms.models import model_to_dict
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from roulette.beat import ENTRIES, beat_schedule_install
 from roulette.celery import app
+from telephony.beat import ENTRIES, beat_schedule_install
 
 pytestmark = pytest.mark.django_db
 

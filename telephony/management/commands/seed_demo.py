@@ -9,6 +9,7 @@ from django.db import transaction
 
 from teams import services
 from teams.models import Member, Role, Rotation, SupportNumber, Team, TeamMembership
+from telephony.beat import beat_schedule_install
 
 DEMO_PASSWORD = "roulette-demo"  # noqa: S105 - demo data only, printed on purpose
 
@@ -124,8 +125,4 @@ class Command(BaseCommand):
                 )
 
     def _beat_defaults(self):
-        try:
-            from roulette.beat import beat_schedule_install
-        except ImportError:
-            return
         beat_schedule_install()

@@ -1,4 +1,5 @@
-"""The beat schedule, in one place.
+"""The beat schedule, in one place. It lives in telephony, the app that may name the tasks of both apps (it
+imports none of them: entries name tasks by their dotted path).
 
 Beat runs django-celery-beat's DatabaseScheduler (settings.CELERY_BEAT_SCHEDULER), so the schedule lives in
 the database where operators see and adjust it in the admin (Periodic tasks). The defaults below are written
