@@ -1,7 +1,8 @@
 """SMS backends chosen by settings.SMS_BACKEND, like Django's EMAIL_BACKEND.
 
 `console` prints (the default without Twilio credentials, so `make run` works offline), `locmem` keeps
-messages in `locmem_outbox` for tests, `twilio` sends for real. A dotted path to a class also works.
+messages in `locmem_outbox` for tests, `twilio` sends for real (telephony.twilio.TwilioBackend). A dotted
+path to a class also works.
 Backends raise only the exceptions below, so callers never need to know about twilio or requests.
 """
 
@@ -12,7 +13,6 @@ import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.urls import reverse
 from django.utils.module_loading import import_string
 
 from telephony.models import OutboundMessage
@@ -98,52 +98,15 @@ class LocmemBackend(BaseSmsBackend):
         return None
 
 
-class TwilioBackend(BaseSmsBackend):
-    """Sends through the Messages API; turns twilio/requests errors into the exceptions above."""
-
-    def send(self, message: OutboundMessage) -> SmsSendResult:
-        from telephony import twilio
-
-        if not message.sender:
-            raise SmsPermanentError("No SMS sender: the team has no SMS-capable number and TWILIO_SMS_FROM is not set.")
-        status_callback = settings.PUBLIC_BASE_URL + reverse("telephony:sms-status")
-        try:
-            created = twilio.twilio_message_create(
-                to=message.to, from_=message.sender, body=message.body, status_callback=status_callback
-            )
-        except Exception as exc:
-            raise twilio.twilio_error_to_sms_error(exc, request_sent=True) from exc
-        return SmsSendResult(sid=created["sid"], status=created["status"])
-
-    def lookup(self, message: OutboundMessage) -> SmsSendResult | None:
-        from telephony import twilio
-
-        try:
-            found = twilio.twilio_message_find(
-                to=message.to,
-                from_=message.sender,
-                body=message.body,
-                created_after=message.created_at,
-                exclude_sids=set(
-                    OutboundMessage.objects.filter(to=message.to, message_sid__isnull=False)
-                    .exclude(pk=message.pk)
-                    .values_list("message_sid", flat=True)
-                ),
-            )
-        except Exception as exc:
-            # A lookup is a read: any timeout is only transient, it cannot have sent anything.
-            raise twilio.twilio_error_to_sms_error(exc, request_sent=False) from exc
-        return SmsSendResult(sid=found["sid"], status=found["status"]) if found else None
-
-
+# SMS_BACKEND's short names; any other value is a dotted path to a backend class. The Twilio backend lives
+# in the Twilio adapter (telephony/twilio.py), the only module that talks to Twilio's REST API.
 BACKENDS = {
-    "console": ConsoleBackend,
-    "locmem": LocmemBackend,
-    "twilio": TwilioBackend,
+    "console": "telephony.backends.ConsoleBackend",
+    "locmem": "telephony.backends.LocmemBackend",
+    "twilio": "telephony.twilio.TwilioBackend",
 }
 
 
 def sms_backend() -> BaseSmsBackend:
     name = settings.SMS_BACKEND
-    backend_class = BACKENDS.get(name) or import_string(name)
-    return backend_class()
+    return import_string(BACKENDS.get(name, name))()

@@ -7,11 +7,20 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 import urllib3
 from django.conf import settings
+from django.urls import reverse
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from telephony.backends import SmsError, SmsPermanentError, SmsTransientError, SmsUncertainError
+from telephony.backends import (
+    BaseSmsBackend,
+    SmsError,
+    SmsPermanentError,
+    SmsSendResult,
+    SmsTransientError,
+    SmsUncertainError,
+)
+from telephony.models import OutboundMessage
 
 
 class HeaderKeepingHttpClient(TwilioHttpClient):
@@ -164,3 +173,40 @@ def twilio_error_to_sms_error(exc: BaseException, *, request_sent: bool) -> SmsE
     if isinstance(exc, requests.exceptions.RequestException):
         return kind(f"The connection to Twilio broke: {type(exc).__name__}")
     return kind(f"Unexpected error talking to Twilio: {type(exc).__name__}")
+
+
+# --- The SMS backend (SMS_BACKEND=twilio) -------------------------------------------------------------------
+
+
+class TwilioBackend(BaseSmsBackend):
+    """Sends through the Messages API; turns twilio/requests errors into the SmsError kinds of backends."""
+
+    def send(self, message: OutboundMessage) -> SmsSendResult:
+        if not message.sender:
+            raise SmsPermanentError("No SMS sender: the team has no SMS-capable number and TWILIO_SMS_FROM is not set.")
+        status_callback = settings.PUBLIC_BASE_URL + reverse("telephony:sms-status")
+        try:
+            created = twilio_message_create(
+                to=message.to, from_=message.sender, body=message.body, status_callback=status_callback
+            )
+        except Exception as exc:
+            raise twilio_error_to_sms_error(exc, request_sent=True) from exc
+        return SmsSendResult(sid=created["sid"], status=created["status"])
+
+    def lookup(self, message: OutboundMessage) -> SmsSendResult | None:
+        try:
+            found = twilio_message_find(
+                to=message.to,
+                from_=message.sender,
+                body=message.body,
+                created_after=message.created_at,
+                exclude_sids=set(
+                    OutboundMessage.objects.filter(to=message.to, message_sid__isnull=False)
+                    .exclude(pk=message.pk)
+                    .values_list("message_sid", flat=True)
+                ),
+            )
+        except Exception as exc:
+            # A lookup is a read: any timeout is only transient, it cannot have sent anything.
+            raise twilio_error_to_sms_error(exc, request_sent=False) from exc
+        return SmsSendResult(sid=found["sid"], status=found["status"]) if found else None
