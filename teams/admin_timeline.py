@@ -72,6 +72,16 @@ def _double_text(segment: rota.Segment, members: dict[int, Member]) -> str:
     return _("%(name)s is primary and secondary at once") % {"name": _name(members, segment.member_id)}
 
 
+def _named_days(days: list[dt.date]) -> set[dt.date]:
+    """The days whose name fits above the timeline: the first, Mondays and 1sts, at least three days apart
+    (every day keeps its tick and its title)."""
+    named: list[dt.date] = []
+    for day in days:
+        if (not named or day.weekday() == 0 or day.day == 1) and (not named or (day - named[-1]).days >= 3):
+            named.append(day)
+    return set(named)
+
+
 def override_add_url(*, team: Team, role: str, start: dt.datetime, end: dt.datetime) -> str:
     """The override form, filled in with the team, the role and start/end as wall times in the team's zone."""
     tz = team.tz
@@ -118,6 +128,7 @@ def team_timeline(*, team: Team, params, now: dt.datetime) -> dict:
             )
         rows.append({"role": role.value, "label": role.label, "bars": bars})
     marks = timeline.day_marks(window, tz)
+    named = _named_days([day for day, _ in marks])
     now_at = timeline.position(now, window.start, window.end)
     previous_week = window.first_day - dt.timedelta(days=7)
     next_week = window.first_day + dt.timedelta(days=7)
@@ -131,13 +142,13 @@ def team_timeline(*, team: Team, params, now: dt.datetime) -> dict:
         "next_url": "?" + urlencode({"week": next_week.isoformat()}),
         "days": [
             {
-                "label": day.strftime("%a %d"),
-                "style": f"left: {left:.4f}%;",
+                "label": day.strftime("%a %d %b") if day in named else "",
+                "title": day.strftime("%a %d %b %Y"),
+                "style": f"left: {left:.4f}%; width: {right - left:.4f}%;",
                 "is_weekend": day.weekday() >= 5,
                 "is_month_start": day.day == 1,
-                "month": day.strftime("%b %Y"),
             }
-            for day, left in marks
+            for (day, left), right in zip(marks, [m[1] for m in marks[1:]] + [100.0], strict=True)
         ],
         "rows": rows,
         "doubles": [
@@ -198,7 +209,10 @@ def rota_overview(*, teams: list[Team], now: dt.datetime, days: int = HOME_DAYS)
                         {
                             "at": rota.format_local(handoff.at, tz),
                             "to": _name(members, handoff.incoming_member_id),
-                            "until": rota.format_local(handoff.incoming_until, tz),
+                            # A stretch reaching the end of the read window has no known end yet.
+                            "until": rota.format_local(handoff.incoming_until, tz)
+                            if handoff.incoming_until < end
+                            else None,
                             "is_gap": handoff.incoming_member_id is None,
                         }
                         for handoff in rota.handoffs(segments)[:HANDOFFS_SHOWN]
