@@ -1,11 +1,16 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from roulette.health import healthz
+from telephony.admin.home import lead_home
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    # The lead's home replaces the admin's stock index; "/" (the admin's "View site") leads there too.
+    path("admin/", admin.site.admin_view(lead_home), name="lead_home"),
     path("admin/", admin.site.urls),
+    path("", RedirectView.as_view(pattern_name="admin:index"), name="home"),
     path("telephony/", include("telephony.urls")),
     path("api/v1/", include("roulette.api_urls")),
     path("calendar/", include("teams.calendar_urls")),

@@ -1,8 +1,6 @@
 """The team leads' tool. A lead (staff, not superuser) sees and edits only the teams they lead:
 list querysets, object pages (another team's object is a 404) and form choices are all scoped."""
 
-import datetime as dt
-
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -15,14 +13,13 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from teams import rota, selectors, services
+from teams import admin_timeline, rota, selectors, services
 from teams.admin_time import LocalTimesForm, TeamTimeAdmin, local_day_filter
 from teams.errors import RotaError
 from teams.models import (
     ApiToken,
     Member,
     Override,
-    Role,
     Rotation,
     RotationParticipant,
     Shift,
@@ -30,8 +27,6 @@ from teams.models import (
     Team,
     TeamMembership,
 )
-
-SCHEDULE_DAYS = 28
 
 
 def led_team_ids(request) -> list[int] | None:
@@ -268,44 +263,10 @@ class TeamAdmin(TeamTimeAdmin, LeadScopedAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = extra_context or {}
         team = self.get_object(request, object_id)
-        extra_context["rota"] = team_rota_context(team)
+        now = timezone.now()
+        extra_context["oncall_now"] = admin_timeline.team_oncall_now(team=team, now=now)
+        extra_context["timeline"] = admin_timeline.team_timeline(team=team, params=request.GET, now=now)
         return super().change_view(request, object_id, form_url, extra_context)
-
-
-def _local(instant: dt.datetime, tz) -> str:
-    # Formatted here: the template's date filter would convert back to the server's time zone.
-    return instant.astimezone(tz).strftime("%a %d %b %Y %H:%M")
-
-
-def team_rota_context(team: Team) -> dict:
-    """Who is on call now and the next four weeks per role, in the team's local time."""
-    now = timezone.now()
-    tz = team.tz
-    schedules, members = selectors.team_schedule_with_members(
-        team=team, start=now, end=now + dt.timedelta(days=SCHEDULE_DAYS)
-    )
-    current = selectors.oncall_at(team=team, at=now)
-    roles = []
-    for role in (Role.PRIMARY, Role.SECONDARY):
-        rows = [
-            {
-                "member": members.get(segment.member_id) if segment.member_id else None,
-                "start": _local(segment.start, tz),
-                "end": _local(segment.end, tz),
-                "source": segment.source or "gap",
-            }
-            for segment in schedules[role]
-        ]
-        cover = current[role]
-        roles.append(
-            {
-                "role": role.label,
-                "now": cover.member,
-                "until": _local(cover.end, tz) if cover.end else None,
-                "segments": rows,
-            }
-        )
-    return {"timezone": team.timezone, "roles": roles, "days": SCHEDULE_DAYS}
 
 
 class MemberForm(forms.ModelForm):

@@ -376,7 +376,8 @@ def schedule_changes(before: Sequence[Segment], after: Sequence[Segment]) -> lis
 
 
 def double_bookings(first: Sequence[Segment], second: Sequence[Segment]) -> list[Segment]:
-    """Where the same person is on call in both schedules (primary and secondary) at once."""
+    """Where the same person is on call in both schedules (primary and secondary) at once, merged into
+    stretches, in order of start (member_id is the person, source None)."""
     found: list[Segment] = []
     for a in first:
         if a.member_id is None:
@@ -385,10 +386,14 @@ def double_bookings(first: Sequence[Segment], second: Sequence[Segment]) -> list
             if b.member_id != a.member_id:
                 continue
             start, end = max(a.start, b.start), min(a.end, b.end)
-            if start >= end:
-                continue
-            if found and found[-1].end == start and found[-1].member_id == a.member_id:
-                found[-1] = Segment(a.member_id, found[-1].start, end, None)
-            else:
+            if start < end:
                 found.append(Segment(a.member_id, start, end, None))
-    return sorted(found, key=lambda s: s.start)
+    found.sort(key=lambda s: (s.start, s.member_id))
+    merged: list[Segment] = []
+    for segment in found:
+        last = merged[-1] if merged else None
+        if last and last.member_id == segment.member_id and last.end >= segment.start:
+            merged[-1] = Segment(last.member_id, last.start, max(last.end, segment.end), None)
+        else:
+            merged.append(segment)
+    return merged

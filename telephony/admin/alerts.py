@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from teams.admin import TeamListFilter
 from teams.admin_time import local_day_filter
 from telephony import alerts
+from telephony.admin.alert_buttons import alert_button_urls
 from telephony.admin.base import TeamLogAdmin, may_see_team_logs
 from telephony.models import Alert, AlertEvent
 
@@ -83,3 +84,9 @@ class AlertAdmin(TeamLogAdmin):
     @admin.action(description="Resolve (close)", permissions=["change"])
     def resolve(self, request, queryset):
         self._transition(request, queryset, alerts.alert_resolve, "resolved")
+
+    # Acknowledge and Resolve buttons on the alert's page (and the lead's home) post to these.
+    change_form_template = "admin/telephony/alert/change_form.html"
+
+    def get_urls(self):
+        return [*alert_button_urls(self), *super().get_urls()]

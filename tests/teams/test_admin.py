@@ -139,7 +139,7 @@ def test_team_page_shows_who_is_on_call_in_local_time(client, two_teams):
     assert f"Primary: {current.member.name}" in page
     assert "until Mon 30 Nov 2026 09:00" in page  # 09:00 Berlin, not 08:00 UTC
     assert "Secondary: nobody on call" in page
-    assert "GAP: nobody" in page
+    assert "Gap: nobody on call" in page
 
 
 def test_lead_edits_a_shift_member_and_it_is_kept_on_regeneration(client, two_teams):

@@ -92,10 +92,11 @@ def _typed(wall: str, name: str) -> dict:
     return {name: wall}
 
 
-def _rota_rows(page: str) -> list[tuple[str, str, str, str]]:
-    """(from, to, who, source) rows of the team page's schedule, primary first."""
-    block = page[page.index('id="rota"') :]
-    cells = re.findall(r"<tr[^>]*>\s*<td>(.*?)</td>\s*<td>(.*?)</td>\s*<td>(.*?)</td>\s*<td>(.*?)</td>", block, re.S)
+def _rota_rows(page: str) -> list[tuple[str, str, str]]:
+    """(from, to, who) rows of the primary table below the team page's timeline."""
+    block = page[page.index('id="timeline-table"') :]
+    block = block[: block.index('data-role="secondary"')]
+    cells = re.findall(r"<tr[^>]*>\s*<td>(.*?)</td>\s*<td>(.*?)</td>\s*<td[^>]*>(.*?)</td>", block, re.S)
     return [tuple(cell.strip() for cell in row) for row in cells]
 
 
@@ -196,13 +197,15 @@ def test_a_leads_afternoon(browser, platform, django_capture_on_commit_callbacks
     assert "Europe/Berlin" in page
     assert "Primary: Carla" in page and "until Thu 25 Mar 2027 09:00" in page
     rows = _rota_rows(page)
-    assert ("Wed 24 Mar 2027 13:00", "Fri 26 Mar 2027 09:00", "Carla", "shift") in rows  # now, then Thursday
-    assert ("Fri 26 Mar 2027 09:00", "Sat 27 Mar 2027 09:00", "Ana", "override") in rows
-    assert ("Sat 27 Mar 2027 09:00", "Sun 28 Mar 2027 09:00", "Carla", "shift") in rows
-    assert ("Sun 28 Mar 2027 09:00", "Mon 29 Mar 2027 09:00", "Ana", "shift") in rows
-    assert not any(who == "Bruno" and start.startswith("Fri 26") for start, _, who, _ in rows)
-    later = [row for row in rows if not row[0].startswith("Wed 24 Mar 2027 13:00")]
-    assert later and all(start.endswith("09:00") for start, *_ in later)  # every hand-off at 09:00 local
+    cet, cest = "CET (Europe/Berlin)", "CEST (Europe/Berlin)"
+    assert (f"Wed 24 Mar 2027 09:00 {cet}", f"Fri 26 Mar 2027 09:00 {cet}", "Carla") in rows  # now, then Thursday
+    assert (f"Fri 26 Mar 2027 09:00 {cet}", f"Sat 27 Mar 2027 09:00 {cet}", "Ana (override)") in rows
+    assert (f"Sat 27 Mar 2027 09:00 {cet}", f"Sun 28 Mar 2027 09:00 {cest}", "Carla") in rows
+    assert (f"Sun 28 Mar 2027 09:00 {cest}", f"Mon 29 Mar 2027 09:00 {cest}", "Ana") in rows
+    assert not any(who == "Bruno" and start.startswith("Fri 26") for start, _, who in rows)
+    later = rows[rows.index((f"Wed 24 Mar 2027 09:00 {cet}", f"Fri 26 Mar 2027 09:00 {cet}", "Carla")) + 1 :]
+    # Every hand-off at 09:00 local.
+    assert later and all(re.match(r"\w{3} \d{1,2} \w{3} \d{4} 09:00 ", start) for start, *_ in later)
 
     # Regenerate the team's calendar token: the old feed link stops working, the new one works.
     old_token = team.calendar_token

@@ -115,3 +115,57 @@ def test_create_alert_token_prints_a_token_that_raises_alerts_for_that_team_only
 def test_create_alert_token_for_an_unknown_team_fails(db):
     with pytest.raises(CommandError, match="No team"):
         call_command("create_alert_token", "nope")
+
+
+def test_the_alert_page_has_acknowledge_and_resolve_buttons_that_work(client, two_teams):
+    lead_user, _, ours, _ = two_teams
+    client.force_login(lead_user)
+    change_url = f"{CHANGELIST}{ours.pk}/change/"
+
+    page = client.get(change_url).content.decode()
+    assert 'id="alert-buttons"' in page
+    assert f'action="{CHANGELIST}{ours.pk}/acknowledge/"' in page and f'action="{CHANGELIST}{ours.pk}/resolve/"' in page
+
+    response = client.post(f"{CHANGELIST}{ours.pk}/acknowledge/", {"next": change_url}, follow=True)
+    ours.refresh_from_db()
+    assert (ours.state, ours.acknowledged_by) == (Alert.State.ACKNOWLEDGED, "lea")
+    assert ours.events.get(action="acknowledged").user == lead_user
+    page = response.content.decode()
+    assert f"Alert {ours.pk} acknowledged" in page
+    assert f'action="{CHANGELIST}{ours.pk}/acknowledge/"' not in page and f'{ours.pk}/resolve/"' in page
+
+    client.post(f"{CHANGELIST}{ours.pk}/resolve/", {"next": "https://evil.example.com/"})
+    ours.refresh_from_db()
+    assert ours.state == Alert.State.RESOLVED
+    assert 'id="alert-buttons"' not in client.get(change_url).content.decode()
+
+
+def test_another_teams_alert_cannot_be_acknowledged_with_a_crafted_post(client, two_teams):
+    lead_user, _, ours, theirs = two_teams
+    client.force_login(lead_user)
+
+    for transition in ("acknowledge", "resolve"):
+        assert client.post(f"{CHANGELIST}{theirs.pk}/{transition}/").status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.state == Alert.State.OPEN and not theirs.events.filter(action="acknowledged").exists()
+
+
+def test_the_buttons_answer_only_a_post_with_the_csrf_token(two_teams):
+    from django.test import Client
+
+    lead_user, _, ours, _ = two_teams
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(lead_user)
+
+    assert browser.get(f"{CHANGELIST}{ours.pk}/acknowledge/").status_code == 405
+    assert browser.post(f"{CHANGELIST}{ours.pk}/acknowledge/").status_code == 403
+    ours.refresh_from_db()
+    assert ours.state == Alert.State.OPEN
+
+
+def test_a_user_who_is_not_staff_is_sent_to_log_in(client, two_teams):
+    _, _, ours, _ = two_teams
+    response = client.post(f"{CHANGELIST}{ours.pk}/acknowledge/")
+    assert response.status_code == 302 and "/login/" in response["Location"]
+    ours.refresh_from_db()
+    assert ours.state == Alert.State.OPEN
