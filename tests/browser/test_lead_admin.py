@@ -89,3 +89,36 @@ def test_a_rotation_edit_shows_its_preview_before_it_is_saved(page, login, lead_
     assert "was changed successfully" in page.inner_text("body")
     assert list(rotation.participants.order_by("position").values_list("member__name", flat=True)) == ["Bruno", "Ana"]
     assert page.blocked == []
+
+
+def test_the_timeline_shows_an_override_a_gap_and_now_and_the_home_shows_who_is_on_call(
+    page, login, lead_user, sao_paulo
+):
+    team, _ = sao_paulo
+    ana = Member.objects.get(name="Ana")
+    services.override_create(
+        team=team,
+        role=Role.PRIMARY,
+        member=Member.objects.get(name="Bruno"),
+        start=dt.datetime(2026, 12, 3, 12, tzinfo=dt.UTC),
+        end=dt.datetime(2026, 12, 3, 21, tzinfo=dt.UTC),
+        reason="Bruno covers Ana on Thursday",
+    )
+    login(lead_user)
+    page.goto(page.base_url + f"/admin/teams/team/{team.pk}/change/")
+    timeline = page.locator("#timeline")
+    assert timeline.get_attribute("data-zone") == "America/Sao_Paulo"
+    override = page.locator(".timeline-row[data-role=primary] .segment.override")
+    assert override.count() == 1
+    assert "Thu 3 Dec 2026 09:00 -03 (America/Sao_Paulo)" in override.first.get_attribute("title")
+    assert page.locator(".timeline-row[data-role=secondary] .segment.gap").count() >= 1  # no secondary at all
+    assert page.locator(".now-line").is_visible()
+    assert page.locator(".timeline-row[data-role=primary] .segment.shift").first.is_visible()
+
+    page.goto(page.base_url + "/admin/")
+    row = page.locator("#lead-home section.lead-team[data-team=suporte] tr.oncall-now[data-role=primary]")
+    assert ana.name in row.inner_text() and "Mon 7 Dec 2026 09:00 -03 (America/Sao_Paulo)" in row.inner_text()
+    page.click("text=View site")
+    page.wait_for_load_state()
+    assert page.locator("#lead-home").is_visible()
+    assert page.blocked == []
