@@ -1,6 +1,7 @@
 """Shared fixtures: factories live in tests/factories.py, signed Twilio requests in tests/twilio_helpers.py."""
 
 import pytest
+from django.core.cache import cache
 
 from roulette.celery import app as celery_app
 
@@ -26,3 +27,11 @@ def _test_settings(settings, tmp_path):
     yield
     celery_app.conf.task_always_eager = eager
     celery_app.conf.task_eager_propagates = propagates
+
+
+@pytest.fixture
+def _fresh_throttle():
+    """The API's rate limit counts in the cache, which outlives a test's database: start and leave clean."""
+    cache.clear()
+    yield
+    cache.clear()
