@@ -1,4 +1,5 @@
-"""Fixtures for the telephony tests: a fake Twilio that the real twilio client talks to."""
+"""Fixtures for the telephony tests: a fake Twilio that the real twilio client talks to, the clock, team Web and
+its calls (plain helpers are in tests/telephony/world.py)."""
 
 import warnings
 
@@ -8,7 +9,7 @@ import time_machine
 from roulette.celery import app as celery_app
 from telephony.backends import locmem_outbox
 from tests.fake_twilio import FakeTwilio, openapi_skip_reason
-from tests.telephony.world import NOW
+from tests.telephony.world import NOW, TwilioCall, web_team
 
 
 @pytest.fixture
@@ -53,3 +54,15 @@ def clock():
     """Time stands still at NOW (tests.telephony.world); move it with clock.move_to(...)."""
     with time_machine.travel(NOW, tick=False) as traveller:
         yield traveller
+
+
+@pytest.fixture
+def web(db, clock):
+    """Team Web (tests.telephony.world.web_team): a lead, a primary and a secondary on call all week."""
+    return web_team(clock)
+
+
+@pytest.fixture
+def twilio(client, django_capture_on_commit_callbacks):
+    """Start a call as Twilio would: `twilio()` or `twilio(caller=..., to=...)` gives a TwilioCall."""
+    return lambda **kw: TwilioCall(client, django_capture_on_commit_callbacks, **kw)
