@@ -41,6 +41,7 @@ def secret_forms(sid: str) -> list[str]:
     return [AUTH_TOKEN, basic]
 
 
+@pytest.mark.usefixtures("celery_eager")
 @pytest.mark.parametrize(
     "failure",
     [TwilioError(401, 20003, "Authenticate"), TwilioError(500), TwilioError(400, 21211, "bad To")],
@@ -65,6 +66,7 @@ def test_a_failed_twilio_send_logs_no_auth_token(db, fake_twilio, settings, capl
         assert secret not in stored
 
 
+@pytest.mark.usefixtures("celery_eager")
 def test_an_unreachable_twilio_logs_no_auth_token(db, settings, caplog, django_capture_on_commit_callbacks):
     caplog.set_level(logging.DEBUG)
     caplog.set_level(logging.DEBUG, logger="twilio")

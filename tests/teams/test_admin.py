@@ -390,6 +390,7 @@ def _submitted(page: str) -> dict[str, list[str]]:
     return data
 
 
+@pytest.mark.usefixtures("celery_eager")
 @time_machine.travel(dt.datetime(2026, 12, 2, 12, tzinfo=dt.UTC), tick=False)
 def test_a_rotation_edit_is_previewed_then_saved_and_everyone_it_moves_gets_one_sms(
     client, django_capture_on_commit_callbacks
@@ -544,6 +545,7 @@ def _rota_rows(page: str) -> list[tuple[str, str, str, str]]:
     return [tuple(cell.strip() for cell in row) for row in cells]
 
 
+@pytest.mark.usefixtures("celery_eager")
 def test_a_leads_afternoon(browser, platform, django_capture_on_commit_callbacks):
     team, ana, bruno = platform["team"], platform["ana"], platform["bruno"]
 

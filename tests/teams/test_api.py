@@ -211,6 +211,7 @@ def test_rotation_update_and_delete(world):
     assert Shift.objects.filter(team=world.alpha, start__lte=NOW).exists()  # history stays
 
 
+@pytest.mark.usefixtures("celery_eager")
 def test_a_rotation_change_through_the_api_tells_each_person_it_moves_once(world, django_capture_on_commit_callbacks):
     ana, bruno = world.others
     url = f"/api/v1/teams/alpha/rotations/{world.rotation.pk}/"

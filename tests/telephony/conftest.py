@@ -40,11 +40,11 @@ def _empty_locmem_outbox():
 
 
 @pytest.fixture
-def eager_retries():
+def eager_retries(celery_eager):
     """Eager Celery that runs a task's retries at once instead of raising Retry out of `.delay()`.
 
-    (With task_eager_propagates, Celery re-raises Retry to the caller; the root conftest restores the
-    setting after the test.)"""
+    (With task_eager_propagates, Celery re-raises Retry to the caller; celery_eager restores the setting
+    after the test.)"""
     celery_app.conf.task_eager_propagates = False
     yield
 

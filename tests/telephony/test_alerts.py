@@ -15,6 +15,8 @@ from tests.factories import MemberFactory, MembershipFactory, ShiftFactory, Team
 from tests.telephony.world import NOW, sent
 from tests.twilio_helpers import post_signed
 
+pytestmark = pytest.mark.usefixtures("celery_eager")
+
 Kind = OutboundMessage.Kind
 
 

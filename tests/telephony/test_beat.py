@@ -18,7 +18,7 @@ from telephony.tasks.rota import gaps_alert, handoffs_notify, reminders_send
 from tests.factories import MemberFactory, MembershipFactory, TeamFactory
 from tests.telephony.world import sent
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("celery_eager")]
 
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 MINUTE = dt.timedelta(minutes=1)

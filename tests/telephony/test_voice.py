@@ -49,6 +49,7 @@ def test_primary_voicemail_answering_without_key_press_moves_on_to_secondary(web
     assert logged.outcome == Call.Outcome.ANSWERED and logged.answered_by == web.secondary
 
 
+@pytest.mark.usefixtures("celery_eager")
 def test_no_answer_and_busy_escalate_to_fallback_then_voicemail(web, twilio):
     call = twilio()
     root = call.leg(call.incoming().find("Dial"), "no-answer")
@@ -70,6 +71,7 @@ def test_no_answer_and_busy_escalate_to_fallback_then_voicemail(web, twilio):
     assert [m.to for m in voicemail_sms()] == sorted([web.primary.phone, web.secondary.phone])
 
 
+@pytest.mark.usefixtures("celery_eager")
 def test_nobody_on_call_goes_to_voicemail_and_the_leads_are_told(db, clock, twilio):
     team, (lead, _) = team_with_members(2, lead_user=UserFactory(username="boss"), name="Ops")
     SupportNumberFactory(team=team, phone_number="+493099990000")
@@ -84,6 +86,7 @@ def test_nobody_on_call_goes_to_voicemail_and_the_leads_are_told(db, clock, twil
     assert "RE" + "2" * 32 in body
 
 
+@pytest.mark.usefixtures("celery_eager")
 def test_repeated_recording_callbacks_store_one_voicemail_and_send_one_sms_each(web, twilio):
     call = twilio()
     root = call.leg(call.incoming().find("Dial"), "no-answer")
@@ -103,6 +106,7 @@ def test_repeated_recording_callbacks_store_one_voicemail_and_send_one_sms_each(
     }
 
 
+@pytest.mark.usefixtures("celery_eager")
 def test_the_sms_waits_for_the_transcription_and_includes_it(web, twilio, monkeypatch):
     waiting = []
     monkeypatch.setattr(voicemail_notify_task, "apply_async", lambda args, **kw: waiting.append((args, kw)))
@@ -200,6 +204,7 @@ def test_caller_hanging_up_while_ringing_is_abandoned(web, twilio):
     assert DialAttempt.objects.count() == 1  # nobody else was rung for a caller who is gone
 
 
+@pytest.mark.usefixtures("celery_eager")
 def test_a_late_status_callback_keeps_the_voicemail_outcome(web, twilio):
     call = twilio()
     root = call.incoming()
@@ -351,6 +356,7 @@ def test_screen_and_accept_twice_then_answered_once(web, twilio):
     assert DialAttempt.objects.count() == 1
 
 
+@pytest.mark.usefixtures("celery_eager")
 def test_status_callback_before_and_after_everything(web, twilio):
     call = twilio()
     call.status("ringing", 0)  # before the Voice URL was even requested
@@ -364,6 +370,7 @@ def test_status_callback_before_and_after_everything(web, twilio):
     assert Voicemail.objects.count() == 1 and len(voicemail_sms()) == 2
 
 
+@pytest.mark.usefixtures("celery_eager")
 @pytest.mark.parametrize("duration", ["-1", "99999999999999", "4.5", "soon"])
 def test_odd_recording_durations_still_keep_the_voicemail(web, twilio, duration):
     call = twilio()
@@ -395,6 +402,7 @@ def test_odd_call_durations_still_close_the_call(web, twilio, duration):
 # --- Who is calling, and which number -----------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("celery_eager")
 @pytest.mark.parametrize(
     "caller",
     [
@@ -419,6 +427,7 @@ def test_any_caller_id_reaches_a_person_and_can_leave_a_voicemail(web, twilio, c
     assert len(voicemail_sms()) == 2
 
 
+@pytest.mark.usefixtures("celery_eager")
 @pytest.mark.parametrize("caller", ["+266696687", "anonymous", ""])
 def test_withheld_callers_are_named_as_such_in_the_voicemail_sms(web, twilio, caller):
     call = twilio(caller=caller)
@@ -484,6 +493,7 @@ def test_the_secondary_calling_is_not_rung_during_escalation(web, twilio):
 # --- Teams in every state -----------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("celery_eager")
 def test_a_team_without_members_or_rotations_takes_a_voicemail(db, clock, twilio):
     team, _ = team_with_members(0, name="Empty")
     SupportNumberFactory(team=team, phone_number="+493055550000")
@@ -548,6 +558,7 @@ def test_nobody_on_call_with_a_blank_greeting_still_says_the_prompt(db, clock, t
 # --- Time zones of the voicemail SMS ------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("celery_eager")
 @pytest.mark.parametrize(
     ("zone", "local"),
     [

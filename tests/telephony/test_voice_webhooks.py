@@ -301,6 +301,7 @@ def failing(table: str):
     return connection.execute_wrapper(wrapper)
 
 
+@pytest.mark.usefixtures("celery_eager")
 def test_database_failing_on_the_incoming_call_still_takes_the_voicemail(web, twilio):
     call = twilio()
     with failing("telephony_call"):
@@ -322,6 +323,7 @@ def test_database_failing_on_the_dial_action_ends_in_a_voicemail(web, twilio, ta
     assert root.find("Record") is not None and root.find("Dial") is None
 
 
+@pytest.mark.usefixtures("celery_eager")
 def test_database_failing_on_screening_and_status_answers_valid_twiml(web, twilio):
     call = twilio()
     dial = call.incoming().find("Dial")
@@ -361,6 +363,7 @@ def test_a_whole_call_under_a_public_url_with_a_path_prefix(web, client, django_
     assert call.call().outcome == Call.Outcome.ANSWERED
 
 
+@pytest.mark.usefixtures("celery_eager")
 def test_a_whole_call_signed_with_the_secondary_token(web, client, django_capture_on_commit_callbacks, settings):
     settings.TWILIO_AUTH_TOKEN_SECONDARY = "the-new-token"
     call = PrefixedCall(client, django_capture_on_commit_callbacks)
