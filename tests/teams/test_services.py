@@ -498,6 +498,7 @@ def test_two_overlapping_overrides_at_once_only_one_wins():
 
 @postgres_only
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("celery_eager")
 def test_generation_alongside_a_rotation_edit_does_not_write_the_old_pattern():
     from django.db import transaction
 
