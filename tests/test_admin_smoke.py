@@ -198,6 +198,7 @@ def _sweep(client, user, world, assert_page):
                 assert_page(model, f"action:{team_key}", response)
 
 
+@pytest.mark.usefixtures("celery_eager")
 def test_superuser_sees_every_admin_page_without_errors(client, world):
     client.force_login(world["root"])
 

@@ -71,6 +71,7 @@ def test_a_lead_types_an_override_in_local_time_and_the_api_agrees(page, login, 
     assert page.blocked == []
 
 
+@pytest.mark.usefixtures("celery_eager")
 def test_a_rotation_edit_shows_its_preview_before_it_is_saved(page, login, lead_user, sao_paulo):
     team, rotation = sao_paulo
     login(lead_user)

@@ -1,116 +1,24 @@
 """The rota API: what an integrator sees. The permission matrix is in test_api_permissions.py, query
-counts in test_api_queries.py; `World` here is shared by them."""
+counts in test_api_queries.py; the `world` they share is built in tests/teams/world.py."""
 
 import datetime as dt
-from dataclasses import dataclass
 from io import StringIO
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from django.core.cache import cache
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from teams import services
-from teams.models import ApiToken, Member, Override, Rotation, Shift, Team, TeamMembership
-from telephony.models import Call, OutboundMessage, Voicemail
-from tests.factories import MemberFactory, MembershipFactory, SupportNumberFactory, TeamFactory, UserFactory
+from teams.models import ApiToken, Member, Rotation, Shift
+from telephony.models import OutboundMessage
+from tests.factories import MemberFactory, MembershipFactory, TeamFactory, UserFactory
+from tests.teams.world import WORLD_NOW as NOW
+from tests.teams.world import error_fields
 
-NOW = dt.datetime(2026, 12, 2, 12, 0, tzinfo=dt.UTC)
+pytestmark = pytest.mark.usefixtures("_fresh_throttle")
 BERLIN = ZoneInfo("Europe/Berlin")
-
-
-@dataclass
-class World:
-    """Team alpha (lead, member with a login, two more members), team bravo with its own lead, a superuser."""
-
-    alpha: Team
-    bravo: Team
-    lead: Member
-    reader: Member
-    others: list[Member]
-    keys: dict[str, str]
-    rotation: Rotation
-    shift: Shift
-    override: Override
-
-    def client(self, who: str | None) -> APIClient:
-        client = APIClient()
-        if who is not None:
-            client.credentials(HTTP_AUTHORIZATION=f"Token {self.keys[who]}")
-        return client
-
-
-def member_with_login(team: Team, username: str, role: str) -> Member:
-    user = UserFactory(username=username, is_staff=role == TeamMembership.Role.LEAD)
-    member = MemberFactory(user=user, name=username.title())
-    MembershipFactory(team=team, member=member, role=role)
-    return member
-
-
-def build_world() -> World:
-    alpha = TeamFactory(slug="alpha", name="Alpha", timezone="Europe/Berlin")
-    bravo = TeamFactory(slug="bravo", name="Bravo", timezone="America/New_York")
-    lead = member_with_login(alpha, "lead", TeamMembership.Role.LEAD)
-    reader = member_with_login(alpha, "reader", TeamMembership.Role.MEMBER)
-    member_with_login(bravo, "other_lead", TeamMembership.Role.LEAD)
-    others = [MemberFactory(name=name) for name in ("Ana", "Bruno")]
-    for member in others:
-        MembershipFactory(team=alpha, member=member)
-    root = UserFactory(username="root", is_superuser=True)
-    SupportNumberFactory(team=alpha, phone_number="+493012345678")
-    rotation = services.rotation_create(
-        team=alpha,
-        name="Weekly",
-        role="primary",
-        member_ids=[others[0].pk, others[1].pk],
-        start_local=dt.datetime(2026, 11, 30, 9, 0),
-        shift_length=dt.timedelta(days=7),
-        now=NOW,
-    )
-    shift = Shift.objects.filter(team=alpha, start__gt=NOW).order_by("start").first()
-    override = services.override_create(
-        team=alpha,
-        role="primary",
-        member=lead,
-        start=dt.datetime(2026, 12, 3, 8, tzinfo=dt.UTC),
-        end=dt.datetime(2026, 12, 3, 20, tzinfo=dt.UTC),
-    )
-    call = Call.objects.create(
-        call_sid="CA" + "1" * 32, team=alpha, from_number="+4915100000001", to_number="+493012345678"
-    )
-    Voicemail.objects.create(
-        call=call, team=alpha, recording_sid="RE" + "1" * 32, recording_url="https://api.twilio.com/rec/1"
-    )
-    OutboundMessage.objects.create(to=lead.phone, body="Reminder", kind="reminder", team=alpha, dedupe_key="k1")
-    keys = {}
-    for username in ("lead", "reader", "other_lead"):
-        keys[username], _ = services.token_create(user=Member.objects.get(user__username=username).user)
-    keys["root"], _ = services.token_create(user=root)
-    keys["integration"], _ = services.token_create(team=alpha, scope=ApiToken.Scope.ALERTS)
-    return World(alpha, bravo, lead, reader, others, keys, rotation, shift, override)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttle():
-    # The rate limit counts in the cache; start and leave every test with a clean slate.
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def world(db):
-    with time_machine.travel(NOW, tick=False):
-        yield build_world()
-
-
-def error_fields(response) -> dict:
-    body = response.json()
-    assert set(body) == {"error"}
-    assert set(body["error"]) == {"code", "message", "fields"}
-    return body["error"]["fields"]
 
 
 # --- The newcomer's walk: team, members, rotation, override, who is on call -----------------------------
@@ -303,6 +211,7 @@ def test_rotation_update_and_delete(world):
     assert Shift.objects.filter(team=world.alpha, start__lte=NOW).exists()  # history stays
 
 
+@pytest.mark.usefixtures("celery_eager")
 def test_a_rotation_change_through_the_api_tells_each_person_it_moves_once(world, django_capture_on_commit_callbacks):
     ana, bruno = world.others
     url = f"/api/v1/teams/alpha/rotations/{world.rotation.pk}/"
@@ -558,3 +467,154 @@ def test_calendar_url_is_shown_to_the_member_themself_and_to_leads(world):
     assert world.client("reader").get(f"/api/v1/teams/alpha/members/{world.lead.pk}/").json()["calendar_url"] is None
     with time_machine.travel(NOW, tick=False):
         assert APIClient().get(own.removeprefix("https://roulette.example.com")).status_code == 200
+
+
+# --- Edges: huge ids, not-found codes, unencoded offsets, naive times per team ------------------------------
+
+
+HUGE = 10**20  # beyond any database integer
+
+
+def raw_client(world, who: str) -> APIClient:
+    """A client that returns a 500 as a response, as an integrator sees it, instead of raising."""
+    client = world.client(who)
+    client.raise_request_exception = False
+    return client
+
+
+def test_rotation_with_a_member_id_too_large_for_the_database_is_a_400(world):
+    a0 = world.others[0]
+    body = {
+        "name": "Backup",
+        "role": "secondary",
+        "members": [a0.pk, HUGE],
+        "start": "2026-11-30T09:00:00",
+        "shift_length": "P7D",
+    }
+    response = raw_client(world, "lead").post("/api/v1/teams/alpha/rotations/", body, format="json")
+    assert response.status_code == 400
+    assert "members" in error_fields(response)
+
+
+@pytest.mark.parametrize("path", ["shifts", "overrides"])
+def test_member_filter_with_an_id_too_large_for_the_database_finds_nothing(world, path):
+    client = raw_client(world, "reader")
+    response = client.get(f"/api/v1/teams/alpha/{path}/", {"member": str(HUGE)})
+    assert response.status_code == 200
+    assert response.json()["results"] == []
+    # Ordinary ids still filter.
+    member = world.others[0] if path == "shifts" else world.lead
+    response = client.get(f"/api/v1/teams/alpha/{path}/", {"member": member.pk})
+    assert response.json()["count"] >= 1
+    assert {row["member"] for row in response.json()["results"]} == {member.pk}
+
+
+@pytest.mark.parametrize("member", [HUGE, -1, 0])
+def test_editing_a_shift_to_a_nonexistent_member_names_the_field(world, member):
+    url = f"/api/v1/teams/alpha/shifts/{world.shift.pk}/"
+    response = raw_client(world, "lead").patch(url, {"member": member}, format="json")
+    assert response.status_code == 400
+    assert "member" in error_fields(response)
+
+
+@pytest.mark.parametrize(
+    ("who", "path"),
+    [
+        ("lead", "/api/v1/teams/alpha/shifts/999999/"),
+        ("lead", "/api/v1/teams/alpha/members/999999/"),
+        ("lead", "/api/v1/teams/alpha/calls/999999/"),
+        ("other_lead", "/api/v1/teams/alpha/"),  # another team's team: not found, not forbidden
+        ("reader", "/api/v1/teams/bravo/"),
+        ("lead", "/api/v1/teams/alpha/oncall-nope/"),
+    ],
+)
+def test_not_found_answers_carry_the_not_found_code(world, who, path):
+    response = raw_client(world, who).get(path)
+    assert response.status_code == 404
+    assert error_fields(response) == {}
+    assert response.json()["error"]["code"] == "not_found"
+
+
+def test_a_member_of_another_team_reads_as_not_found_in_this_one(world):
+    bravo_lead = world.bravo.memberships.get().member
+    response = raw_client(world, "lead").get(f"/api/v1/teams/alpha/members/{bravo_lead.pk}/")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+def test_unencoded_plus_offset_in_at_is_read_as_an_offset(world):
+    client = world.client("reader")
+    # curl "…/oncall/?at=2026-12-02T17:45:00+05:45": the "+" reaches the server as a space.
+    unencoded = client.get("/api/v1/teams/alpha/oncall/?at=2026-12-02T17:45:00+05:45")
+    assert unencoded.status_code == 200, unencoded.json()
+    assert unencoded.json()["at"] == "2026-12-02T12:00:00Z"
+    encoded = client.get("/api/v1/teams/alpha/oncall/?at=2026-12-02T17:45:00%2B05:45")
+    assert encoded.json() == unencoded.json()
+    everyone = client.get("/api/v1/oncall/?at=2026-12-02 17:45+05:45")
+    assert everyone.status_code == 200
+    assert everyone.json()[0]["at"] == "2026-12-02T12:00:00Z"
+    # A negative offset and Z were never affected.
+    assert client.get("/api/v1/teams/alpha/oncall/?at=2026-12-02T08:30:00-03:30").json()["at"] == "2026-12-02T12:00:00Z"
+
+
+def test_unencoded_plus_offset_in_windows_and_log_filters(world):
+    client = world.client("reader")
+    response = client.get("/api/v1/teams/alpha/schedule/?start=2026-12-03T05:45:00+05:45&end=2026-12-04T05:45:00+05:45")
+    assert response.status_code == 200, response.json()
+    assert (response.json()["start"], response.json()["end"]) == ("2026-12-03T00:00:00Z", "2026-12-04T00:00:00Z")
+    response = client.get("/api/v1/teams/alpha/shifts/?start=2026-12-08T05:45:00+05:45")
+    assert response.status_code == 200
+    assert all(row["end"] > "2026-12-08T00:00:00Z" for row in response.json()["results"])
+    response = client.get("/api/v1/teams/alpha/calls/?since=2026-12-02T17:45:00+05:45")
+    assert response.status_code == 200
+    assert response.json()["count"] == 1
+    response = client.get("/api/v1/teams/alpha/calls/?since=2026-12-02T17:45:01+05:45")
+    assert response.json()["count"] == 0
+
+
+@pytest.mark.parametrize("value", ["2026-12-02 05:45", "2026-12-02T12:00:00 99:00", "12:00 05:45", "garbage 05:45"])
+def test_a_space_is_not_a_licence_for_garbage(world, value):
+    response = world.client("reader").get("/api/v1/teams/alpha/oncall/", {"at": value})
+    if value == "2026-12-02 05:45":  # a date and a local time, as ISO-8601 allows
+        assert response.status_code == 200
+        assert response.json()["at"] == "2026-12-02T04:45:00Z"
+    else:
+        assert response.status_code == 400
+        assert "at" in error_fields(response)
+
+
+@pytest.mark.django_db
+def test_all_teams_oncall_reads_a_naive_at_in_each_teams_time_zone(client):
+    import datetime as _dt
+
+    from teams import services as _services
+    from teams.models import Role as _Role
+    from tests.factories import UserFactory as _User
+    from tests.factories import team_with_members as _team
+
+    admin = _User(username="tz-root", is_superuser=True)
+    berlin, (ana, bruno) = _team(2, timezone="Europe/Berlin", slug="tz-berlin", name="TZ Berlin")
+    sao, (carla, dora) = _team(2, timezone="America/Sao_Paulo", slug="tz-sao", name="TZ Sao")
+    now = _dt.datetime(2026, 11, 26, 12, tzinfo=_dt.UTC)
+    for team, members in ((berlin, (ana, bruno)), (sao, (carla, dora))):
+        # Daily hand-off at 09:00 local: at 09:30 local the second person is on, at 08:30 still the first.
+        _services.rotation_create(
+            team=team,
+            name="P",
+            role=_Role.PRIMARY,
+            member_ids=[m.pk for m in members],
+            start_local=_dt.datetime(2026, 12, 1, 9),
+            shift_length=_dt.timedelta(days=1),
+            now=now,
+        )
+    client.force_login(admin)
+    body = client.get("/api/v1/oncall/", {"at": "2026-12-02T09:30"}).json()
+    by_slug = {row["team"]["slug"]: row for row in body}
+    assert by_slug["tz-berlin"]["primary"]["member"]["id"] == bruno.pk
+    assert by_slug["tz-sao"]["primary"]["member"]["id"] == dora.pk
+    assert by_slug["tz-berlin"]["at"] != by_slug["tz-sao"]["at"]
+    # With an offset it is one instant for everyone: 09:30 in Berlin is 05:30 in Sao Paulo.
+    body = client.get("/api/v1/oncall/", {"at": "2026-12-02T09:30:00+01:00"}).json()
+    by_slug = {row["team"]["slug"]: row for row in body}
+    assert by_slug["tz-berlin"]["primary"]["member"]["id"] == bruno.pk
+    assert by_slug["tz-sao"]["primary"]["member"]["id"] == carla.pk

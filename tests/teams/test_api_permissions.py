@@ -9,7 +9,8 @@ import time_machine
 from django.core.cache import cache
 from django.db import transaction
 
-from tests.teams.test_api import NOW, build_world
+from tests.teams.world import WORLD_NOW as NOW
+from tests.teams.world import build_world
 
 WHO = ("anonymous", "reader", "lead", "other_lead", "root", "integration")
 

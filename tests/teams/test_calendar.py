@@ -10,13 +10,7 @@ from rest_framework.test import APIClient
 from teams import services
 from teams.models import Shift
 from tests.factories import MemberFactory, MembershipFactory, TeamFactory, UserFactory
-from tests.teams.test_api import NOW, build_world
-
-
-@pytest.fixture
-def world(db):
-    with time_machine.travel(NOW, tick=False):
-        yield build_world()
+from tests.teams.world import WORLD_NOW as NOW
 
 
 def events(response) -> list:
@@ -130,3 +124,89 @@ def test_another_feeds_token_does_not_open_a_feed(world, client):
     assert client.get(f"/calendar/teams/bravo.ics?token={world.alpha.calendar_token}").status_code == 404
     assert client.get(f"/calendar/members/{world.reader.pk}.ics?token={world.lead.calendar_token}").status_code == 404
     assert client.get(f"/calendar/teams/nope.ics?token={world.alpha.calendar_token}").status_code == 404
+
+
+# --- HEAD, and event UIDs that stay put ---------------------------------------------------------------------
+
+
+def test_calendar_feeds_answer_head_like_get_without_a_body(world, client):
+    for url in (
+        f"/calendar/teams/alpha.ics?token={world.alpha.calendar_token}",
+        f"/calendar/members/{world.lead.pk}.ics?token={world.lead.calendar_token}",
+    ):
+        with time_machine.travel(NOW, tick=False):
+            head = client.head(url)
+        assert head.status_code == 200
+        assert head["Content-Type"].startswith("text/calendar")
+        assert head.content == b""
+        assert client.post(url).status_code == 405
+    assert client.head("/calendar/teams/alpha.ics?token=wrong").status_code == 404
+
+
+def feed_events(client, url: str) -> dict[str, tuple]:
+    response = client.get(url)
+    assert response.status_code == 200
+    calendar = icalendar.Calendar.from_ical(response.content)
+    return {
+        str(event["UID"]): (utc(event["DTSTART"]), utc(event["DTEND"]), str(event["SUMMARY"]))
+        for event in calendar.walk("VEVENT")
+    }
+
+
+def test_event_uids_survive_the_horizon_catching_up_and_a_new_member(world, client):
+    """The feed reaches 180 days ahead, the stored shifts 12 weeks: events past the horizon are projections.
+    When beat generates them (and a lead then hands one to someone else) their UIDs must not change."""
+    url = f"/calendar/teams/alpha.ics?token={world.alpha.calendar_token}"
+    with time_machine.travel(NOW, tick=False):
+        before = feed_events(client, url)
+    later = NOW + dt.timedelta(days=21)
+    with time_machine.travel(later, tick=False):
+        services.shifts_generate(now=later)
+        # The last shift that was a projection three weeks ago is now stored; give it to the lead.
+        shift = world.alpha.shifts.filter(role="primary").order_by("-start").first()
+        assert shift.start > NOW + dt.timedelta(weeks=12)
+        services.shift_update(shift=shift, member=world.lead)
+        after = feed_events(client, url)
+    by_start_before = {start: uid for uid, (start, _end, _summary) in before.items()}
+    by_start_after = {start: uid for uid, (start, _end, _summary) in after.items()}
+    common = set(by_start_before) & set(by_start_after)
+    assert len(common) >= 20
+    assert {by_start_before[s] for s in common} == {by_start_after[s] for s in common}
+    uid = by_start_after[shift.start]
+    assert before[uid][2].endswith(": Bruno") or before[uid][2].endswith(": Ana")
+    assert after[uid][2].endswith(": Lead")
+    assert len(after) == len(set(after))
+
+
+def test_member_feed_uids_are_stable_across_two_teams(world, client):
+    """A member in two teams, one of them weekly across Berlin's spring forward: times in UTC, UIDs kept."""
+    other = services.team_create(slug="nyc", name="NYC", timezone="America/New_York")
+    ana = world.others[0]
+    services.membership_add(team=other, member=ana)
+    with time_machine.travel(NOW, tick=False):
+        services.rotation_create(
+            team=other,
+            name="Daily",
+            role="secondary",
+            member_ids=[ana.pk],
+            start_local=dt.datetime(2026, 12, 1, 9, 0),
+            shift_length=dt.timedelta(days=1),
+            now=NOW,
+        )
+    url = f"/calendar/members/{ana.pk}.ics?token={ana.calendar_token}"
+    with time_machine.travel(NOW, tick=False):
+        first = feed_events(client, url)
+    later = NOW + dt.timedelta(days=7)
+    with time_machine.travel(later, tick=False):
+        services.shifts_generate(now=later)
+        second = feed_events(client, url)
+    assert any("NYC" in summary for _s, _e, summary in first.values())
+    assert any("Alpha" in summary for _s, _e, summary in first.values())
+    shared = set(first) & set(second)
+    # The same UID is the same stretch (its end may move with the feed's 180-day edge).
+    assert len(shared) >= 10
+    assert all(first[uid][0] == second[uid][0] and first[uid][2] == second[uid][2] for uid in shared)
+    # Berlin's hand-off stays 09:00 local: 08:00Z in winter, 07:00Z after 2027-03-28.
+    alpha_starts = sorted(start for start, _e, summary in first.values() if summary.startswith("Alpha"))
+    assert dt.datetime(2027, 3, 22, 8, tzinfo=dt.UTC) in alpha_starts  # Ana's week before the change
+    assert dt.datetime(2027, 4, 5, 7, tzinfo=dt.UTC) in alpha_starts  # and her week after it

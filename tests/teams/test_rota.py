@@ -8,12 +8,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from teams import rota
+from tests.teams.world import utc
 
 UTC = dt.UTC
-
-
-def utc(*args):
-    return dt.datetime(*args, tzinfo=UTC)
 
 
 def local(shift, tz):
@@ -274,3 +271,93 @@ def test_subtract_leaves_exactly_the_uncut_minutes_in_order(window, cuts):
     covered = {m for m in range(min(window), max(window)) if any(at(m) >= p and at(m) < q for p, q in pieces)}
     uncut = {m for m in range(min(window), max(window)) if not any(at(m) >= p and at(m) < q for p, q in intervals)}
     assert covered == uncut
+
+
+# --- Odd zones, folds and stored rows that overlap ----------------------------------------------------------
+
+
+DAY = dt.timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    ("tz", "start_local", "length"),
+    [
+        ("Australia/Lord_Howe", dt.datetime(2026, 10, 3, 2, 0), dt.timedelta(minutes=15)),  # 02:00-02:30 gap
+        ("Australia/Lord_Howe", dt.datetime(2027, 4, 3, 1, 45), dt.timedelta(minutes=15)),  # 01:30-02:00 fold
+        ("Pacific/Chatham", dt.datetime(2026, 9, 26, 2, 45), dt.timedelta(hours=1)),
+        ("America/St_Johns", dt.datetime(2026, 3, 7, 2, 30), dt.timedelta(hours=12)),
+        ("Asia/Kathmandu", dt.datetime(2010, 1, 4, 9, 0), dt.timedelta(days=14)),
+        ("Africa/Casablanca", dt.datetime(2026, 2, 10, 2, 30), DAY),  # Ramadan: clocks go back and forward
+        ("Europe/Dublin", dt.datetime(2026, 10, 20, 1, 30), dt.timedelta(days=1, hours=12)),
+        ("America/Santiago", dt.datetime(2026, 4, 1, 23, 30), DAY),
+        ("Pacific/Apia", dt.datetime(2011, 12, 27, 9, 0), DAY),
+    ],
+)
+def test_generated_shifts_are_contiguous_in_odd_zones(tz, start_local, length):
+    zone = ZoneInfo(tz)
+    window_start = rota.localize(start_local, zone) - dt.timedelta(hours=1)
+    window_end = window_start + dt.timedelta(days=45)
+    shifts = rota.generate(
+        start_local=start_local,
+        length=length,
+        member_ids=[1, 2, 3],
+        tz=zone,
+        window_start=window_start,
+        window_end=window_end,
+    )
+    assert shifts
+    assert all(a.end == b.start for a, b in zip(shifts, shifts[1:], strict=False))
+    assert all(s.end > s.start for s in shifts)
+    for shift in shifts:
+        # Every hand-off is the wall time asked for, or the first instant after a skipped one.
+        wall = start_local + shift.sequence * length
+        assert shift.start == rota.localize(wall, zone)
+        assert rota.first_index_at_or_before(start_local, length, zone, shift.start) >= shift.sequence
+
+
+def test_apia_daily_rotation_across_the_skipped_day():
+    zone = ZoneInfo("Pacific/Apia")
+    shifts = rota.generate(
+        start_local=dt.datetime(2011, 12, 27, 9),
+        length=DAY,
+        member_ids=[1, 2, 3],
+        tz=zone,
+        window_start=utc(2011, 12, 27),
+        window_end=utc(2012, 1, 3),
+    )
+    by_start = {rota.to_local_wall(s.start, zone): s for s in shifts}
+    # 30 Dec 2011 did not exist: its hand-off moved to midnight of the 31st, the next one is at 09:00.
+    assert dt.datetime(2011, 12, 31, 0, 0) in by_start
+    assert dt.datetime(2011, 12, 31, 9, 0) in by_start
+    assert [s.member_id for s in shifts] == [(s.sequence % 3) + 1 for s in shifts]
+
+
+def test_handoff_in_the_fold_takes_the_first_occurrence():
+    zone = ZoneInfo("America/St_Johns")
+    # 1 Nov 2026: 01:30 NDT happens, then clocks go back to 01:00 NST.
+    instant = rota.localize(dt.datetime(2026, 11, 1, 1, 30), zone)
+    assert instant == utc(2026, 11, 1, 4, 0)  # 01:30 NDT (-02:30), not 01:30 NST
+
+
+def test_next_person_is_the_same_one_after_a_gap():
+    a, b = 1, 2
+    shifts = [
+        rota.Assignment(a, utc(2027, 1, 1, 9), utc(2027, 1, 1, 17)),
+        rota.Assignment(a, utc(2027, 1, 2, 9), utc(2027, 1, 2, 17)),
+        rota.Assignment(b, utc(2027, 1, 3, 9), utc(2027, 1, 3, 17)),
+    ]
+    segments = rota.schedule(shifts, [], utc(2027, 1, 1, 10), utc(2027, 1, 5))
+    nxt = rota.next_person(segments, utc(2027, 1, 1, 10))
+    assert (nxt.member_id, nxt.start) == (a, utc(2027, 1, 2, 9))
+
+
+def test_schedule_stays_right_when_stored_rows_overlap():
+    # Validation prevents overlaps, but a long row followed by short ones must not read as a gap.
+    shifts = [
+        rota.Assignment(1, utc(2027, 1, 1), utc(2027, 1, 10), ref_id=1),
+        rota.Assignment(2, utc(2027, 1, 2), utc(2027, 1, 3), ref_id=2),
+        rota.Assignment(3, utc(2027, 1, 4), utc(2027, 1, 5), ref_id=3),
+    ]
+    segments = rota.schedule(shifts, [], utc(2027, 1, 1), utc(2027, 1, 10))
+    assert rota.gaps(segments) == []
+    assert rota.segment_at(segments, utc(2027, 1, 6)).member_id == rota.oncall_at(shifts, [], utc(2027, 1, 6)).member_id

@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, Phase, settings
 from schemathesis import GenerationConfig
 
 from telephony.models import Alert
-from tests.teams.test_api import NOW, build_world
+from tests.teams.world import WORLD_NOW as NOW
+from tests.teams.world import build_world
 
 
 def test_schema_generates_without_warnings_and_validates(tmp_path):

@@ -1,25 +1,24 @@
-"""Writes to the rota: validation, generation, regeneration, and the query budget of reads."""
+"""Writes to the rota: validation, generation and regeneration (and their query budget), races."""
 
 import datetime as dt
+import threading
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from teams import selectors, services
 from teams.errors import RotaError
 from teams.models import Override, Role, Rotation, Shift, SupportNumber, Team
 from tests.factories import MemberFactory, MembershipFactory, SupportNumberFactory, TeamFactory, team_with_members
+from tests.teams.world import ROTA_NOW as NOW
+from tests.teams.world import make_rotation, utc
 
 pytestmark = pytest.mark.django_db
 UTC = dt.UTC
-NOW = dt.datetime(2026, 11, 26, 12, tzinfo=UTC)
-
-
-def utc(*args):
-    return dt.datetime(*args, tzinfo=UTC)
+DAY = dt.timedelta(days=1)
 
 
 @pytest.mark.parametrize("phone", ["12345", "+1 415 555 0100", "0151 12345678", "+999123", ""])
@@ -122,19 +121,6 @@ def test_support_number_is_unique_across_teams_and_not_a_members_phone():
         SupportNumber.objects.create(team=other, phone_number=number.phone_number)
 
 
-def make_rotation(team, members, **kwargs):
-    defaults = {
-        "name": "Primary",
-        "role": Role.PRIMARY,
-        "member_ids": [m.pk for m in members],
-        "start_local": dt.datetime(2026, 11, 30, 9),
-        "shift_length": dt.timedelta(days=7),
-        "now": NOW,
-    }
-    defaults.update(kwargs)
-    return services.rotation_create(team=team, **defaults)
-
-
 def test_generation_is_idempotent_and_covers_the_horizon(settings):
     settings.SHIFT_HORIZON_WEEKS = 12
     team, members = team_with_members(3, timezone="America/Sao_Paulo")
@@ -177,38 +163,6 @@ def test_changing_the_hand_off_time_keeps_the_shift_in_progress():
     nxt = Shift.objects.filter(start__gte=current.end).order_by("start")
     assert nxt[0].start == current.end  # trimmed to begin where the kept shift ends
     assert nxt[1].start.astimezone(team.tz).hour == 15
-
-
-def test_oncall_at_with_20_years_of_history_uses_at_most_3_queries(django_assert_max_num_queries):
-    team, (ana, bruno) = team_with_members(2, timezone="Europe/Berlin")
-    start = utc(2006, 11, 27, 8)
-    week = dt.timedelta(days=7)
-    Shift.objects.bulk_create(
-        Shift(
-            team=team, role=Role.PRIMARY, member=(ana, bruno)[i % 2], start=start + i * week, end=start + (i + 1) * week
-        )
-        for i in range(20 * 52 + 10)
-    )
-    Override.objects.bulk_create(
-        Override(
-            team=team,
-            role=Role.PRIMARY,
-            member=bruno,
-            start=start + i * week + dt.timedelta(days=2),
-            end=start + i * week + dt.timedelta(days=3),
-        )
-        for i in range(1000)
-    )
-    at = utc(2026, 11, 26, 12)
-    with django_assert_max_num_queries(3):
-        result = selectors.oncall_at(team=team, at=at)
-    shift = Shift.objects.get(team=team, start__lte=at, end__gt=at)
-    assert result[Role.PRIMARY].member == shift.member
-    assert result[Role.SECONDARY].member is None
-    # And an override inside the history wins over the shift.
-    at_override = start + 10 * week + dt.timedelta(days=2, hours=1)
-    with django_assert_max_num_queries(3):
-        assert selectors.oncall_at(team=team, at=at_override)[Role.PRIMARY].member == bruno
 
 
 def _generation_queries(n_teams, django_assert_max_num_queries, captured):
@@ -282,37 +236,6 @@ def test_seed_demo_is_idempotent():
     )
     assert counts[0] == 3 and counts[2] == 6
     assert {t.timezone for t in Team.objects.all()} == {"America/Sao_Paulo", "Europe/Berlin", "America/New_York"}
-
-
-@time_machine.travel(NOW, tick=False)
-def test_oncall_a_year_ahead_follows_the_rotation_beyond_the_generated_horizon(django_assert_max_num_queries):
-    team, (ana, bruno, carla) = team_with_members(3, timezone="America/Sao_Paulo")
-    make_rotation(team, [ana, bruno, carla], start_local=dt.datetime(2026, 11, 2, 9))
-    assert not Shift.objects.filter(start__gt=NOW + dt.timedelta(weeks=13)).exists()
-    # Week 54 after Mon 2 Nov 2026 09:00 (Sao Paulo) is Ana's (54 % 3 == 0); a day later still.
-    at = utc(2027, 11, 20, 13)
-    with django_assert_max_num_queries(3):
-        cover = selectors.oncall_at(team=team, at=at)[Role.PRIMARY]
-    assert cover.member == ana
-    assert cover.end == utc(2027, 11, 22, 12)  # Mon 22 Nov 09:00 in Sao Paulo (UTC-3)
-    entry = selectors.oncall_with_next(team_ids=[team.pk], at=at)[team.pk][Role.PRIMARY]
-    assert entry.current.member == ana and entry.next.member == bruno
-    # An override a year ahead still beats the projected shift, and the schedule has no invented gap.
-    services.override_create(team=team, role=Role.PRIMARY, member=carla, start=at, end=at + dt.timedelta(hours=2))
-    assert selectors.oncall_at(team=team, at=at)[Role.PRIMARY].member == carla
-    schedule = selectors.team_schedule(team=team, start=utc(2027, 11, 1), end=utc(2027, 12, 1))[Role.PRIMARY]
-    assert all(segment.member_id is not None for segment in schedule)
-
-
-@time_machine.travel(NOW, tick=False)
-def test_a_one_person_rotation_reports_the_shift_end_not_the_look_ahead_edge():
-    team, (solo,) = team_with_members(1, timezone="Europe/Lisbon")
-    make_rotation(team, [solo], start_local=dt.datetime(2026, 11, 30, 9))
-    at = utc(2027, 3, 28, 8, 30)  # 09:30 Lisbon summer time, the day clocks went forward
-    entry = selectors.oncall_with_next(team_ids=[team.pk], at=at)[team.pk][Role.PRIMARY]
-    assert entry.current.member == solo and entry.next is None
-    assert entry.current.start == utc(2027, 3, 22, 9)  # Mon 09:00 WET
-    assert entry.current.end == utc(2027, 3, 29, 8)  # Mon 09:00 WEST
 
 
 # --- Changing a team's time zone -------------------------------------------------------------------------
@@ -424,3 +347,192 @@ def test_a_token_without_its_owner_is_refused_naming_the_field(scope, field):
     with pytest.raises(RotaError) as error:
         services.token_create(scope=scope)
     assert error.value.field == field
+
+
+# --- Regeneration after edits, moves and deletions, in odd zones --------------------------------------------
+
+
+WEEK = dt.timedelta(days=7)
+
+
+def assert_no_overlap(team, role=Role.PRIMARY):
+    rows = list(Shift.objects.filter(team=team, role=role).order_by("start").values_list("start", "end"))
+    for (_, a_end), (b_start, _) in zip(rows, rows[1:], strict=False):
+        assert a_end <= b_start, rows
+    return rows
+
+
+def test_moving_a_rotation_to_the_other_role_moves_its_future_shifts():
+    team, (ana, bruno) = team_with_members(2, timezone="America/St_Johns")
+    rotation = make_rotation(team, [ana, bruno], start_local=dt.datetime(2026, 11, 2, 9))
+    current = Shift.objects.get(start__lte=NOW, end__gt=NOW)
+    later = NOW + dt.timedelta(hours=2)
+    services.rotation_update(rotation=rotation, role=Role.SECONDARY, now=later)
+    # The shift in progress stays primary history; no future primary shift of the old pattern is left.
+    current.refresh_from_db()
+    assert current.role == Role.PRIMARY and current.end > later
+    assert not Shift.objects.filter(role=Role.PRIMARY, start__gt=later).exists()
+    secondary = assert_no_overlap(team, Role.SECONDARY)
+    assert secondary and secondary[0][0] <= later < secondary[0][1]
+    assert all(a_end == b_start for (_, a_end), (b_start, _) in zip(secondary, secondary[1:], strict=False))
+    assert selectors.oncall_at(team=team, at=later + WEEK)[Role.SECONDARY].member is not None
+    assert services.shifts_generate(rotations=[rotation], now=later)["created"] == 0
+    # A new primary rotation starts after the primary shift still in progress, without overlapping it.
+    make_rotation(team, [bruno], name="New primary", start_local=dt.datetime(2026, 11, 2, 12), now=later)
+    primary = assert_no_overlap(team, Role.PRIMARY)
+    assert primary[0] == (current.start, current.end) and primary[1][0] == current.end
+
+
+def test_a_new_rotation_does_not_overlap_a_hand_made_shift_that_just_ended():
+    team, (ana, bruno) = team_with_members(2, timezone="Asia/Kathmandu")
+    # Ana covered by hand from 00:00 until 08:00 this morning (Kathmandu); the daily rotation starts at 00:00.
+    services.shift_create(
+        team=team, role=Role.PRIMARY, member=ana, start=utc(2026, 11, 25, 18, 15), end=utc(2026, 11, 26, 2, 15)
+    )
+    make_rotation(team, [bruno, ana], start_local=dt.datetime(2026, 11, 1, 0), shift_length=DAY)
+    rows = assert_no_overlap(team)
+    # Today's shift in progress starts where the hand-made one ended: the past is not rewritten.
+    assert (utc(2026, 11, 26, 2, 15), utc(2026, 11, 26, 18, 15)) in rows
+
+
+def test_editing_a_rotation_twice_mid_shift_then_regenerating_keeps_the_past_and_edits():
+    team, (ana, bruno, carla) = team_with_members(3, timezone="Europe/Dublin")
+    rotation = make_rotation(team, [ana, bruno, carla], start_local=dt.datetime(2026, 10, 19, 9))
+    current = Shift.objects.get(start__lte=NOW, end__gt=NOW)
+    before = (current.start, current.end, current.member_id)
+    edited = Shift.objects.filter(start__gt=NOW).order_by("start")[2]
+    services.shift_update(shift=edited, member=ana)
+    t1, t2 = NOW + dt.timedelta(hours=1), NOW + dt.timedelta(hours=2)
+    services.rotation_update(
+        rotation=rotation, member_ids=[carla.pk], start_local=dt.datetime(2026, 10, 20, 14), now=t1
+    )
+    services.rotation_update(rotation=rotation, shift_length=dt.timedelta(days=1, hours=12), now=t2)
+    services.shifts_generate(rotations=[rotation], now=t2)
+    current.refresh_from_db()
+    edited.refresh_from_db()
+    assert (current.start, current.end, current.member_id) == before
+    assert edited.member == ana and edited.is_edited
+    rows = assert_no_overlap(team)
+    horizon = t2 + dt.timedelta(weeks=12)
+    covered = [(s, e) for s, e in rows if e > NOW and s < horizon]
+    assert all(a_end == b_start for (_, a_end), (b_start, _) in zip(covered, covered[1:], strict=False))
+    assert services.shifts_generate(rotations=[rotation], now=t2) == {
+        "created": 0,
+        "updated": 0,
+        "deleted": 0,
+        "failed": 0,
+    }
+
+
+def test_deleting_and_re_adding_a_rotation_leaves_no_overlap():
+    team, (ana, bruno) = team_with_members(2, timezone="America/Santiago")
+    rotation = make_rotation(team, [ana, bruno], start_local=dt.datetime(2026, 11, 2, 9))
+    services.rotation_delete(rotation=rotation, now=NOW)
+    make_rotation(team, [bruno, ana], start_local=dt.datetime(2026, 11, 3, 21), shift_length=dt.timedelta(hours=12))
+    rows = assert_no_overlap(team)
+    assert all(a_end == b_start for (_, a_end), (b_start, _) in zip(rows, rows[1:], strict=False))
+
+
+# --- Validation: zone names, clash messages, the end of time ------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["right/UTC", "posix/Europe/Berlin", "localtime", "posixrules", "Factory"])
+def test_zone_files_that_are_not_places_are_refused(name):
+    with pytest.raises(ValidationError) as error:
+        services.team_create(slug="x", name="X", timezone=name)
+    assert "timezone" in error.value.message_dict
+
+
+def test_overlap_message_names_the_clash_in_the_team_time():
+    team, (ana, bruno) = team_with_members(2, timezone="Asia/Kathmandu")
+    services.override_create(
+        team=team, role=Role.PRIMARY, member=ana, start=utc(2026, 12, 4, 3, 15), end=utc(2026, 12, 4, 5, 15)
+    )
+    with pytest.raises(ValidationError) as error:
+        services.override_create(
+            team=team, role=Role.PRIMARY, member=bruno, start=utc(2026, 12, 4, 4), end=utc(2026, 12, 4, 6)
+        )
+    message = " ".join(error.value.messages)
+    assert "09:00" in message and "11:00" in message and "Asia/Kathmandu" in message
+    assert ana.name in message
+
+
+def test_a_rotation_starting_at_the_end_of_time_is_refused():
+    team, members = team_with_members(1)
+    with pytest.raises(ValidationError) as error:
+        make_rotation(team, members, start_local=dt.datetime(9999, 12, 31, 9))
+    assert "start_date" in error.value.message_dict
+    assert not Rotation.objects.exists()
+
+
+# --- Races (PostgreSQL row locks) ---------------------------------------------------------------------------
+
+
+postgres_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL")
+
+
+def _in_thread(target):
+    errors = []
+
+    def run():
+        try:
+            target()
+        except Exception as exc:  # noqa: BLE001 - reported to the test
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, errors
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_two_overlapping_overrides_at_once_only_one_wins():
+    team, (ana, bruno) = team_with_members(2)
+    barrier = threading.Barrier(2)
+
+    def create(member):
+        def go():
+            barrier.wait()
+            services.override_create(team=team, role=Role.PRIMARY, member=member, start=NOW, end=NOW + DAY)
+
+        return go
+
+    runs = [_in_thread(create(ana)), _in_thread(create(bruno))]
+    for thread, _ in runs:
+        thread.join(10)
+    errors = [e for _, found in runs for e in found]
+    assert Override.objects.filter(team=team).count() == 1
+    assert len(errors) == 1 and isinstance(errors[0], ValidationError)
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("celery_eager")
+def test_generation_alongside_a_rotation_edit_does_not_write_the_old_pattern():
+    from django.db import transaction
+
+    team, (ana, bruno) = team_with_members(2, timezone="Europe/Berlin")
+    rotation = make_rotation(team, [ana, bruno], start_local=dt.datetime(2026, 11, 2, 9))
+    stale = Rotation.objects.select_related("team").get(pk=rotation.pk)
+    edited = threading.Event()
+
+    def edit():
+        with transaction.atomic():
+            services.rotation_update(rotation=rotation, start_local=dt.datetime(2026, 11, 4, 15), now=NOW)
+            edited.set()
+            import time
+
+            time.sleep(0.5)  # the hourly run starts while this edit is not committed yet
+
+    thread, errors = _in_thread(edit)
+    edited.wait(10)
+    # A later hourly run that still holds the rotation as it was must not add 09:00 shifts.
+    services.shifts_generate(rotations=[stale], now=NOW + 2 * WEEK)
+    thread.join(10)
+    assert not errors
+    rows = assert_no_overlap(team)
+    future = [s for s, _ in rows if s > NOW + WEEK]
+    assert future and {s.astimezone(team.tz).hour for s in future} == {15}

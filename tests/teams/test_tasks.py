@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from teams.models import Member, Role, Rotation, RotationParticipant, Shift, Team, TeamMembership
 from teams.tasks import shifts_extend_horizon
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("celery_eager")]
 
 NOW = dt.datetime(2027, 1, 4, 12, tzinfo=dt.UTC)
 HORIZON = dt.timedelta(weeks=12)

@@ -1,4 +1,5 @@
-"""Fixtures for the telephony tests: a fake Twilio that the real twilio client talks to."""
+"""Fixtures for the telephony tests: a fake Twilio that the real twilio client talks to, the clock, team Web and
+its calls (plain helpers are in tests/telephony/world.py)."""
 
 import warnings
 
@@ -8,7 +9,7 @@ import time_machine
 from roulette.celery import app as celery_app
 from telephony.backends import locmem_outbox
 from tests.fake_twilio import FakeTwilio, openapi_skip_reason
-from tests.telephony.world import NOW
+from tests.telephony.world import NOW, TwilioCall, web_team
 
 
 @pytest.fixture
@@ -39,11 +40,11 @@ def _empty_locmem_outbox():
 
 
 @pytest.fixture
-def eager_retries():
+def eager_retries(celery_eager):
     """Eager Celery that runs a task's retries at once instead of raising Retry out of `.delay()`.
 
-    (With task_eager_propagates, Celery re-raises Retry to the caller; the root conftest restores the
-    setting after the test.)"""
+    (With task_eager_propagates, Celery re-raises Retry to the caller; celery_eager restores the setting
+    after the test.)"""
     celery_app.conf.task_eager_propagates = False
     yield
 
@@ -53,3 +54,15 @@ def clock():
     """Time stands still at NOW (tests.telephony.world); move it with clock.move_to(...)."""
     with time_machine.travel(NOW, tick=False) as traveller:
         yield traveller
+
+
+@pytest.fixture
+def web(db, clock):
+    """Team Web (tests.telephony.world.web_team): a lead, a primary and a secondary on call all week."""
+    return web_team(clock)
+
+
+@pytest.fixture
+def twilio(client, django_capture_on_commit_callbacks):
+    """Start a call as Twilio would: `twilio()` or `twilio(caller=..., to=...)` gives a TwilioCall."""
+    return lambda **kw: TwilioCall(client, django_capture_on_commit_callbacks, **kw)

@@ -4,14 +4,20 @@ import datetime as dt
 from types import SimpleNamespace
 
 import pytest
+import time_machine
 
 from teams.models import Role, TeamMembership
 from telephony import alerts
 from telephony.models import Alert, AlertEvent, OutboundMessage
 from telephony.sms_text import sms_segments
 from telephony.tasks.alerts import alerts_escalate
-from tests.factories import MemberFactory, MembershipFactory, ShiftFactory, UserFactory, team_with_members
-from tests.telephony.world import NOW
+from tests.factories import MemberFactory, MembershipFactory, ShiftFactory, TeamFactory, UserFactory, team_with_members
+from tests.telephony.world import NOW, sent
+from tests.twilio_helpers import post_signed
+
+pytestmark = pytest.mark.usefixtures("celery_eager")
+
+Kind = OutboundMessage.Kind
 
 
 @pytest.fixture(autouse=True)
@@ -246,7 +252,6 @@ def test_two_workers_escalating_the_same_alert_page_once(web, clock):
 
 def test_ack_posted_as_twilio_would_stops_the_escalation(web, clock, client):
     from tests.factories import SupportNumberFactory
-    from tests.twilio_helpers import post_signed
 
     number = SupportNumberFactory(team=web.team)
     alert, _ = alerts.alert_raise(team=web.team, summary="website is down")
@@ -268,3 +273,89 @@ def test_ack_posted_as_twilio_would_stops_the_escalation(web, clock, client):
     assert alert.state == Alert.State.ACKNOWLEDGED
     tick(clock, 5)
     assert recipients() == [web.primary.phone]
+
+
+# --- Alerts nobody can take, timeouts changed mid-incident, huge summaries ----------------------------------
+
+
+def escalate_at(clock, minutes: float) -> None:
+    clock.move_to(NOW + dt.timedelta(minutes=minutes))
+    alerts_escalate.delay()
+
+
+@pytest.mark.django_db
+def test_an_alert_nobody_can_take_waits_for_whoever_comes_on_call_without_looping():
+    with time_machine.travel(NOW, tick=False) as clock:
+        team = TeamFactory(name="Web")
+        alert, _ = alerts.alert_raise(team=team, summary="website is down")
+        for minute in range(1, 31):
+            escalate_at(clock, minute)
+        assert not OutboundMessage.objects.exists()
+        assert list(alert.events.values_list("action", flat=True)) == ["raised", "unreachable"]
+
+        # Ana's shift starts: the alert reaches her at the next look, as a first page.
+        ana = MemberFactory(name="Ana")
+        MembershipFactory(team=team, member=ana)
+        ShiftFactory(
+            team=team,
+            role=Role.PRIMARY,
+            member=ana,
+            start=NOW + dt.timedelta(minutes=31),
+            end=NOW + dt.timedelta(days=1),
+        )
+        for minute in range(31, 40):
+            escalate_at(clock, minute)
+
+    [page] = sent(Kind.ALERT)
+    assert page.member == ana
+    assert page.body == f"[Web] ALERT {alert.pk}: website is down - reply ACK {alert.pk}"
+    alert.refresh_from_db()
+    assert alert.state == Alert.State.OPEN
+    assert alert.escalation_step == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("before", "after", "escalates_at"), [(30, 5, 5), (5, 30, 30)])
+def test_changing_ack_timeout_applies_to_alerts_already_open(before, after, escalates_at):
+    with time_machine.travel(NOW, tick=False) as clock:
+        team = TeamFactory(name="Web", ack_timeout_minutes=before)
+        primary, secondary = MemberFactory(), MemberFactory()
+        for member, role in ((primary, Role.PRIMARY), (secondary, Role.SECONDARY)):
+            MembershipFactory(team=team, member=member)
+            ShiftFactory(team=team, role=role, member=member, start=NOW - dt.timedelta(hours=1))
+        alerts.alert_raise(team=team, summary="disk full")
+        escalate_at(clock, 1)
+        team.ack_timeout_minutes = after
+        team.save()
+        for minute in range(2, escalates_at):
+            escalate_at(clock, minute)
+        assert [m.member for m in sent(Kind.ALERT)] == [primary]
+        escalate_at(clock, escalates_at)
+        escalate_at(clock, escalates_at)
+    assert [m.member for m in sent(Kind.ALERT)] == [primary, secondary]
+
+
+@pytest.mark.django_db
+def test_a_10000_character_unicode_summary_pages_within_two_segments_and_ack_after_resolve_is_harmless():
+    with time_machine.travel(NOW, tick=False):
+        team = TeamFactory(name="W" * 100)
+        lead = MemberFactory(name="Łukasz", user=UserFactory(username="lukasz"))
+        MembershipFactory(team=team, member=lead, role=TeamMembership.Role.LEAD)
+        alert, _ = alerts.alert_raise(team=team, summary=("Иван 李 🚨 " * 2000)[:10000])
+        assert alerts.alert_sms_command(member=lead, action="RESOLVE", alert_id=alert.pk) == (
+            f"ALERT {alert.pk} resolved. Thank you."
+        )
+        assert alerts.alert_sms_command(member=lead, action="ACK", alert_id=alert.pk) == (
+            f"ALERT {alert.pk} is already resolved."
+        )
+    alert.refresh_from_db()
+    assert len(alert.summary) == 200
+    assert alert.details == " ".join(("Иван 李 🚨 " * 2000)[:10000].split())
+    [page] = sent(Kind.ALERT)
+    assert sms_segments(page.body) <= 2
+    assert page.body.endswith(f"reply ACK {alert.pk}")
+    assert list(AlertEvent.objects.filter(alert=alert).values_list("action", flat=True)) == [
+        "raised",
+        "paged",
+        "resolved",
+    ]

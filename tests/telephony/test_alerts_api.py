@@ -270,3 +270,29 @@ def test_curl_style_form_posts_raise_and_resolve(world):
     assert raised.json()["summary"] == "website is down"
     assert resolved.status_code == 200
     assert resolved.json()["state"] == "resolved"
+
+
+# --- A monitor's huge alert ---------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_monitor_alert_with_a_huge_summary_and_details_still_pages(client):
+    from teams.services import token_create
+    from telephony.models import Alert as _Alert
+    from telephony.models import OutboundMessage as _Message
+    from tests.factories import ShiftFactory as _Shift
+    from tests.factories import team_with_members as _team
+
+    team, (ana,) = _team(1, slug="huge", name="Huge")
+    now = dt.datetime.now(dt.UTC)
+    _Shift(team=team, member=ana, start=now - dt.timedelta(hours=1), end=now + dt.timedelta(hours=1))
+    key, _ = token_create(team=team, scope="alerts")
+    response = client.post(
+        f"/api/v1/teams/{team.slug}/alerts/",
+        {"summary": "disk full " * 1000, "details": "x" * 50_000},
+        HTTP_AUTHORIZATION=f"Token {key}",
+    )
+    assert response.status_code == 201, response.content[:500]
+    alert = _Alert.objects.get()
+    assert len(alert.summary) <= 200 and alert.details.startswith("disk full")
+    assert _Message.objects.filter(kind="alert", to=ana.phone).count() == 1

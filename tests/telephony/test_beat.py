@@ -1,6 +1,7 @@
 """Beat, simulated with time-machine: reminders, hand-off notices and gap alerts go out once, on time."""
 
 import datetime as dt
+import threading
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -9,14 +10,19 @@ import time_machine
 from teams import services
 from teams.models import Role, Shift, TeamMembership
 from teams.tasks import shifts_extend_horizon
+from telephony import alerts
 from telephony.models import OutboundMessage
+from telephony.sms_text import sms_segments
+from telephony.tasks.alerts import alerts_escalate
 from telephony.tasks.rota import gaps_alert, handoffs_notify, reminders_send
 from tests.factories import MemberFactory, MembershipFactory, TeamFactory
+from tests.telephony.world import sent
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("celery_eager")]
 
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 MINUTE = dt.timedelta(minutes=1)
+Kind = OutboundMessage.Kind
 
 
 def at(tz, *args):
@@ -432,3 +438,327 @@ def test_a_shift_generated_again_for_the_same_person_and_time_is_not_reminded_tw
         assert Shift.objects.filter(team=team, member=bruno, start=at(SAO_PAULO, 2026, 12, 1, 9)).exists()
         reminders_send.delay()
     assert [m.member.name for m in messages(OutboundMessage.Kind.REMINDER)] == ["Bruno"]
+
+
+# --- Reminders when overrides cover shifts, and members in two teams ----------------------------------------
+
+
+def at_local(tz: str, *args) -> dt.datetime:
+    return dt.datetime(*args, tzinfo=ZoneInfo(tz)).astimezone(dt.UTC)
+
+
+def team_of(tz: str, *names: str, lead_minutes: int = 1440, **member_tz):
+    team = TeamFactory(name="Web", timezone=tz, reminder_lead_minutes=lead_minutes)
+    members = []
+    for name in names:
+        member = MemberFactory(name=name, timezone=member_tz.get(name, ""))
+        MembershipFactory(team=team, member=member)
+        members.append(member)
+    return team, members
+
+
+def test_an_override_covering_a_whole_shift_reminds_only_the_person_covering():
+    tz = "Pacific/Chatham"  # +13:45
+    with time_machine.travel(at_local(tz, 2026, 11, 28, 0), tick=False) as traveller:
+        team, (ana, bruno) = team_of(tz, "Ana", "Bruno", Bruno="Asia/Kathmandu")
+        start, end = at_local(tz, 2026, 11, 30, 9), at_local(tz, 2026, 12, 1, 9)
+        services.shift_create(team=team, role=Role.PRIMARY, member=ana, start=start, end=end)
+        services.override_create(team=team, role=Role.PRIMARY, member=bruno, start=start, end=end)
+        traveller.move_to(start - dt.timedelta(days=1))
+        reminders_send.delay()
+        reminders_send.delay()
+
+    # Ana is not on call at all: telling her she is would have her wait by the phone for nothing.
+    assert [(m.member, m.body) for m in sent(Kind.REMINDER)] == [
+        (bruno, "Reminder: you cover primary on call for Web from Mon 30 Nov 01:00 to Tue 1 Dec 01:00 (Asia/Kathmandu)")
+    ]
+
+
+def test_an_override_covering_the_start_of_a_shift_reminds_its_owner_of_when_they_really_start():
+    tz = "America/St_Johns"  # -03:30
+    with time_machine.travel(at_local(tz, 2026, 11, 28, 0), tick=False) as traveller:
+        team, (ana, bruno) = team_of(tz, "Ana", "Bruno", lead_minutes=120)
+        services.shift_create(
+            team=team,
+            role=Role.PRIMARY,
+            member=ana,
+            start=at_local(tz, 2026, 11, 30, 9),
+            end=at_local(tz, 2026, 12, 1, 9),
+        )
+        services.override_create(
+            team=team,
+            role=Role.PRIMARY,
+            member=bruno,
+            start=at_local(tz, 2026, 11, 30, 9),
+            end=at_local(tz, 2026, 11, 30, 13),
+        )
+        # Two hours before the shift's own start Ana hears nothing: she is not on call until 13:00.
+        traveller.move_to(at_local(tz, 2026, 11, 30, 7))
+        reminders_send.delay()
+        assert [m.member for m in sent(Kind.REMINDER)] == [bruno]
+        traveller.move_to(at_local(tz, 2026, 11, 30, 11))
+        reminders_send.delay()
+        reminders_send.delay()
+
+    ana_reminders = [m for m in sent(Kind.REMINDER) if m.member == ana]
+    assert [m.body for m in ana_reminders] == [
+        "Reminder: you are primary on call for Web from Mon 30 Nov 13:00 to Tue 1 Dec 09:00 (America/St_Johns)"
+    ]
+    assert ana_reminders[0].created_at == at_local(tz, 2026, 11, 30, 11)
+
+
+def test_a_member_on_call_for_two_teams_gets_a_reminder_for_each_in_their_own_zone():
+    with time_machine.travel(at_local("UTC", 2026, 11, 29, 0), tick=False) as traveller:
+        web, (ana,) = team_of("Pacific/Kiritimati", "Ana", lead_minutes=60, Ana="Australia/Lord_Howe")
+        ops = TeamFactory(name="Ops " + "x" * 96, timezone="Asia/Kathmandu", reminder_lead_minutes=60 * 24 * 3)
+        MembershipFactory(team=ops, member=ana)
+        start, end = at_local("UTC", 2026, 11, 30, 0), at_local("UTC", 2026, 11, 30, 12)
+        services.shift_create(team=web, role=Role.PRIMARY, member=ana, start=start, end=end)
+        services.shift_create(team=ops, role=Role.SECONDARY, member=ana, start=start, end=end)
+        reminders_send.delay()  # Ops reminds three days ahead, Web an hour ahead
+        assert len(sent(Kind.REMINDER)) == 1
+        traveller.move_to(start - dt.timedelta(minutes=60))
+        reminders_send.delay()
+        reminders_send.delay()
+
+    bodies = [m.body for m in sent(Kind.REMINDER)]
+    assert len(bodies) == 2
+    assert bodies[0].startswith("Reminder: you are secondary on call for Ops xxx")
+    assert bodies[0].endswith("from Mon 30 Nov 11:00 to Mon 30 Nov 23:00 (Australia/Lord_Howe)")
+    assert sms_segments(bodies[0]) <= 2
+    assert bodies[1] == (
+        "Reminder: you are primary on call for Web from Mon 30 Nov 11:00 to Mon 30 Nov 23:00 (Australia/Lord_Howe)"
+    )
+
+
+# --- Hand-off notices in far zones, after outages, to and from nobody ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tz", "start_local", "handoffs_local"),
+    [
+        # Lord Howe springs forward by 30 minutes (02:00 -> 02:30) on 4 Oct: 02:15 does not exist that day.
+        (
+            "Australia/Lord_Howe",
+            dt.datetime(2026, 10, 3, 2, 15),
+            ["Sat 3 Oct 02:15", "Sun 4 Oct 02:30", "Mon 5 Oct 02:15"],
+        ),
+        # ... and falls back (02:00 -> 01:30) on 5 Apr: 01:45 happens twice, the first one counts.
+        (
+            "Australia/Lord_Howe",
+            dt.datetime(2026, 4, 4, 1, 45),
+            ["Sat 4 Apr 01:45", "Sun 5 Apr 01:45", "Mon 6 Apr 01:45"],
+        ),
+        ("America/St_Johns", dt.datetime(2026, 3, 7, 2, 30), ["Sat 7 Mar 02:30", "Sun 8 Mar 03:00", "Mon 9 Mar 02:30"]),
+    ],
+)
+def test_handoffs_across_daylight_saving_in_far_zones_say_the_right_local_time(tz, start_local, handoffs_local):
+    begin = at_local(tz, start_local.year, start_local.month, start_local.day, 0)
+    with time_machine.travel(begin, tick=False) as traveller:
+        team, (ana, bruno) = team_of(tz, "Ana", "Bruno", lead_minutes=0)
+        services.rotation_create(
+            team=team,
+            name="Web primary",
+            role=Role.PRIMARY,
+            member_ids=[ana.pk, bruno.pk],
+            start_local=start_local,
+            shift_length=dt.timedelta(days=1),
+            now=begin,
+        )
+        tick = begin
+        while tick < begin + dt.timedelta(days=3):
+            traveller.move_to(tick)
+            handoffs_notify.delay()
+            tick += dt.timedelta(minutes=15)
+
+    incoming = [m for m in sent(Kind.HANDOFF) if m.body.startswith("You are now")]
+    local = [m.created_at.astimezone(ZoneInfo(tz)) for m in incoming]
+    assert [f"{t:%a} {t.day} {t:%b %H:%M}" for t in local] == handoffs_local
+    assert [m.body.split(" until ")[1] for m in incoming[:2]] == [
+        f"{handoffs_local[1]} ({tz}).",
+        f"{handoffs_local[2]} ({tz}).",
+    ]
+    assert len(sent(Kind.HANDOFF)) == 5  # 3 incoming, 2 outgoing: the first hand-off comes from nobody
+    assert not sent(Kind.REMINDER)  # a lead time of 0 means no reminders
+
+
+def test_no_handoff_notice_between_an_override_and_the_same_persons_shift_or_back_to_back_shifts():
+    tz = "Asia/Kathmandu"
+    with time_machine.travel(at_local(tz, 2026, 11, 30, 0), tick=False) as traveller:
+        team, (ana, bruno) = team_of(tz, "Ana", "Bruno", lead_minutes=0)
+        for day in (30, 1):
+            month = 11 if day == 30 else 12
+            start = at_local(tz, 2026, month, day, 9)
+            services.shift_create(
+                team=team, role=Role.PRIMARY, member=ana, start=start, end=start + dt.timedelta(days=1)
+            )
+        services.override_create(
+            team=team,
+            role=Role.PRIMARY,
+            member=ana,
+            start=at_local(tz, 2026, 11, 30, 6),
+            end=at_local(tz, 2026, 11, 30, 9),
+        )
+        for hour in range(5, 11):
+            traveller.move_to(at_local(tz, 2026, 11, 30, hour))
+            handoffs_notify.delay()
+        for hour in range(8, 11):
+            traveller.move_to(at_local(tz, 2026, 12, 1, hour))
+            handoffs_notify.delay()
+
+    assert [(m.member, m.body) for m in sent(Kind.HANDOFF)] == [
+        (ana, "You are now primary on call for Web until Wed 2 Dec 09:00 (Asia/Kathmandu).")
+    ]
+
+
+@pytest.mark.parametrize(("outage_minutes", "notified"), [(59, True), (61, False)])
+def test_a_beat_outage_is_caught_up_for_an_hour_not_longer(outage_minutes, notified):
+    tz = "Pacific/Chatham"
+    handoff = at_local(tz, 2026, 11, 30, 9)
+    with time_machine.travel(handoff - dt.timedelta(hours=2), tick=False) as traveller:
+        team, (ana, bruno) = team_of(tz, "Ana", "Bruno", lead_minutes=0)
+        services.shift_create(
+            team=team, role=Role.PRIMARY, member=ana, start=handoff - dt.timedelta(days=1), end=handoff
+        )
+        services.shift_create(
+            team=team, role=Role.PRIMARY, member=bruno, start=handoff, end=handoff + dt.timedelta(days=1)
+        )
+        traveller.move_to(handoff - dt.timedelta(minutes=1))
+        handoffs_notify.delay()
+        # Beat is down from the hand-off on; the first tick after the outage comes `outage_minutes` later.
+        traveller.move_to(handoff + dt.timedelta(minutes=outage_minutes))
+        handoffs_notify.delay()
+        handoffs_notify.delay()
+
+    notices = sent(Kind.HANDOFF)
+    if notified:
+        assert sorted(m.member.name for m in notices) == ["Ana", "Bruno"]
+    else:
+        assert notices == []
+
+
+def test_handoff_to_nobody_and_back_from_nobody():
+    tz = "America/St_Johns"
+    with time_machine.travel(at_local(tz, 2026, 11, 30, 8), tick=False) as traveller:
+        team, (ana, bruno) = team_of(tz, "Ana", "Bruno", lead_minutes=0, Bruno="Pacific/Chatham")
+        services.shift_create(
+            team=team,
+            role=Role.PRIMARY,
+            member=ana,
+            start=at_local(tz, 2026, 11, 29, 9),
+            end=at_local(tz, 2026, 11, 30, 9),
+        )
+        services.shift_create(
+            team=team,
+            role=Role.PRIMARY,
+            member=bruno,
+            start=at_local(tz, 2026, 11, 30, 12),
+            end=at_local(tz, 2026, 11, 30, 20),
+        )
+        for hour in (9, 12):
+            traveller.move_to(at_local(tz, 2026, 11, 30, hour))
+            handoffs_notify.delay()
+            handoffs_notify.delay()
+
+    assert [(m.member, m.body) for m in sent(Kind.HANDOFF)] == [
+        (ana, "Your shift ended; nobody is primary on call for Web now."),
+        (bruno, "You are now primary on call for Web until Tue 1 Dec 13:15 (Pacific/Chatham)."),
+    ]
+
+
+# --- Gap alerts in each lead's own zone ---------------------------------------------------------------------
+
+
+def test_a_gap_alert_shows_the_times_in_each_leads_own_time_zone():
+    tz = "Asia/Kathmandu"
+    with time_machine.travel(at_local(tz, 2026, 11, 30, 0), tick=False):
+        team, (ana,) = team_of(tz, "Ana")
+        lead = MemberFactory(name="Lea", timezone="America/St_Johns")
+        MembershipFactory(team=team, member=lead, role=TeamMembership.Role.LEAD)
+        services.shift_create(
+            team=team,
+            role=Role.PRIMARY,
+            member=ana,
+            start=at_local(tz, 2026, 11, 30, 0),
+            end=at_local(tz, 2026, 12, 1, 9),
+        )
+        services.shift_create(
+            team=team,
+            role=Role.PRIMARY,
+            member=ana,
+            start=at_local(tz, 2026, 12, 1, 12),
+            end=at_local(tz, 2026, 12, 20, 0),
+        )
+        gaps_alert.delay()
+        gaps_alert.delay()
+
+    [alert] = sent(Kind.GAP_ALERT)
+    assert alert.member == lead
+    assert alert.body == (
+        "Web has no primary on call from Mon 30 Nov 23:45 to Tue 1 Dec 02:45 (America/St_Johns). "
+        "Please add a shift or an override."
+    )
+
+
+# --- Two workers at once, for real (PostgreSQL: row locks and unique constraints under concurrency) ---------
+
+
+def _on_two_threads(work) -> list:
+    """Run `work` on two threads released together; each has its own database connection."""
+    from django.db import connection
+
+    barrier, results, errors = threading.Barrier(2), [], []
+
+    def run():
+        try:
+            barrier.wait(timeout=10)
+            results.append(work())
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    return results
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_running_the_same_tick_send_each_message_and_page_once(settings):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("Needs PostgreSQL: SQLite serialises writers, so nothing would race.")
+    tz = "Pacific/Chatham"
+    handoff = at_local(tz, 2026, 11, 30, 9)
+    with time_machine.travel(handoff - dt.timedelta(hours=2), tick=False) as traveller:
+        team, (ana, bruno) = team_of(tz, "Ana", "Bruno", lead_minutes=60)
+        services.shift_create(
+            team=team, role=Role.PRIMARY, member=ana, start=handoff - dt.timedelta(days=1), end=handoff
+        )
+        services.shift_create(
+            team=team, role=Role.PRIMARY, member=bruno, start=handoff, end=handoff + dt.timedelta(days=1)
+        )
+        services.shift_create(
+            team=team,
+            role=Role.SECONDARY,
+            member=ana,
+            start=handoff - dt.timedelta(days=1),
+            end=handoff + dt.timedelta(days=1),
+        )
+        traveller.move_to(handoff - dt.timedelta(minutes=60))
+        _on_two_threads(reminders_send)
+        traveller.move_to(handoff)
+        _on_two_threads(handoffs_notify)
+        alert, _ = alerts.alert_raise(team=team, summary="website is down")
+        traveller.move_to(handoff + dt.timedelta(minutes=team.ack_timeout_minutes))
+        _on_two_threads(alerts_escalate)
+
+    assert [m.member for m in sent(Kind.REMINDER)] == [bruno]
+    assert sorted(m.member.name for m in sent(Kind.HANDOFF)) == ["Ana", "Bruno"]
+    # Bruno is primary, Ana secondary: the escalation reaches Ana once, however many workers ran the tick.
+    assert [m.member for m in sent(Kind.ALERT)] == [bruno, ana]

@@ -97,6 +97,7 @@ def run_action(rf, user, members, site):
     return [str(m) for m in request._messages]
 
 
+@pytest.mark.usefixtures("celery_eager")
 def test_lead_sends_a_test_sms_to_their_member_once_per_minute(
     rf, two_teams, member_admin_site, django_capture_on_commit_callbacks
 ):

@@ -7,14 +7,14 @@ import datetime as dt
 import pytest
 import time_machine
 
-from teams.models import Member, Role
+from teams.models import Member, Role, Team
 from telephony.models import OutboundMessage
 from telephony.sms import sms_send
 from tests.factories import OverrideFactory, ShiftFactory, SupportNumberFactory, team_with_members
+from tests.telephony.world import NOW, WEB_NUMBER, sid, web_team
 from tests.twilio_helpers import post_signed
 from tests.twiml_rules import check_twiml
 
-NOW = dt.datetime(2026, 12, 1, 10, 0, tzinfo=dt.UTC)
 PATH = "/telephony/sms/incoming/"
 
 
@@ -125,3 +125,40 @@ def test_a_failure_answers_an_empty_response(client, web, monkeypatch):
 
     monkeypatch.setattr("telephony.sms_commands.who_is_on_call", broken)
     assert text(client, primary.phone, "WHO") is None
+
+
+# --- Odd names, many teams and odd bodies, on the voice tests' team Web -------------------------------------
+
+
+@pytest.fixture
+def team_web(db, clock):
+    """The voice tests' team Web (tests.telephony.world.web_team): a lead, a primary and a secondary."""
+    return web_team(clock)
+
+
+def sms(client, sender: str, body: str):
+    params = {"MessageSid": sid("SM"), "From": sender, "To": WEB_NUMBER, "Body": body, "NumMedia": "0"}
+    root = check_twiml(post_signed(client, "/telephony/sms/incoming/", params), kind="messaging")
+    return [message.text for message in root.findall("Message")]
+
+
+def test_sms_who_with_names_that_cannot_go_in_xml(team_web, client):
+    Member.objects.filter(pk=team_web.primary.pk).update(name="Ana\x0b\x1b")
+    Team.objects.filter(pk=team_web.team.pk).update(name="Web\x08")
+    (reply,) = sms(client, team_web.primary.phone, "WHO")
+    assert "primary Ana" in reply
+
+
+def test_sms_who_for_a_member_of_many_teams_fits_one_message(team_web, client):
+    for i in range(40):
+        team, _ = team_with_members(0, name=f"A team with a rather long name number {i:02d}")
+        team.memberships.create(member=team_web.primary)
+    (reply,) = sms(client, team_web.primary.phone, "WHO")
+    assert len(reply) <= 1600
+
+
+@pytest.mark.parametrize("body", ["x" * 100_000, "\x00STOP", "", "WHO\x00"])
+def test_sms_odd_bodies_are_valid_twiml(team_web, client, body):
+    sms(client, team_web.primary.phone, body)
+    sms(client, "", body)
+    sms(client, "anonymous", body)

@@ -7,14 +7,13 @@ import time_machine
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from roulette.celery import app as celery_app
 from telephony.backends import locmem_outbox
 from telephony.models import OutboundMessage
 from telephony.sms import sms_outbox_sweep, sms_send
 from telephony.tasks.sms import sms_deliver, sms_sweep
 from tests.factories import MemberFactory, TeamFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("celery_eager")]
 
 Status = OutboundMessage.Status
 NOW = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
@@ -163,8 +162,7 @@ def test_the_sweep_does_not_touch_a_row_waiting_for_its_retry():
     assert len(locmem_outbox) == 1
 
 
-def test_a_row_left_sending_by_a_dead_worker_is_looked_up_not_resent():
-    celery_app.conf.task_eager_propagates = False
+def test_a_row_left_sending_by_a_dead_worker_is_looked_up_not_resent(eager_retries):
     with time_machine.travel(NOW, tick=False):
         message = OutboundMessage.objects.create(
             to="+4915100000001", body="x", kind="test", dedupe_key="dead", status=Status.SENDING, attempts=1

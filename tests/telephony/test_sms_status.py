@@ -3,6 +3,7 @@
 import pytest
 
 from telephony.models import OutboundMessage
+from telephony.sms import sms_send
 from tests.factories import MemberFactory
 from tests.twilio_helpers import post_signed
 
@@ -15,7 +16,6 @@ PATH = "/telephony/sms/status/"
 @pytest.fixture
 def sent(fake_twilio, django_capture_on_commit_callbacks):
     """A message sent through the fake Twilio, with its sid stored."""
-    from telephony.sms import sms_send
 
     member = MemberFactory()
     with django_capture_on_commit_callbacks(execute=True):
@@ -96,7 +96,6 @@ def test_get_is_not_allowed(client):
 
 
 def test_callback_over_http_to_a_live_server(live_server, fake_twilio, django_capture_on_commit_callbacks):
-    from telephony.sms import sms_send
 
     member = MemberFactory()
     with django_capture_on_commit_callbacks(execute=True):
@@ -111,7 +110,6 @@ def test_a_failed_callback_that_beats_the_stored_sid_is_applied(
     live_server, fake_twilio, django_capture_on_commit_callbacks
 ):
     from telephony.models import EarlyMessageStatus
-    from telephony.sms import sms_send
 
     answers = []
     fake_twilio.on_create = lambda sid: answers.append(
@@ -124,3 +122,53 @@ def test_a_failed_callback_that_beats_the_stored_sid_is_applied(
     message.refresh_from_db()
     assert (message.status, message.error_code) == (Status.FAILED, "30006")
     assert not EarlyMessageStatus.objects.exists()
+
+
+# --- Callbacks nobody planned for, in any order -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"MessageStatus": "delivered"},
+        {"MessageSid": "SMunknown", "MessageStatus": "delivered"},
+        {"MessageSid": "{sid}"},
+        *({"MessageSid": "{sid}", "MessageStatus": s} for s in ("receiving", "received", "garbage", "", "DELIVERED!")),
+        {"MessageSid": "{sid}\x00", "MessageStatus": "failed", "ErrorCode": "x" * 500},
+        {"MessageSid": "S" * 5000, "MessageStatus": "read"},
+    ],
+)
+def test_the_status_callback_never_500s_and_ignores_what_it_cannot_use(client, params):
+    row = OutboundMessage.objects.create(
+        to="+4915100000001", body="hi", kind="test", dedupe_key="cb", status=Status.SENT, message_sid="SM" + "a" * 32
+    )
+    params = {name: value.replace("{sid}", row.message_sid) for name, value in params.items()}
+    response = post_signed(client, "/telephony/sms/status/", params)
+    assert response.status_code == 204
+    row.refresh_from_db()
+    assert row.status == Status.SENT
+
+
+@pytest.mark.parametrize(
+    ("sequence", "final", "code"),
+    [
+        (["accepted", "scheduled", "queued", "sent", "delivered"], Status.DELIVERED, ""),
+        (["delivered", "sent", "queued", "undelivered"], Status.DELIVERED, ""),
+        (["read", "delivered", "failed"], Status.DELIVERED, ""),
+        (["undelivered", "delivered", "sent"], Status.UNDELIVERED, "30003"),
+        (["canceled", "sent"], Status.FAILED, "30003"),
+    ],
+)
+def test_status_callbacks_in_any_order_only_move_forward(client, sequence, final, code):
+    row = OutboundMessage.objects.create(
+        to="+4915100000001", body="hi", kind="test", dedupe_key="cb", status=Status.SENT, message_sid="SMabc"
+    )
+    for status in sequence:
+        for _ in range(2):
+            response = post_signed(
+                client, "/telephony/sms/status/", {"MessageSid": "SMabc", "MessageStatus": status, "ErrorCode": "30003"}
+            )
+            assert response.status_code == 204
+    row.refresh_from_db()
+    assert (row.status, row.error_code) == (final, code)

@@ -1,8 +1,10 @@
 """Bodies: GSM-7 where possible, at most two segments, long parts cut with a visible marker."""
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from telephony.sms import sms_send
 from telephony.sms_text import (
     SMS_CUT_MARKER,
     sms_body_fit,
@@ -69,3 +71,15 @@ def test_any_text_fits(text, max_segments):
     assert sms_segments(body) <= max_segments
     if sms_segments(sms_gsm7_normalize(text)) <= max_segments:
         assert body == sms_gsm7_normalize(text)
+
+
+# --- Through the outbox: non-Latin names and emoji ----------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_non_latin_names_and_emoji_stay_within_two_segments():
+    body = "Voicemail for " + "Zoë Łukasz Иван 李 🚨 " * 40
+    message = sms_send(to="+4915100000001", body=body, kind="voicemail", dedupe_key="vm")
+    assert sms_segments(message.body) == 2
+    assert message.body.endswith("[cut]")
+    assert "\ud83d" not in message.body  # no half of a surrogate pair

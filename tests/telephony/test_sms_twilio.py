@@ -1,6 +1,11 @@
 """The Twilio backend against the fake Twilio: exactly once, retries with back-off, permanent errors, timeouts."""
 
+import datetime as dt
+import email.utils
+import json
 import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -249,3 +254,83 @@ def test_an_early_duplicate_task_does_not_look_up_before_the_check_is_due(fake_t
     assert (message.status, message.needs_status_check) == (Status.SENDING, True)
     assert fake_twilio.requests_to("GET", "/Messages.json") == []
     assert len(fake_twilio.message_creates) == 1
+
+
+# --- RFC 9457 error bodies and Retry-After ------------------------------------------------------------------
+
+
+class ProblemDetails(TwilioError):
+    """An RFC-9457 error body, which twilio-python raises as TwilioServiceException (not TwilioRestException)."""
+
+    def body(self) -> dict:
+        return {
+            "type": f"https://www.twilio.com/docs/errors/{self.code}",
+            "title": "Request failed",
+            "status": self.status,
+            "code": self.code,
+            "detail": self.message or "Details of the problem",
+        }
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "retried"),
+    [
+        (ProblemDetails(400, 21211, "The 'To' number is not valid."), Status.FAILED, False),
+        (ProblemDetails(429, 20429), Status.QUEUED, True),
+        (ProblemDetails(503, 20503), Status.QUEUED, True),
+    ],
+)
+def test_rfc9457_error_bodies_are_classified_like_classic_ones(fake_twilio, error, status, retried):
+    fake_twilio.script(error)
+    message = OutboundMessage.objects.create(to="+4915100000001", body="Zoë", kind="test", dedupe_key="rfc")
+    outcome = sms_deliver_attempt(message_id=message.pk)
+    message.refresh_from_db()
+    assert (message.status, message.error_code) == (status, str(error.code))
+    assert (outcome.retry_in is not None) == retried
+    assert len(fake_twilio.message_creates) == 1
+
+
+@pytest.fixture
+def twilio_says_slow_down(settings):
+    """A Twilio stand-in that answers every request 429 with a Retry-After header (set `.retry_after`)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        retry_after = "120"
+
+        def log_message(self, format, *args):
+            pass
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = json.dumps(TwilioError(429, 20429, "Too Many Requests").body()).encode()
+            self.send_response(429)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Retry-After", Handler.retry_after)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    settings.TWILIO_API_BASE_URL = f"http://127.0.0.1:{server.server_address[1]}"
+    settings.SMS_BACKEND = "twilio"
+    yield Handler
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("form", ["seconds", "http-date"])
+def test_a_429_with_retry_after_is_not_retried_sooner(twilio_says_slow_down, form):
+    if form == "http-date":
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=300)
+        twilio_says_slow_down.retry_after = email.utils.format_datetime(later, usegmt=True)
+        wanted = 295
+    else:
+        wanted = 120
+    message = OutboundMessage.objects.create(to="+4915100000001", body="hi", kind="test", dedupe_key="slow")
+    outcome = sms_deliver_attempt(message_id=message.pk)
+    message.refresh_from_db()
+    assert message.status == Status.QUEUED
+    assert message.error_code == "20429"
+    assert outcome.retry_in >= wanted
+    assert message.next_attempt_at >= message.updated_at + dt.timedelta(seconds=wanted)

@@ -4,158 +4,17 @@ answer (screening whisper, key press, dial result, recording, transcription, sta
 from __future__ import annotations
 
 import datetime as dt
-import itertools
-import xml.etree.ElementTree as ET
-from types import SimpleNamespace
-from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
 
-from teams.models import Role
+from teams.models import Role, Team
 from telephony import calls
 from telephony.models import Call, DialAttempt, OutboundMessage, Voicemail
 from telephony.tasks.sms import sms_deliver
 from telephony.tasks.voice import voicemail_notify_task, voicemails_notify_overdue_task
-from tests.factories import (
-    ShiftFactory,
-    SupportNumberFactory,
-    UserFactory,
-    team_with_members,
-)
-from tests.telephony.world import NOW
-from tests.twilio_helpers import post_signed
-from tests.twiml_rules import check_twiml
-
-WEB_NUMBER = "+493012340001"
-CALLER = "+4917012345678"
-FALLBACK_PHONE = "+498912345678"
-_sids = itertools.count(1)
-
-
-def sid(prefix: str) -> str:
-    return f"{prefix}{next(_sids):032d}"
-
-
-@pytest.fixture
-def web(db, clock):
-    return web_team(clock)
-
-
-def web_team(clock):
-    """Team Web: a lead, a primary and a secondary on call all week, a fallback phone and one number."""
-    team, (lead, primary, secondary) = team_with_members(
-        3, lead_user=UserFactory(username="lea"), name="Web", fallback_phone=FALLBACK_PHONE, ring_timeout=15
-    )
-    SupportNumberFactory(team=team, phone_number=WEB_NUMBER)
-    ShiftFactory(team=team, role=Role.PRIMARY, member=primary)
-    ShiftFactory(team=team, role=Role.SECONDARY, member=secondary)
-    return SimpleNamespace(team=team, lead=lead, primary=primary, secondary=secondary)
-
-
-def path_of(url: str) -> str:
-    assert url.startswith(settings.PUBLIC_BASE_URL + "/"), url
-    parts = urlsplit(url)
-    return parts.path + (f"?{parts.query}" if parts.query else "")
-
-
-class TwilioCall:
-    """One inbound call as Twilio drives it; every answer goes through the TwiML rules."""
-
-    def __init__(self, client, capture, *, to: str = WEB_NUMBER, caller: str = CALLER):
-        self.client, self.capture = client, capture
-        self.call_sid, self.to, self.caller = sid("CA"), to, caller
-        self.legs: list[str] = []
-
-    def params(self, **extra) -> dict:
-        return {
-            "AccountSid": settings.TWILIO_ACCOUNT_SID,
-            "ApiVersion": "2010-04-01",
-            "CallSid": self.call_sid,
-            "From": self.caller,
-            "To": self.to,
-            "CallStatus": "in-progress",
-            "Direction": "inbound",
-            **extra,
-        }
-
-    def post(self, url: str, params: dict, *, whisper: bool = False, kind: str = "voice") -> ET.Element:
-        # In production each webhook commits on its own: run the on-commit work as a commit would.
-        with self.capture(execute=True):
-            response = post_signed(self.client, path_of(url), params)
-        return check_twiml(response, whisper=whisper, kind=kind)
-
-    def incoming(self) -> ET.Element:
-        return self.post(settings.PUBLIC_BASE_URL + "/telephony/voice/incoming/", self.params(CallStatus="ringing"))
-
-    def leg(self, dial: ET.Element, outcome: str) -> ET.Element:
-        """The dialled person's leg: accept (key press), voicemail (answers, presses nothing), or a
-        DialCallStatus such as no-answer / busy. Returns the TwiML of the Dial action."""
-        number = dial.find("Number")
-        child = sid("CA")
-        self.legs.append(number.text)
-        leg_params = self.params(CallSid=child, ParentCallSid=self.call_sid, Direction="outbound-dial", To=number.text)
-        status = outcome
-        if outcome in ("accept", "voicemail"):
-            whisper = self.post(number.get("url"), leg_params, whisper=True)
-            gather = whisper.find("Gather")
-            assert "Press any key to accept" in gather.find("Say").text
-            assert [verb.tag for verb in whisper] == ["Gather", "Hangup"]
-            if outcome == "accept":
-                accepted = self.post(gather.get("action"), {**leg_params, "Digits": "5"})
-                assert list(accepted) == []  # nothing more on the leg: Twilio bridges the call
-            status = "completed"
-        return self.post(
-            dial.get("action"),
-            self.params(
-                DialCallStatus=status, DialCallSid=child, DialCallDuration="12" if status == "completed" else "0"
-            ),
-        )
-
-    def record(self, record: ET.Element, *, recording_sid: str, duration: int = 42) -> ET.Element:
-        params = self.params(
-            RecordingSid=recording_sid,
-            RecordingUrl=f"https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/{recording_sid}",
-            RecordingDuration=str(duration),
-        )
-        return self.post(record.get("action"), params)
-
-    def recording_status(self, record: ET.Element, *, recording_sid: str, duration: int = 42) -> None:
-        params = self.params(
-            RecordingSid=recording_sid,
-            RecordingUrl=f"https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/{recording_sid}",
-            RecordingDuration=str(duration),
-            RecordingStatus="completed",
-        )
-        self.post(record.get("recordingStatusCallback"), params)
-
-    def transcription(self, record: ET.Element, *, recording_sid: str, text: str) -> None:
-        params = self.params(
-            RecordingSid=recording_sid,
-            RecordingUrl=f"https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/{recording_sid}",
-            TranscriptionText=text,
-            TranscriptionStatus="completed",
-            TranscriptionSid=sid("TR"),
-        )
-        self.post(record.get("transcribeCallback"), params)
-
-    def status(self, call_status: str, duration: int) -> None:
-        self.post(
-            settings.PUBLIC_BASE_URL + "/telephony/voice/status/",
-            self.params(CallStatus=call_status, CallDuration=str(duration)),
-        )
-
-    def call(self) -> Call:
-        return Call.objects.get(call_sid=self.call_sid)
-
-
-@pytest.fixture
-def twilio(client, django_capture_on_commit_callbacks):
-    return lambda **kw: TwilioCall(client, django_capture_on_commit_callbacks, **kw)
-
-
-def voicemail_sms() -> list[OutboundMessage]:
-    return list(OutboundMessage.objects.filter(kind=OutboundMessage.Kind.VOICEMAIL).order_by("to"))
+from tests.factories import ShiftFactory, SupportNumberFactory, UserFactory, team_with_members
+from tests.telephony.world import CALLER, FALLBACK_PHONE, NOW, WEB_NUMBER, dial_action, sid, to_voicemail, voicemail_sms
 
 
 def test_answered_by_primary_after_key_press(web, twilio):
@@ -190,6 +49,7 @@ def test_primary_voicemail_answering_without_key_press_moves_on_to_secondary(web
     assert logged.outcome == Call.Outcome.ANSWERED and logged.answered_by == web.secondary
 
 
+@pytest.mark.usefixtures("celery_eager")
 def test_no_answer_and_busy_escalate_to_fallback_then_voicemail(web, twilio):
     call = twilio()
     root = call.leg(call.incoming().find("Dial"), "no-answer")
@@ -211,6 +71,7 @@ def test_no_answer_and_busy_escalate_to_fallback_then_voicemail(web, twilio):
     assert [m.to for m in voicemail_sms()] == sorted([web.primary.phone, web.secondary.phone])
 
 
+@pytest.mark.usefixtures("celery_eager")
 def test_nobody_on_call_goes_to_voicemail_and_the_leads_are_told(db, clock, twilio):
     team, (lead, _) = team_with_members(2, lead_user=UserFactory(username="boss"), name="Ops")
     SupportNumberFactory(team=team, phone_number="+493099990000")
@@ -225,6 +86,7 @@ def test_nobody_on_call_goes_to_voicemail_and_the_leads_are_told(db, clock, twil
     assert "RE" + "2" * 32 in body
 
 
+@pytest.mark.usefixtures("celery_eager")
 def test_repeated_recording_callbacks_store_one_voicemail_and_send_one_sms_each(web, twilio):
     call = twilio()
     root = call.leg(call.incoming().find("Dial"), "no-answer")
@@ -244,6 +106,7 @@ def test_repeated_recording_callbacks_store_one_voicemail_and_send_one_sms_each(
     }
 
 
+@pytest.mark.usefixtures("celery_eager")
 def test_the_sms_waits_for_the_transcription_and_includes_it(web, twilio, monkeypatch):
     waiting = []
     monkeypatch.setattr(voicemail_notify_task, "apply_async", lambda args, **kw: waiting.append((args, kw)))
@@ -341,6 +204,7 @@ def test_caller_hanging_up_while_ringing_is_abandoned(web, twilio):
     assert DialAttempt.objects.count() == 1  # nobody else was rung for a caller who is gone
 
 
+@pytest.mark.usefixtures("celery_eager")
 def test_a_late_status_callback_keeps_the_voicemail_outcome(web, twilio):
     call = twilio()
     root = call.incoming()
@@ -391,3 +255,320 @@ def test_a_lost_transcription_wait_is_caught_by_the_overdue_sweep(web, twilio, c
     assert {m.to for m in voicemail_sms()} == {web.primary.phone, web.secondary.phone}
     voicemails_notify_overdue_task()  # and only once
     assert len(voicemail_sms()) == 2
+
+
+# --- Every DialCallStatus, with and without the screening key press -----------------------------------------
+
+
+@pytest.mark.parametrize("dial_status", ["completed", "answered"])
+def test_answered_with_a_key_press_ends_the_call(web, twilio, dial_status):
+    call = twilio()
+    dial = call.incoming().find("Dial")
+    number = dial.find("Number")
+    leg = call.params(CallSid=sid("CA"), ParentCallSid=call.call_sid, Direction="outbound-dial")
+    gather = call.post(number.get("url"), leg, whisper=True).find("Gather")
+    call.post(gather.get("action"), {**leg, "Digits": "1"})
+    assert [verb.tag for verb in dial_action(call, dial, DialCallStatus=dial_status)] == ["Hangup"]
+    assert call.call().outcome == Call.Outcome.ANSWERED and call.call().answered_by == web.primary
+
+
+@pytest.mark.parametrize("key", ["#", "*"])
+def test_hash_and_star_are_keys_too(web, twilio, key):
+    """ "Press any key": with Twilio's default finishOnKey (#), # ended the Gather empty and hung up on the
+    on-call person who pressed it."""
+    call = twilio()
+    dial = call.incoming().find("Dial")
+    leg = call.params(CallSid=sid("CA"), ParentCallSid=call.call_sid, Direction="outbound-dial")
+    gather = call.post(dial.find("Number").get("url"), leg, whisper=True).find("Gather")
+    assert gather.get("finishOnKey") == ""
+    assert list(call.post(gather.get("action"), {**leg, "Digits": key})) == []
+    dial_action(call, dial, DialCallStatus="completed")
+    assert call.call().outcome == Call.Outcome.ANSWERED
+
+
+@pytest.mark.parametrize(
+    "dial_status",
+    [
+        "completed",
+        "answered",
+        "busy",
+        "no-answer",
+        "failed",
+        "canceled",
+        "",
+        "exploded",
+        pytest.param("x" * 500, id="500-chars"),
+    ],
+)
+def test_without_a_key_press_every_dial_status_escalates(web, twilio, dial_status):
+    call = twilio()
+    dial = call.incoming().find("Dial")
+    params = {"DialCallStatus": dial_status} if dial_status else {}
+    root = dial_action(call, dial, **params)
+    assert root.find("Dial/Number").text == web.secondary.phone
+    assert call.call().outcome == Call.Outcome.IN_PROGRESS
+
+
+@pytest.mark.parametrize("caller_status", ["completed", "canceled", "busy", "failed", "no-answer"])
+def test_caller_gone_mid_escalation_rings_nobody_else(web, twilio, caller_status):
+    call = twilio()
+    root = call.leg(call.incoming().find("Dial"), "no-answer")  # now ringing the secondary
+    root = dial_action(call, root.find("Dial"), CallStatus=caller_status, DialCallStatus="canceled")
+    assert [verb.tag for verb in root] == ["Hangup"]
+    assert DialAttempt.objects.count() == 2
+    call.status("completed", 30)
+    assert call.call().outcome == Call.Outcome.ABANDONED
+
+
+# --- Repeated and out-of-order requests ---------------------------------------------------------------------
+
+
+def test_a_repeated_dial_action_rings_the_same_next_person_not_a_third(web, twilio):
+    """Twilio retried the Dial action (or a proxy doubled it): the answer repeats, it does not skip the
+    secondary and ring the fallback phone."""
+    call = twilio()
+    dial = call.incoming().find("Dial")
+    first = call.leg(dial, "no-answer")
+    second = call.leg(dial, "no-answer")
+    assert first.find("Dial/Number").text == second.find("Dial/Number").text == web.secondary.phone
+    assert first.find("Dial").get("action") == second.find("Dial").get("action")
+    assert [a.target for a in call.call().attempts.all()] == ["primary", "secondary"]
+    # The secondary's leg ends; the stale first action comes once more: nobody is rung again.
+    after = call.leg(first.find("Dial"), "busy")
+    assert after.find("Dial/Number").text == FALLBACK_PHONE
+    stale = call.leg(dial, "no-answer")
+    assert stale.find("Dial") is None and stale.find("Record") is not None
+    assert [a.target for a in call.call().attempts.all()] == ["primary", "secondary", "fallback"]
+
+
+def test_screen_and_accept_twice_then_answered_once(web, twilio):
+    call = twilio()
+    dial = call.incoming().find("Dial")
+    leg = call.params(CallSid=sid("CA"), ParentCallSid=call.call_sid, Direction="outbound-dial")
+    for _ in range(2):
+        gather = call.post(dial.find("Number").get("url"), leg, whisper=True).find("Gather")
+    for _ in range(2):
+        assert list(call.post(gather.get("action"), {**leg, "Digits": "3"})) == []
+    for _ in range(2):
+        assert [verb.tag for verb in dial_action(call, dial, DialCallStatus="completed")] == ["Hangup"]
+    call.status("completed", 40)
+    assert call.call().outcome == Call.Outcome.ANSWERED
+    assert DialAttempt.objects.count() == 1
+
+
+@pytest.mark.usefixtures("celery_eager")
+def test_status_callback_before_and_after_everything(web, twilio):
+    call = twilio()
+    call.status("ringing", 0)  # before the Voice URL was even requested
+    record = to_voicemail(call)
+    call.status("completed", 50)
+    call.recording_status(record, recording_sid="RE" + "a" * 32)  # before the Record action
+    assert [verb.tag for verb in call.record(record, recording_sid="RE" + "a" * 32)] == ["Say", "Hangup"]
+    call.status("completed", 50)
+    logged = call.call()
+    assert logged.outcome == Call.Outcome.VOICEMAIL and logged.duration_seconds == 50
+    assert Voicemail.objects.count() == 1 and len(voicemail_sms()) == 2
+
+
+@pytest.mark.usefixtures("celery_eager")
+@pytest.mark.parametrize("duration", ["-1", "99999999999999", "4.5", "soon"])
+def test_odd_recording_durations_still_keep_the_voicemail(web, twilio, duration):
+    call = twilio()
+    record = to_voicemail(call)
+    recording_sid = "RE" + "b" * 32
+    params = call.params(
+        RecordingSid=recording_sid,
+        RecordingUrl=f"https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/{recording_sid}",
+        RecordingDuration=duration,
+    )
+    assert "Thank you" in call.post(record.get("action"), params).find("Say").text
+    assert Voicemail.objects.get().recording_sid == recording_sid
+    assert len(voicemail_sms()) == 2
+
+
+@pytest.mark.parametrize("duration", ["-5", "99999999999999"])
+def test_odd_call_durations_still_close_the_call(web, twilio, duration):
+    call = twilio()
+    call.incoming()
+    call.post(
+        settings.PUBLIC_BASE_URL + "/telephony/voice/status/",
+        call.params(CallStatus="completed", CallDuration=duration),
+    )
+    logged = call.call()
+    assert logged.status == "completed" and logged.ended_at is not None
+    assert logged.outcome == Call.Outcome.ABANDONED
+
+
+# --- Who is calling, and which number -----------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("celery_eager")
+@pytest.mark.parametrize(
+    "caller",
+    [
+        "sip:someone.with.a.long.name@pbx.customer-example.com",
+        "client:alice-from-the-support-desk-browser-phone",
+        "+266696687",
+        "anonymous",
+        "",
+        pytest.param("x" * 3000, id="3000-chars"),
+        pytest.param("+49 170 1234\x005678", id="with-NUL"),
+    ],
+)
+def test_any_caller_id_reaches_a_person_and_can_leave_a_voicemail(web, twilio, caller):
+    """A SIP or browser caller's id is longer than the column: the INSERT failed on PostgreSQL, the caller got
+    the apology, and the voicemail was lost with the second failed INSERT."""
+    call = twilio(caller=caller)
+    assert call.incoming().find("Dial/Number").text == web.primary.phone
+    record = to_voicemail(call)
+    call.record(record, recording_sid="RE" + "c" * 32)
+    voicemail = Voicemail.objects.get()
+    assert voicemail.call == call.call() and voicemail.team == web.team
+    assert len(voicemail_sms()) == 2
+
+
+@pytest.mark.usefixtures("celery_eager")
+@pytest.mark.parametrize("caller", ["+266696687", "anonymous", ""])
+def test_withheld_callers_are_named_as_such_in_the_voicemail_sms(web, twilio, caller):
+    call = twilio(caller=caller)
+    call.record(to_voicemail(call), recording_sid="RE" + "d" * 32)
+    assert all("from a withheld number," in message.body for message in voicemail_sms())
+
+
+@pytest.mark.parametrize("caller", ["+266696687", "anonymous", "", "client:+4917000000001"])
+def test_withheld_callers_are_refused_by_an_allow_list(web, twilio, caller):
+    web.team.allowed_callers = ["+4917000000001"]
+    web.team.save()
+    call = twilio(caller=caller)
+    assert "only takes calls from registered numbers" in call.incoming().find("Say").text
+    assert call.call().outcome == Call.Outcome.REFUSED
+
+
+def test_a_caller_id_with_spaces_is_matched_against_the_allow_list(web, twilio):
+    web.team.allowed_callers = ["+4917000000001"]
+    web.team.save()
+    assert twilio(caller="+49 170 0000-0001").incoming().find("Dial/Number").text == web.primary.phone
+
+
+@pytest.mark.parametrize("to", ["+49 30 1234 0001", "+49 (30) 1234-0001"])
+def test_a_called_number_with_separators_finds_its_team(web, twilio, to):
+    assert twilio(to=to).incoming().find("Dial/Number").text == web.primary.phone
+
+
+@pytest.mark.parametrize(
+    "to",
+    [
+        "",
+        "client:support",
+        "Client:Support",
+        "sip:support@roulette.sip.twilio.com",
+        "493012340001",
+        pytest.param("x" * 3000, id="3000-chars"),
+    ],
+)
+def test_a_called_number_we_do_not_know_is_answered_politely(web, twilio, to):
+    root = twilio(to=to).incoming()
+    assert root.find("Dial") is None
+    assert root.find("Hangup") is not None
+
+
+def test_the_on_call_person_calling_their_own_line_is_not_rung(web, twilio):
+    """Ringing the caller's own phone (busy: they are on this call) wastes a ring timeout or, with call
+    waiting, rings them on top of their own call."""
+    call = twilio(caller=web.primary.phone)
+    root = call.incoming()
+    assert root.find("Dial/Number").text == web.secondary.phone
+    root = call.leg(root.find("Dial"), "no-answer")
+    assert root.find("Dial/Number").text == FALLBACK_PHONE
+    assert call.leg(root.find("Dial"), "no-answer").find("Record") is not None
+    assert web.primary.phone not in call.legs
+
+
+def test_the_secondary_calling_is_not_rung_during_escalation(web, twilio):
+    call = twilio(caller=web.secondary.phone)
+    root = call.leg(call.incoming().find("Dial"), "no-answer")
+    assert root.find("Dial/Number").text == FALLBACK_PHONE
+
+
+# --- Teams in every state -----------------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("celery_eager")
+def test_a_team_without_members_or_rotations_takes_a_voicemail(db, clock, twilio):
+    team, _ = team_with_members(0, name="Empty")
+    SupportNumberFactory(team=team, phone_number="+493055550000")
+    call = twilio(to="+493055550000")
+    root = call.incoming()
+    assert root.find("Dial") is None and root.find("Record") is not None
+    call.record(root.find("Record"), recording_sid="RE" + "e" * 32)
+    assert Voicemail.objects.get().team == team and voicemail_sms() == []
+
+
+def test_a_team_with_only_a_secondary_rings_the_secondary(db, clock, twilio):
+    team, (secondary,) = team_with_members(1, name="Half")
+    SupportNumberFactory(team=team, phone_number="+493055550001")
+    ShiftFactory(team=team, role=Role.SECONDARY, member=secondary)
+    call = twilio(to="+493055550001")
+    root = call.incoming()
+    assert root.find("Dial/Number").text == secondary.phone
+    assert call.leg(root.find("Dial"), "busy").find("Record") is not None
+
+
+def test_a_fallback_phone_that_is_another_teams_number_is_never_dialled(web, twilio):
+    other, _ = team_with_members(0, name="Other")
+    SupportNumberFactory(team=other, phone_number="+493055550002")
+    Team.objects.filter(pk=web.team.pk).update(fallback_phone="+493055550002")
+    call = twilio()
+    record = to_voicemail(call)
+    assert record is not None and call.legs == [web.primary.phone, web.secondary.phone]
+
+
+def test_a_fallback_phone_equal_to_the_primarys_is_rung_once(web, twilio):
+    Team.objects.filter(pk=web.team.pk).update(fallback_phone=web.primary.phone)
+    call = twilio()
+    to_voicemail(call)
+    assert call.legs == [web.primary.phone, web.secondary.phone]
+
+
+# --- What the caller hears is always valid TwiML ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("greeting", ["Hello\x0bthere", "\x1b[31m", "   ", "Bell\x07 & <b>bold</b>"])
+def test_a_greeting_or_team_name_with_control_characters_is_still_valid_twiml(web, twilio, greeting):
+    """A control character in a greeting (the API accepts one) made every answer unparsable XML: each
+    caller of that team heard "an application error has occurred"."""
+    Team.objects.filter(pk=web.team.pk).update(greeting=greeting, name=f"We\x1bb {greeting}")
+    call = twilio()
+    root = call.incoming()
+    assert all((say.text or "").strip() for say in root.iter("Say"))
+    dial = root.find("Dial")
+    leg = call.params(CallSid=sid("CA"), ParentCallSid=call.call_sid, Direction="outbound-dial")
+    whisper = call.post(dial.find("Number").get("url"), leg, whisper=True)
+    assert "Press any key to accept." in whisper.find("Gather/Say").text
+    to_voicemail(call)
+
+
+def test_nobody_on_call_with_a_blank_greeting_still_says_the_prompt(db, clock, twilio):
+    team, _ = team_with_members(0, name="Quiet", greeting=" \t ")
+    SupportNumberFactory(team=team, phone_number="+493055550003")
+    root = twilio(to="+493055550003").incoming()
+    assert root.find("Say").text.startswith("Nobody is available right now.")
+
+
+# --- Time zones of the voicemail SMS ------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("celery_eager")
+@pytest.mark.parametrize(
+    ("zone", "local"),
+    [
+        ("Pacific/Chatham", "Tue 01 Dec 23:45 +1345"),
+        ("Asia/Kathmandu", "Tue 01 Dec 15:45 +0545"),
+        ("America/St_Johns", "Tue 01 Dec 06:30 NST"),
+    ],
+)
+def test_voicemail_sms_time_in_far_time_zones(web, twilio, zone, local):
+    Team.objects.filter(pk=web.team.pk).update(timezone=zone)
+    call = twilio()
+    call.record(to_voicemail(call), recording_sid="RE" + "9" * 32)
+    assert all(local in message.body for message in voicemail_sms())

@@ -9,16 +9,16 @@ import pytest
 import time_machine
 from celery.app.task import Task
 from django.conf import settings
-from django.db import connection
+from django.db import OperationalError, connection
 
 from teams.models import Override, Role, Shift
 from telephony import calls
 from telephony.models import Call, DialAttempt, Voicemail
 from tests.factories import ShiftFactory, SupportNumberFactory, team_with_members
+from tests.telephony.world import CALLER, NOW, WEB_NUMBER, TwilioCall, dial_action, sid, to_voicemail, voicemail_sms
 from tests.twilio_helpers import post_signed, signature
 from tests.twiml_rules import check_twiml
 
-NOW = dt.datetime(2026, 12, 1, 10, 0, tzinfo=dt.UTC)
 NUMBER = "+493012340002"
 INCOMING = "/telephony/voice/incoming/"
 
@@ -257,3 +257,172 @@ def test_incoming_call_runs_at_most_five_queries_and_no_network_call(
     primary = Shift.objects.get(team=big_history, role=Role.PRIMARY, start__lte=NOW, end__gt=NOW).member
     assert root.find("Dial/Number").text == primary.phone
     assert published == []
+
+
+# --- Internal URLs with attempt ids nobody handed out -------------------------------------------------------
+
+
+@pytest.mark.parametrize("attempt", ["abc", "", "1.5", "-1", "99999999999999999999", "0x10"])
+def test_attempt_ids_that_are_not_ours(web, twilio, attempt):
+    call = twilio()
+    call.incoming()
+    base = settings.PUBLIC_BASE_URL + "/telephony/voice/"
+    leg = call.params(CallSid=sid("CA"), ParentCallSid=call.call_sid, Digits="1")
+    assert [verb.tag for verb in call.post(f"{base}screen/?attempt={attempt}", leg, whisper=True)] == ["Hangup"]
+    assert [verb.tag for verb in call.post(f"{base}accept/?attempt={attempt}", leg)] == ["Hangup"]
+    root = call.post(f"{base}dial-result/?attempt={attempt}", call.params(DialCallStatus="completed"))
+    assert root.find("Record") is not None
+    assert DialAttempt.objects.get().accepted_at is None and DialAttempt.objects.count() == 1
+
+
+def test_an_attempt_of_another_call_is_neither_accepted_nor_escalated(web, twilio):
+    mine, theirs = twilio(), twilio()
+    dial = mine.incoming().find("Dial")
+    theirs.incoming()
+    # The other call presents our attempt id: no acceptance, no dial status, nobody rung on its behalf.
+    dial_action(theirs, dial, DialCallStatus="completed")
+    assert not DialAttempt.objects.exclude(dial_status="").exists()
+    assert DialAttempt.objects.count() == 2
+    assert mine.leg(dial, "accept").find("Hangup") is not None
+    assert mine.call().outcome == Call.Outcome.ANSWERED and theirs.call().outcome == Call.Outcome.IN_PROGRESS
+
+
+# --- The database failing in the middle of a call -----------------------------------------------------------
+
+
+def failing(table: str):
+    """Any SQL statement touching `table` fails as if the database had gone away."""
+
+    def wrapper(execute, sql, params, many, context):
+        if table in sql:
+            raise OperationalError("server closed the connection unexpectedly")
+        return execute(sql, params, many, context)
+
+    return connection.execute_wrapper(wrapper)
+
+
+@pytest.mark.usefixtures("celery_eager")
+def test_database_failing_on_the_incoming_call_still_takes_the_voicemail(web, twilio):
+    call = twilio()
+    with failing("telephony_call"):
+        root = call.incoming()
+    assert "sorry" in root.find("Say").text.lower()
+    assert not Call.objects.exists()
+    # The database is back when the recording arrives: the call and the voicemail are logged, people told.
+    call.record(root.find("Record"), recording_sid="RE" + "f" * 32)
+    assert Voicemail.objects.get().call == call.call() and call.call().team == web.team
+    assert len(voicemail_sms()) == 2
+
+
+@pytest.mark.parametrize("table", ["telephony_dialattempt", "teams_shift", "teams_supportnumber"])
+def test_database_failing_on_the_dial_action_ends_in_a_voicemail(web, twilio, table):
+    call = twilio()
+    dial = call.incoming().find("Dial")
+    with failing(table):
+        root = call.leg(dial, "no-answer")
+    assert root.find("Record") is not None and root.find("Dial") is None
+
+
+@pytest.mark.usefixtures("celery_eager")
+def test_database_failing_on_screening_and_status_answers_valid_twiml(web, twilio):
+    call = twilio()
+    dial = call.incoming().find("Dial")
+    record = to_voicemail(call)  # the same Dial again (a replayed request), then the chain to the voicemail
+    with failing("telephony_"):
+        whisper_leg = call.params(CallSid=sid("CA"), ParentCallSid=call.call_sid)
+        assert [v.tag for v in call.post(dial.find("Number").get("url"), whisper_leg, whisper=True)] == ["Hangup"]
+        call.status("completed", 3)
+        assert "Thank you" in call.record(record, recording_sid="RE" + "1" * 32).find("Say").text
+    # The recording status callback comes once the database is back: the voicemail is kept after all.
+    call.recording_status(record, recording_sid="RE" + "1" * 32)
+    assert Voicemail.objects.get().call == call.call() and len(voicemail_sms()) == 2
+
+
+# --- A whole call under a public URL prefix, the secondary token, query strings, GET ------------------------
+
+
+class PrefixedCall(TwilioCall):
+    """Twilio follows absolute URLs; behind a proxy that strips PUBLIC_BASE_URL's path, Django sees the rest."""
+
+    token = None
+
+    def post(self, url, params, *, whisper=False, kind="voice"):
+        base = settings.PUBLIC_BASE_URL
+        assert url.startswith(base + "/telephony/"), url
+        with self.capture(execute=True):
+            response = post_signed(self.client, url[len(base) :], params, token=self.token)
+        return check_twiml(response, whisper=whisper, kind=kind)
+
+
+def test_a_whole_call_under_a_public_url_with_a_path_prefix(web, client, django_capture_on_commit_callbacks, settings):
+    settings.PUBLIC_BASE_URL = "https://gateway.example.org/roulette"
+    call = PrefixedCall(client, django_capture_on_commit_callbacks)
+    root = call.incoming()
+    assert root.find("Dial").get("action").startswith("https://gateway.example.org/roulette/telephony/voice/")
+    call.leg(root.find("Dial"), "accept")
+    assert call.call().outcome == Call.Outcome.ANSWERED
+
+
+@pytest.mark.usefixtures("celery_eager")
+def test_a_whole_call_signed_with_the_secondary_token(web, client, django_capture_on_commit_callbacks, settings):
+    settings.TWILIO_AUTH_TOKEN_SECONDARY = "the-new-token"
+    call = PrefixedCall(client, django_capture_on_commit_callbacks)
+    call.token = "the-new-token"
+    call.record(to_voicemail(call), recording_sid="RE" + "8" * 32)
+    assert Voicemail.objects.count() == 1
+
+
+def test_a_query_string_on_the_voice_url_is_signed_and_kept_out_of_our_urls(web, client, clock):
+    params = {"CallSid": sid("CA"), "From": CALLER, "To": WEB_NUMBER, "CallStatus": "ringing"}
+    root = check_twiml(post_signed(client, INCOMING + "?source=pbx&attempt=7", params))
+    assert root.find("Dial/Number").text == web.primary.phone
+    assert "source" not in root.find("Dial").get("action")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        INCOMING,
+        "/telephony/voice/screen/?attempt=1",
+        "/telephony/voice/accept/?attempt=1",
+        "/telephony/voice/dial-result/?attempt=1",
+        "/telephony/voice/recording/",
+        "/telephony/voice/status/",
+        "/telephony/sms/incoming/",
+    ],
+)
+def test_get_requests_change_nothing(web, client, path):
+    assert client.get(path, {"CallSid": "CA1", "To": WEB_NUMBER, "Digits": "1"}).status_code == 405
+    assert not Call.objects.exists() and DialAttempt.objects.count() == 0
+
+
+def test_huge_parameters_are_valid_twiml(web, client, clock):
+    params = {
+        "CallSid": "CA" + "7" * 10_000,
+        "From": "+4917" + "1" * 10_000,
+        "To": WEB_NUMBER,
+        "CallStatus": "ringing" * 1000,
+        "Extra": "z" * 200_000,
+    }
+    root = check_twiml(post_signed(client, INCOMING, params))
+    assert root.find("Dial/Number").text == web.primary.phone
+
+
+# --- The query budget with odd caller ids -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "caller", ["primary", "+49 170 0000-0001", pytest.param("sip:" + "a" * 60 + "@pbx.example.com", id="long-sip")]
+)
+def test_incoming_stays_within_five_queries(transactional_db, client, caller, django_assert_max_num_queries):
+    with time_machine.travel(NOW, tick=False):
+        team, (primary, secondary) = team_with_members(2, name="Budget", allowed_callers=[])
+        SupportNumberFactory(team=team, phone_number=WEB_NUMBER)
+        ShiftFactory(team=team, role=Role.PRIMARY, member=primary)
+        ShiftFactory(team=team, role=Role.SECONDARY, member=secondary)
+        caller = primary.phone if caller == "primary" else caller
+        params = {"CallSid": sid("CA"), "From": caller, "To": WEB_NUMBER, "CallStatus": "ringing"}
+        connection.ensure_connection()
+        with django_assert_max_num_queries(5):
+            root = check_twiml(post_signed(client, INCOMING, params))
+    assert root.find("Dial/Number").text == (secondary.phone if caller == primary.phone else primary.phone)
