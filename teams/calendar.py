@@ -23,6 +23,7 @@ from teams.models import Member, Rotation, Shift, Team
 PAST = dt.timedelta(days=30)
 AHEAD = dt.timedelta(days=180)
 UID_DOMAIN = "support-roulette"
+REFRESH = dt.timedelta(hours=1)
 
 
 def _token_matches(given: str | None, expected: str) -> bool:
@@ -39,10 +40,12 @@ def _calendar(name: str) -> icalendar.Calendar:
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", "PUBLISH")
-    calendar.add("x-wr-calname", name)
-    # Ask subscribing apps to refresh hourly; the default for some is a week.
-    calendar.add("refresh-interval", dt.timedelta(hours=1), parameters={"VALUE": "DURATION"})
-    calendar.add("x-published-ttl", "PT1H")
+    calendar.add("name", name)  # RFC 7986
+    calendar.add("x-wr-calname", name)  # the same, for clients that predate RFC 7986
+    # Ask subscribing apps to refresh hourly; the default for some is a week. icalendar does not know
+    # REFRESH-INTERVAL's type (RFC 7986 section 5.7) and would write str(timedelta), "1:00:00".
+    calendar.add("refresh-interval", icalendar.vDuration(REFRESH), parameters={"VALUE": "DURATION"})
+    calendar.add("x-published-ttl", icalendar.vDuration(REFRESH))
     return calendar
 
 
