@@ -6,11 +6,13 @@ import datetime as dt
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
+from django.db import models
 from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
-from teams import selectors, services
+from teams import rota, selectors, services
 from teams.errors import RotaError
 from teams.models import (
     ApiToken,
@@ -407,12 +409,37 @@ class ParticipantInline(ScopedInline):
     fields = ("position", "member")
 
 
+class IsoDurationField(forms.CharField):
+    """A shift length typed and shown in ISO-8601 (P7D, PT12H, P1DT12H), read by the API's own parser."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("widget", forms.TextInput(attrs={"placeholder": "P7D", "size": 12}))
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value):
+        return rota.format_duration(value) if isinstance(value, dt.timedelta) else value
+
+    def to_python(self, value):
+        text = super().to_python(value)
+        if not text:
+            return None
+        try:
+            return rota.parse_duration(text)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc), code="invalid") from exc
+
+
 @admin.register(Rotation)
 class RotationAdmin(LeadScopedAdmin):
-    list_display = ("name", "team", "role", "start_date", "start_time", "shift_length", "updated_at")
+    list_display = ("name", "team", "role", "start_date", "start_time", "shift_length_iso", "updated_at")
     list_filter = (("team", TeamListFilter), "role")
     inlines = [ParticipantInline]
     actions = ["generate_shifts_now"]
+    formfield_overrides = {models.DurationField: {"form_class": IsoDurationField}}
+
+    @admin.display(description=_("Shift length"), ordering="shift_length")
+    def shift_length_iso(self, rotation):
+        return rota.format_duration(rotation.shift_length)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)

@@ -21,7 +21,7 @@ MIN_YEAR, MAX_YEAR = 1970, 2999
 # The largest id a BigAutoField can hold: larger numbers name nothing and overflow the database driver.
 MAX_ID = 2**63 - 1
 
-# --- Parsing times and durations -------------------------------------------------------------------------
+# --- Parsing times (durations: rota.parse_duration) ----------------------------------------------------------
 
 
 def parse_instant(text: str, *, tz: ZoneInfo) -> dt.datetime:
@@ -62,40 +62,6 @@ def _parse_iso(text: str, *, example: str) -> dt.datetime:
     if not MIN_YEAR <= value.year <= MAX_YEAR:
         raise ValueError(f"Give a date-time between the years {MIN_YEAR} and {MAX_YEAR}.")
     return value
-
-
-_DURATION = re.compile(
-    r"^P(?!$)(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
-    r"(?:T(?=\d)(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?$"
-)
-_CALENDAR_UNITS = re.compile(r"^P(?:\d+Y)|^P(?:\d+Y)?\d+M")
-
-
-def parse_duration(text: str) -> dt.timedelta:
-    """An ISO-8601 duration of weeks, days, hours, minutes, seconds (P7D, PT12H, P1DT6H). ValueError if bad."""
-    text = (text or "").strip().upper()
-    if _CALENDAR_UNITS.match(text):
-        raise ValueError("Months and years have no fixed length: give days instead, e.g. P28D.")
-    match = _DURATION.match(text)
-    if not match or text.endswith("T"):
-        raise ValueError(f"'{text}' is not an ISO-8601 duration such as P7D, P1D or PT12H.")
-    parts = {name: int(value) for name, value in match.groupdict().items() if value}
-    try:
-        return dt.timedelta(**parts)
-    except OverflowError as exc:
-        raise ValueError("This duration is far too long.") from exc
-
-
-def format_duration(value: dt.timedelta) -> str:
-    """The ISO-8601 form of a duration, in days and time: P7D, PT12H, P1DT6H30M."""
-    days, seconds = value.days, value.seconds
-    hours, rest = divmod(seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    text = "P" + (f"{days}D" if days else "")
-    clock = (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "") + (f"{seconds}S" if seconds else "")
-    if clock:
-        text += "T" + clock
-    return text if text != "P" else "PT0S"
 
 
 # --- Fields ----------------------------------------------------------------------------------------------
@@ -156,12 +122,12 @@ class IsoDurationField(serializers.Field):
         if not isinstance(data, str):
             self.fail("invalid", message="Give the duration as an ISO-8601 string, e.g. P7D.")
         try:
-            return parse_duration(data)
+            return rota.parse_duration(data)
         except ValueError as exc:
             self.fail("invalid", message=str(exc))
 
     def to_representation(self, value):
-        return format_duration(value)
+        return rota.format_duration(value)
 
 
 class TeamMemberField(serializers.PrimaryKeyRelatedField):
@@ -286,7 +252,7 @@ class RotationSerializer(serializers.ModelSerializer):
             "role": rotation.role,
             "members": [p.member_id for p in rotation.participants.all()],
             "start": rotation.start_local.isoformat(),
-            "shift_length": format_duration(rotation.shift_length),
+            "shift_length": rota.format_duration(rotation.shift_length),
             "updated_at": serializers.DateTimeField().to_representation(rotation.updated_at),
         }
 

@@ -208,3 +208,18 @@ def test_format_local_names_the_wall_time_and_the_zone():
         rota.format_local(instant, ZoneInfo("Asia/Kathmandu"), year=False) == "Mon 07 Dec 13:45 +0545 (Asia/Kathmandu)"
     )
     assert rota.format_local(instant, ZoneInfo("America/Sao_Paulo"), zone=False) == "Mon 07 Dec 2026 05:00"
+
+
+@pytest.mark.parametrize(
+    ("text", "length"),
+    [
+        ("P7D", dt.timedelta(days=7)),
+        ("PT12H", dt.timedelta(hours=12)),
+        ("P1DT12H", dt.timedelta(days=1, hours=12)),
+        ("PT1H30M", dt.timedelta(hours=1, minutes=30)),
+    ],
+)
+def test_shift_lengths_read_and_print_as_iso_8601(text, length):
+    assert rota.parse_duration(text) == length
+    assert rota.format_duration(length) == text
+    assert rota.parse_duration("P1W") == dt.timedelta(days=7)
