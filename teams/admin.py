@@ -10,9 +10,11 @@ from django.db import models
 from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from teams import rota, selectors, services
+from teams import calendar, rota, selectors, services
 from teams.errors import RotaError
 from teams.models import (
     ApiToken,
@@ -29,6 +31,28 @@ from teams.models import (
 )
 
 SCHEDULE_DAYS = 28
+
+# The copy button: the Clipboard API where the page is a secure context (https, 127.0.0.1), else a prompt
+# holding the URL, selected, to copy by hand.
+COPY_JS = (
+    "var b=this;if(navigator.clipboard&&window.isSecureContext){"
+    "navigator.clipboard.writeText(b.dataset.url).then(function(){b.textContent=b.dataset.done;});"
+    "}else{window.prompt(b.dataset.prompt,b.dataset.url);}"
+)
+
+
+def feed_link(url: str):
+    """A calendar feed as a lead needs it: the full URL, clickable, and a button that copies it."""
+    return format_html(
+        '<a href="{url}" class="calendar-feed">{url}</a> '
+        '<button type="button" class="button" data-url="{url}" data-done="{done}" data-prompt="{prompt}" '
+        'onclick="{js}">{label}</button>',
+        url=url,
+        done=gettext("Copied"),
+        prompt=gettext("Copy the calendar URL:"),
+        js=COPY_JS,
+        label=gettext("Copy"),
+    )
 
 
 def led_team_ids(request) -> list[int] | None:
@@ -242,7 +266,7 @@ class TeamAdmin(LeadScopedAdmin):
     def calendar_feed(self, team):
         if not team.pk:
             return "-"
-        return f"/calendar/teams/{team.slug}.ics?token={team.calendar_token}"
+        return feed_link(calendar.team_feed_url(team))
 
     @admin.action(description="Generate shifts now (up to the horizon)")
     def generate_shifts_now(self, request, queryset):
@@ -348,7 +372,7 @@ class MemberAdmin(LeadScopedAdmin):
     def calendar_feed(self, member):
         if not member.pk:
             return "-"
-        return f"/calendar/members/{member.pk}.ics?token={member.calendar_token}"
+        return feed_link(calendar.member_feed_url(member))
 
     @admin.action(description="Regenerate the calendar feed token (old links stop working)")
     def regenerate_calendar_token(self, request, queryset):

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from django.conf import settings
-from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from teams import rota
+from teams import calendar, rota
 from teams.models import Member, Override, Role, Rotation, Shift, SupportNumber, Team, TeamMembership
 
 SOURCES = (rota.SHIFT, rota.OVERRIDE)
@@ -151,6 +148,9 @@ class TeamSerializer(serializers.ModelSerializer):
         required=False,
         help_text="E.164 numbers allowed to call; empty means everyone.",
     )
+    calendar_url = serializers.SerializerMethodField(
+        help_text="The team's iCal feed (secret). Shown to the team's leads; null for other members."
+    )
 
     class Meta:
         model = Team
@@ -164,7 +164,13 @@ class TeamSerializer(serializers.ModelSerializer):
             "reminder_lead_minutes",
             "ack_timeout_minutes",
             "allowed_callers",
+            "calendar_url",
         ]
+
+    @extend_schema_field({"type": "string", "format": "uri", "nullable": True})
+    def get_calendar_url(self, team):
+        led = self.context.get("led_team_ids", ())  # None: every team (a superuser)
+        return calendar.team_feed_url(team) if led is None or team.pk in led else None
 
 
 class TeamRefSerializer(serializers.Serializer):
@@ -206,8 +212,7 @@ class MemberSerializer(serializers.ModelSerializer):
         is_self = request is not None and member.user_id is not None and member.user_id == request.user.pk
         if not (is_self or self.context.get("is_lead")):
             return None
-        path = reverse("calendar-member", kwargs={"member_id": member.pk})
-        return f"{settings.PUBLIC_BASE_URL}{path}?{urlencode({'token': member.calendar_token})}"
+        return calendar.member_feed_url(member)
 
 
 class PersonSerializer(serializers.Serializer):

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from urllib.parse import urlencode
 
 import icalendar
+from django.conf import settings
 from django.http import Http404, HttpResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
@@ -24,6 +27,17 @@ PAST = dt.timedelta(days=30)
 AHEAD = dt.timedelta(days=180)
 UID_DOMAIN = "support-roulette"
 REFRESH = dt.timedelta(hours=1)
+
+
+def team_feed_url(team: Team) -> str:
+    """The absolute URL calendar apps subscribe to (it carries the secret token)."""
+    path = reverse("calendar-team", kwargs={"slug": team.slug})
+    return f"{settings.PUBLIC_BASE_URL}{path}?{urlencode({'token': team.calendar_token})}"
+
+
+def member_feed_url(member: Member) -> str:
+    path = reverse("calendar-member", kwargs={"member_id": member.pk})
+    return f"{settings.PUBLIC_BASE_URL}{path}?{urlencode({'token': member.calendar_token})}"
 
 
 def _token_matches(given: str | None, expected: str) -> bool:

@@ -148,6 +148,23 @@ def test_team_page_shows_who_is_on_call_in_local_time(client, two_teams):
     assert "GAP: nobody" in page
 
 
+def test_team_and_member_pages_show_the_full_feed_url_as_a_link_with_a_copy_button(client, two_teams):
+    lead_a, team_a, members_a, *_ = two_teams
+    client.force_login(lead_a)
+    pages = {
+        f"https://roulette.example.com/calendar/teams/alpha.ics?token={team_a.calendar_token}": reverse(
+            "admin:teams_team_change", args=[team_a.pk]
+        ),
+        f"https://roulette.example.com/calendar/members/{members_a[0].pk}.ics?token={members_a[0].calendar_token}": (
+            reverse("admin:teams_member_change", args=[members_a[0].pk])
+        ),
+    }
+    for url, page in pages.items():
+        html = client.get(page).content.decode()
+        assert f'<a href="{url}" class="calendar-feed">{url}</a>' in html
+        assert f'data-url="{url}"' in html and ">Copy</button>" in html
+
+
 def test_lead_edits_a_shift_member_and_it_is_kept_on_regeneration(client, two_teams):
     lead_a, team_a, members_a, *_ = two_teams
     client.force_login(lead_a)

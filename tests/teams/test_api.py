@@ -535,3 +535,25 @@ def test_calendar_url_is_shown_to_the_member_themself_and_to_leads(world):
     assert world.client("reader").get(f"/api/v1/teams/alpha/members/{world.lead.pk}/").json()["calendar_url"] is None
     with time_machine.travel(NOW, tick=False):
         assert APIClient().get(own.removeprefix("https://roulette.example.com")).status_code == 200
+
+
+def test_team_calendar_url_is_shown_to_its_leads_only(world):
+    url = f"https://roulette.example.com/calendar/teams/alpha.ics?token={world.alpha.calendar_token}"
+    assert world.client("lead").get("/api/v1/teams/alpha/").json()["calendar_url"] == url
+    assert world.client("root").get("/api/v1/teams/alpha/").json()["calendar_url"] == url
+    listed = {
+        team["slug"]: team["calendar_url"] for team in world.client("root").get("/api/v1/teams/").json()["results"]
+    }
+    assert listed["alpha"] == url
+    assert (
+        listed["bravo"] == f"https://roulette.example.com/calendar/teams/bravo.ics?token={world.bravo.calendar_token}"
+    )
+    assert world.client("reader").get("/api/v1/teams/alpha/").json()["calendar_url"] is None
+    assert [t["calendar_url"] for t in world.client("reader").get("/api/v1/teams/").json()["results"]] == [None]
+    # Read-only: a lead cannot set it, and the answer still carries the real one.
+    patched = world.client("lead").patch(
+        "/api/v1/teams/alpha/", {"calendar_url": "https://evil.example"}, format="json"
+    )
+    assert patched.status_code == 200 and patched.json()["calendar_url"] == url
+    with time_machine.travel(NOW, tick=False):
+        assert APIClient().get(url.removeprefix("https://roulette.example.com")).status_code == 200
