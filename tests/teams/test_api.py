@@ -2,8 +2,11 @@
 counts in test_api_queries.py; `World` here is shared by them."""
 
 import datetime as dt
+import re
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from io import StringIO
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -503,6 +506,39 @@ def test_create_api_token_prints_a_working_token_last(world):
     assert client.get("/api/v1/teams/").status_code == 200
     token = ApiToken.objects.get(name="chat bot")
     assert token.key_hash != key and key not in token.key_hash
+
+
+class _References(HTMLParser):
+    """Every URL a page makes the browser load or follow: src, href and ReDoc's spec-url attributes."""
+
+    def __init__(self):
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.urls += [value for name, value in attrs if name in ("src", "href", "spec-url") and value]
+
+
+@pytest.mark.parametrize("page", ["/api/v1/docs/", "/api/v1/redoc/"])
+def test_api_docs_are_served_by_the_app_itself_and_name_no_other_host(world, settings, page):
+    # The Swagger UI and ReDoc bundles come from drf-spectacular-sidecar through whitenoise, as with `make run`.
+    settings.WHITENOISE_USE_FINDERS = True
+    settings.WHITENOISE_AUTOREFRESH = True
+    client = APIClient()
+    response = client.get(page)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert not re.findall(r"https?://", html), "the page names another host"
+    parser = _References()
+    parser.feed(html)
+    scripts = [url for url in parser.urls if url.endswith(".js")]
+    assert scripts, "no script is loaded: the page would stay blank"
+    for url in parser.urls:
+        assert urlsplit(url).netloc == "", url
+        if url.startswith("/static/"):
+            asset = client.get(url)
+            assert asset.status_code == 200, url
+            assert b"".join(asset.streaming_content if asset.streaming else [asset.content]), url
 
 
 def test_docs_and_schema_are_served(world):
