@@ -43,7 +43,8 @@ if not SECRET_KEY:
         raise ImproperlyConfigured(
             "DJANGO_SECRET_KEY is not set. Set it to a long random string "
             "(python -c 'import secrets; print(secrets.token_urlsafe(50))'), "
-            "or set DJANGO_DEBUG=true for local development."
+            "or set DJANGO_DEBUG=true for local development "
+            "(`make run` writes both to a local .env, which manage.py reads)."
         )
     SECRET_KEY = "insecure-development-key-only-used-with-DJANGO_DEBUG-true"  # noqa: S105
 

@@ -498,9 +498,11 @@ def test_rate_limit_answers_429_per_token(world, settings):
 
 
 def test_create_api_token_prints_a_working_token_last(world):
-    out = StringIO()
-    call_command("create_api_token", "reader", "--name", "chat bot", stdout=out)
-    key = out.getvalue().strip().splitlines()[-1]
+    out, err = StringIO(), StringIO()
+    call_command("create_api_token", "reader", "--name", "chat bot", stdout=out, stderr=err)
+    # The token alone on stdout (`TOKEN=$(manage.py create_api_token reader)`), what it is on stderr.
+    key = out.getvalue().strip()
+    assert out.getvalue() == f"{key}\n" and "shown only this once" in err.getvalue()
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     assert client.get("/api/v1/teams/").status_code == 200
