@@ -3,7 +3,18 @@
 # and beat. Ctrl-C stops all three.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ -f .env ]; then set -a; . ./.env; set +a; fi
+PY=.venv/bin/python
+if [ ! -f .env ]; then
+  # A local .env (git-ignored) with a secret key of its own, so `.venv/bin/python manage.py ...` works in
+  # another terminal too. Production sets its variables in the environment instead.
+  (umask 077 && {
+    echo "# Written by 'make run' for this checkout (see .env.example for every variable)."
+    echo "DJANGO_SECRET_KEY=$($PY -c 'import secrets; print(secrets.token_urlsafe(50))')"
+    echo "DJANGO_DEBUG=true"
+  } > .env)
+  echo "Wrote .env with a generated DJANGO_SECRET_KEY and DJANGO_DEBUG=true (manage.py reads it)."
+fi
+set -a; . ./.env; set +a
 export DJANGO_DEBUG="${DJANGO_DEBUG:-true}"
 export TWILIO_AUTH_TOKEN="${TWILIO_AUTH_TOKEN:-dev-auth-token}"
 RUN_PORT="${RUN_PORT:-8000}"
@@ -12,7 +23,6 @@ case "$RUN_PORT" in
 esac
 # Twilio's signatures and absolute TwiML URLs use this origin: follow the port unless .env says otherwise.
 export PUBLIC_BASE_URL="${PUBLIC_BASE_URL:-http://127.0.0.1:$RUN_PORT}"
-PY=.venv/bin/python
 if ! $PY -c 'import socket, sys; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1]))); s.close()' "$RUN_PORT" 2>/dev/null; then
   echo "Port $RUN_PORT on 127.0.0.1 is in use: stop what runs there or pick another, e.g. RUN_PORT=8001 make run." >&2
   exit 1

@@ -1,19 +1,24 @@
 """The team leads' tool. A lead (staff, not superuser) sees and edits only the teams they lead:
 list querysets, object pages (another team's object is a 404) and form choices are all scoped."""
 
+import datetime as dt
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
+from django.db import models
 from django.db.models import QuerySet
 from django.forms.formsets import all_valid
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
-from teams import admin_timeline, rota, selectors, services
+from teams import admin_timeline, calendar, rota, selectors, services
 from teams.admin_time import LocalTimesForm, TeamTimeAdmin, local_day_filter
 from teams.errors import RotaError
 from teams.models import (
@@ -27,6 +32,28 @@ from teams.models import (
     Team,
     TeamMembership,
 )
+
+# The copy button: the Clipboard API where the page is a secure context (https, 127.0.0.1), else a prompt
+# holding the URL, selected, to copy by hand.
+COPY_JS = (
+    "var b=this;if(navigator.clipboard&&window.isSecureContext){"
+    "navigator.clipboard.writeText(b.dataset.url).then(function(){b.textContent=b.dataset.done;});"
+    "}else{window.prompt(b.dataset.prompt,b.dataset.url);}"
+)
+
+
+def feed_link(url: str):
+    """A calendar feed as a lead needs it: the full URL, clickable, and a button that copies it."""
+    return format_html(
+        '<a href="{url}" class="calendar-feed">{url}</a> '
+        '<button type="button" class="button" data-url="{url}" data-done="{done}" data-prompt="{prompt}" '
+        'onclick="{js}">{label}</button>',
+        url=url,
+        done=gettext("Copied"),
+        prompt=gettext("Copy the calendar URL:"),
+        js=COPY_JS,
+        label=gettext("Copy"),
+    )
 
 
 def led_team_ids(request) -> list[int] | None:
@@ -243,7 +270,7 @@ class TeamAdmin(TeamTimeAdmin, LeadScopedAdmin):
     def calendar_feed(self, team):
         if not team.pk:
             return "-"
-        return f"/calendar/teams/{team.slug}.ics?token={team.calendar_token}"
+        return feed_link(calendar.team_feed_url(team))
 
     @admin.action(description="Generate shifts now (up to the horizon)")
     def generate_shifts_now(self, request, queryset):
@@ -322,7 +349,7 @@ class MemberAdmin(LeadScopedAdmin):
     def calendar_feed(self, member):
         if not member.pk:
             return "-"
-        return f"/calendar/members/{member.pk}.ics?token={member.calendar_token}"
+        return feed_link(calendar.member_feed_url(member))
 
     @admin.action(description="Regenerate the calendar feed token (old links stop working)")
     def regenerate_calendar_token(self, request, queryset):
@@ -390,16 +417,41 @@ class ParticipantInline(ScopedInline):
     fields = ("position", "member")
 
 
+class IsoDurationField(forms.CharField):
+    """A shift length typed and shown in ISO-8601 (P7D, PT12H, P1DT12H), read by the API's own parser."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("widget", forms.TextInput(attrs={"placeholder": "P7D", "size": 12}))
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value):
+        return rota.format_duration(value) if isinstance(value, dt.timedelta) else value
+
+    def to_python(self, value):
+        text = super().to_python(value)
+        if not text:
+            return None
+        try:
+            return rota.parse_duration(text)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc), code="invalid") from exc
+
+
 @admin.register(Rotation)
 class RotationAdmin(TeamTimeAdmin, LeadScopedAdmin):
     """Rotations; an edit can be previewed (who changes in the next weeks, new double bookings) before it is
     saved, and everyone whose time on call it moves is told by SMS once it is saved."""
 
-    list_display = ("name", "team", "role", "start_date", "start_time", "shift_length", "updated_at")
+    list_display = ("name", "team", "role", "start_date", "start_time", "shift_length_iso", "updated_at")
     list_filter = (("team", TeamListFilter), "role")
     inlines = [ParticipantInline]
     actions = ["generate_shifts_now"]
     change_form_template = "admin/teams/rotation/change_form.html"
+    formfield_overrides = {models.DurationField: {"form_class": IsoDurationField}}
+
+    @admin.display(description=_("Shift length"), ordering="shift_length")
+    def shift_length_iso(self, rotation):
+        return rota.format_duration(rotation.shift_length)
 
     def get_urls(self):
         preview = path(

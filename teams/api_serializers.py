@@ -4,23 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from django.conf import settings
-from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from teams import rota
+from teams import calendar, rota
 from teams.models import Member, Override, Role, Rotation, Shift, SupportNumber, Team, TeamMembership
 
 SOURCES = (rota.SHIFT, rota.OVERRIDE)
 # The largest id a BigAutoField can hold: larger numbers name nothing and overflow the database driver.
 MAX_ID = 2**63 - 1
 
-# --- Parsing times and durations -------------------------------------------------------------------------
+# --- Parsing times (durations: rota.parse_duration) ----------------------------------------------------------
 
 
 def parse_instant(text: str, *, tz: ZoneInfo) -> dt.datetime:
@@ -61,40 +58,6 @@ def _parse_iso(text: str, *, example: str) -> dt.datetime:
     if not rota.MIN_YEAR <= value.year <= rota.MAX_YEAR:
         raise ValueError(f"Give a date-time between the years {rota.MIN_YEAR} and {rota.MAX_YEAR}.")
     return value
-
-
-_DURATION = re.compile(
-    r"^P(?!$)(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
-    r"(?:T(?=\d)(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?$"
-)
-_CALENDAR_UNITS = re.compile(r"^P(?:\d+Y)|^P(?:\d+Y)?\d+M")
-
-
-def parse_duration(text: str) -> dt.timedelta:
-    """An ISO-8601 duration of weeks, days, hours, minutes, seconds (P7D, PT12H, P1DT6H). ValueError if bad."""
-    text = (text or "").strip().upper()
-    if _CALENDAR_UNITS.match(text):
-        raise ValueError("Months and years have no fixed length: give days instead, e.g. P28D.")
-    match = _DURATION.match(text)
-    if not match or text.endswith("T"):
-        raise ValueError(f"'{text}' is not an ISO-8601 duration such as P7D, P1D or PT12H.")
-    parts = {name: int(value) for name, value in match.groupdict().items() if value}
-    try:
-        return dt.timedelta(**parts)
-    except OverflowError as exc:
-        raise ValueError("This duration is far too long.") from exc
-
-
-def format_duration(value: dt.timedelta) -> str:
-    """The ISO-8601 form of a duration, in days and time: P7D, PT12H, P1DT6H30M."""
-    days, seconds = value.days, value.seconds
-    hours, rest = divmod(seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    text = "P" + (f"{days}D" if days else "")
-    clock = (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "") + (f"{seconds}S" if seconds else "")
-    if clock:
-        text += "T" + clock
-    return text if text != "P" else "PT0S"
 
 
 # --- Fields ----------------------------------------------------------------------------------------------
@@ -155,12 +118,12 @@ class IsoDurationField(serializers.Field):
         if not isinstance(data, str):
             self.fail("invalid", message="Give the duration as an ISO-8601 string, e.g. P7D.")
         try:
-            return parse_duration(data)
+            return rota.parse_duration(data)
         except ValueError as exc:
             self.fail("invalid", message=str(exc))
 
     def to_representation(self, value):
-        return format_duration(value)
+        return rota.format_duration(value)
 
 
 class TeamMemberField(serializers.PrimaryKeyRelatedField):
@@ -184,10 +147,18 @@ class TeamSerializer(serializers.ModelSerializer):
         required=False,
         help_text="E.164 numbers allowed to call; empty means everyone.",
     )
+    calendar_url = serializers.SerializerMethodField(
+        help_text="The team's iCal feed (secret). Shown to the team's leads; null for other members."
+    )
 
     class Meta:
         model = Team
-        fields = list(Team.SETTINGS)
+        fields = [*Team.SETTINGS, "calendar_url"]
+
+    @extend_schema_field({"type": "string", "format": "uri", "nullable": True})
+    def get_calendar_url(self, team):
+        led = self.context.get("led_team_ids", ())  # None: every team (a superuser)
+        return calendar.team_feed_url(team) if led is None or team.pk in led else None
 
 
 class TeamRefSerializer(serializers.Serializer):
@@ -229,8 +200,7 @@ class MemberSerializer(serializers.ModelSerializer):
         is_self = request is not None and member.user_id is not None and member.user_id == request.user.pk
         if not (is_self or self.context.get("is_lead")):
             return None
-        path = reverse("calendar-member", kwargs={"member_id": member.pk})
-        return f"{settings.PUBLIC_BASE_URL}{path}?{urlencode({'token': member.calendar_token})}"
+        return calendar.member_feed_url(member)
 
 
 class PersonSerializer(serializers.Serializer):
@@ -275,7 +245,7 @@ class RotationSerializer(serializers.ModelSerializer):
             "role": rotation.role,
             "members": [p.member_id for p in rotation.participants.all()],
             "start": rotation.start_local.isoformat(),
-            "shift_length": format_duration(rotation.shift_length),
+            "shift_length": rota.format_duration(rotation.shift_length),
             "updated_at": serializers.DateTimeField().to_representation(rotation.updated_at),
         }
 

@@ -1,7 +1,7 @@
-"""The rota API under /api/v1/, the OpenAPI schema and its Swagger UI."""
+"""The rota API under /api/v1/, the OpenAPI schema, its Swagger UI and ReDoc."""
 
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from teams import api_views
@@ -23,5 +23,11 @@ urlpatterns = [
     path("oncall/", api_views.OnCallView.as_view(), name="oncall"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # drf-spectacular's ReDoc page, less its Google Fonts links.
+    path(
+        "redoc/",
+        SpectacularRedocView.as_view(url_name="api-schema", template_name="api/redoc.html"),
+        name="api-redoc",
+    ),
     *router.urls,
 ]

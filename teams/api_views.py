@@ -184,6 +184,17 @@ class TeamViewSet(viewsets.ModelViewSet):
             return Team.objects.none()
         return selectors.teams_visible_to(self.request.user).order_by("name", "pk")
 
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "led_team_ids": self.led_team_ids}
+
+    @cached_property
+    def led_team_ids(self) -> set[int] | None:
+        """The teams whose feed URL the user may see (those they lead); None for a superuser: all of them."""
+        user = self.request.user
+        if user.is_superuser:
+            return None
+        return set(selectors.teams_led_by(user).values_list("pk", flat=True))
+
     def create(self, request, *args, **kwargs):
         require_superuser(user=request.user, what="create teams")
         serializer = self.get_serializer(data=request.data)

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from urllib.parse import urlencode
 
 import icalendar
+from django.conf import settings
 from django.http import Http404, HttpResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
@@ -23,6 +26,18 @@ from teams.models import Member, Rotation, Shift, Team
 PAST = dt.timedelta(days=30)
 AHEAD = dt.timedelta(days=180)
 UID_DOMAIN = "support-roulette"
+REFRESH = dt.timedelta(hours=1)
+
+
+def team_feed_url(team: Team) -> str:
+    """The absolute URL calendar apps subscribe to (it carries the secret token)."""
+    path = reverse("calendar-team", kwargs={"slug": team.slug})
+    return f"{settings.PUBLIC_BASE_URL}{path}?{urlencode({'token': team.calendar_token})}"
+
+
+def member_feed_url(member: Member) -> str:
+    path = reverse("calendar-member", kwargs={"member_id": member.pk})
+    return f"{settings.PUBLIC_BASE_URL}{path}?{urlencode({'token': member.calendar_token})}"
 
 
 def _token_matches(given: str | None, expected: str) -> bool:
@@ -39,10 +54,12 @@ def _calendar(name: str) -> icalendar.Calendar:
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", "PUBLISH")
-    calendar.add("x-wr-calname", name)
-    # Ask subscribing apps to refresh hourly; the default for some is a week.
-    calendar.add("refresh-interval", dt.timedelta(hours=1), parameters={"VALUE": "DURATION"})
-    calendar.add("x-published-ttl", "PT1H")
+    calendar.add("name", name)  # RFC 7986
+    calendar.add("x-wr-calname", name)  # the same, for clients that predate RFC 7986
+    # Ask subscribing apps to refresh hourly; the default for some is a week. icalendar does not know
+    # REFRESH-INTERVAL's type (RFC 7986 section 5.7) and would write str(timedelta), "1:00:00".
+    calendar.add("refresh-interval", icalendar.vDuration(REFRESH), parameters={"VALUE": "DURATION"})
+    calendar.add("x-published-ttl", icalendar.vDuration(REFRESH))
     return calendar
 
 

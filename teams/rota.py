@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -129,6 +130,41 @@ def format_local(instant: dt.datetime, tz: ZoneInfo, *, year: bool = True, zone:
     local = instant.astimezone(tz)
     text = f"{local:%a} {local.day} {local:%b}" + (f" {local.year}" if year else "") + f" {local:%H:%M}"
     return f"{text} {local.tzname()} ({tz.key})" if zone else text
+
+
+# Shift lengths are ISO-8601 durations wherever a person or a program reads or types one (API and admin).
+_DURATION = re.compile(
+    r"^P(?!$)(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
+    r"(?:T(?=\d)(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?$"
+)
+_CALENDAR_UNITS = re.compile(r"^P(?:\d+Y)|^P(?:\d+Y)?\d+M")
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    """An ISO-8601 duration of weeks, days, hours, minutes, seconds (P7D, PT12H, P1DT6H). ValueError if bad."""
+    text = (text or "").strip().upper()
+    if _CALENDAR_UNITS.match(text):
+        raise ValueError("Months and years have no fixed length: give days instead, e.g. P28D.")
+    match = _DURATION.match(text)
+    if not match or text.endswith("T"):
+        raise ValueError(f"'{text}' is not an ISO-8601 duration such as P7D, P1D or PT12H.")
+    parts = {name: int(value) for name, value in match.groupdict().items() if value}
+    try:
+        return dt.timedelta(**parts)
+    except OverflowError as exc:
+        raise ValueError("This duration is far too long.") from exc
+
+
+def format_duration(value: dt.timedelta) -> str:
+    """The ISO-8601 form of a duration, in days and time: P7D, PT12H, P1DT6H30M."""
+    days, seconds = value.days, value.seconds
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    text = "P" + (f"{days}D" if days else "")
+    clock = (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "") + (f"{seconds}S" if seconds else "")
+    if clock:
+        text += "T" + clock
+    return text if text != "P" else "PT0S"
 
 
 def handoff(start_local: dt.datetime, length: dt.timedelta, n: int, tz: ZoneInfo) -> dt.datetime:

@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(args, env_extra, cwd=ROOT, timeout=120):
-    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), **env_extra}
+    # DJANGO_ENV_FILE empty: a developer's own .env (`make run` writes one) does not leak into these checks.
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), "DJANGO_ENV_FILE": "", **env_extra}
     return subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
@@ -26,6 +27,35 @@ def test_missing_secret_key_stops_start_up_with_a_clear_message():
 def test_debug_runs_without_a_secret_key(tmp_path):
     result = run(["manage.py", "check"], {"DJANGO_DEBUG": "true", "ROULETTE_VAR_DIR": str(tmp_path)})
     assert result.returncode == 0, result.stderr
+
+
+SHOW = [
+    "manage.py",
+    "shell",
+    "--no-imports",
+    "-c",
+    "from django.conf import settings; print(settings.DEBUG, settings.SECRET_KEY)",
+]
+
+
+def test_manage_py_reads_a_local_env_file_and_the_environment_wins(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("# written by make run\nDJANGO_SECRET_KEY=from-the-file\nDJANGO_DEBUG=true\n")
+    base = {"DJANGO_ENV_FILE": str(env_file), "ROULETTE_VAR_DIR": str(tmp_path)}
+    from_file = run(SHOW, base)
+    assert from_file.returncode == 0, from_file.stderr
+    assert from_file.stdout.split() == ["True", "from-the-file"]
+    from_environment = run(SHOW, {**base, "DJANGO_SECRET_KEY": "from-the-environment", "DJANGO_DEBUG": "false"})
+    assert from_environment.returncode == 0, from_environment.stderr
+    assert from_environment.stdout.split() == ["False", "from-the-environment"]
+
+
+def test_an_env_file_without_a_secret_key_does_not_start_production(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("DJANGO_SECRET_KEY=\nDJANGO_DEBUG=false\n")
+    result = run(["manage.py", "check"], {"DJANGO_ENV_FILE": str(env_file), "ROULETTE_VAR_DIR": str(tmp_path)})
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY is not set" in result.stderr
 
 
 def test_check_deploy_passes_with_production_variables(tmp_path):

@@ -147,6 +147,23 @@ def test_team_page_shows_who_is_on_call_in_local_time(client, two_teams):
     assert "Gap: nobody on call" in page
 
 
+def test_team_and_member_pages_show_the_full_feed_url_as_a_link_with_a_copy_button(client, two_teams):
+    lead_a, team_a, members_a, *_ = two_teams
+    client.force_login(lead_a)
+    pages = {
+        f"https://roulette.example.com/calendar/teams/alpha.ics?token={team_a.calendar_token}": reverse(
+            "admin:teams_team_change", args=[team_a.pk]
+        ),
+        f"https://roulette.example.com/calendar/members/{members_a[0].pk}.ics?token={members_a[0].calendar_token}": (
+            reverse("admin:teams_member_change", args=[members_a[0].pk])
+        ),
+    }
+    for url, page in pages.items():
+        html = client.get(page).content.decode()
+        assert f'<a href="{url}" class="calendar-feed">{url}</a>' in html
+        assert f'data-url="{url}"' in html and ">Copy</button>" in html
+
+
 def test_lead_edits_a_shift_member_and_it_is_kept_on_regeneration(client, two_teams):
     lead_a, team_a, members_a, *_ = two_teams
     client.force_login(lead_a)
@@ -182,6 +199,69 @@ def test_generate_shifts_action(client, two_teams):
     )
     assert "Shifts generated" in response.content.decode()
     assert Shift.objects.filter(team=team_a, start__gt=NOW + dt.timedelta(days=60)).exists()
+
+
+def _rotation_form(rotation, shift_length: str) -> dict:
+    participants = list(rotation.participants.all())
+    data = {
+        "team": rotation.team_id,
+        "name": rotation.name,
+        "role": rotation.role,
+        "start_date": rotation.start_date.isoformat(),
+        "start_time": rotation.start_time.isoformat(),
+        "shift_length": shift_length,
+        "participants-TOTAL_FORMS": str(len(participants)),
+        "participants-INITIAL_FORMS": str(len(participants)),
+        "participants-MIN_NUM_FORMS": "0",
+        "participants-MAX_NUM_FORMS": "1000",
+    }
+    for i, p in enumerate(participants):
+        data.update(
+            {
+                f"participants-{i}-id": p.pk,
+                f"participants-{i}-rotation": rotation.pk,
+                f"participants-{i}-position": p.position,
+                f"participants-{i}-member": p.member_id,
+            }
+        )
+    return data
+
+
+@time_machine.travel(NOW, tick=False)
+def test_rotation_shift_length_reads_and_is_typed_in_iso_8601(client, two_teams):
+    lead_a, team_a, *_ = two_teams
+    rotation = team_a.rotations.get()
+    client.force_login(lead_a)
+    url = reverse("admin:teams_rotation_change", args=[rotation.pk])
+    assert 'name="shift_length" value="P7D"' in client.get(url).content.decode()
+    listing = client.get(reverse("admin:teams_rotation_changelist")).content.decode()
+    assert "P7D" in listing and "7 days" not in listing
+
+    response = client.post(url, _rotation_form(rotation, "P1DT12H"))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    rotation.refresh_from_db()
+    assert rotation.shift_length == dt.timedelta(days=1, hours=12)
+    assert 'value="P1DT12H"' in client.get(url).content.decode()
+
+
+@pytest.mark.parametrize(
+    ("typed", "error"),
+    [
+        ("7 00:00:00", "is not an ISO-8601 duration such as P7D"),
+        ("P1M", "Months and years have no fixed length"),
+        ("PT5M", "at least 15 minutes"),
+    ],
+)
+@time_machine.travel(NOW, tick=False)
+def test_a_shift_length_that_is_not_iso_8601_is_refused_with_a_reason(client, two_teams, typed, error):
+    lead_a, team_a, *_ = two_teams
+    rotation = team_a.rotations.get()
+    client.force_login(lead_a)
+    response = client.post(reverse("admin:teams_rotation_change", args=[rotation.pk]), _rotation_form(rotation, typed))
+    assert response.status_code == 200
+    assert error in response.content.decode()
+    rotation.refresh_from_db()
+    assert rotation.shift_length == dt.timedelta(days=7)
 
 
 def test_a_lead_cannot_create_teams_but_a_superuser_can(client, two_teams):

@@ -2,7 +2,10 @@
 counts in test_api_queries.py; the `world` they share is built in tests/teams/world.py."""
 
 import datetime as dt
+import re
+from html.parser import HTMLParser
 from io import StringIO
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -427,14 +430,49 @@ def test_rate_limit_answers_429_per_token(world, settings):
 
 
 def test_create_api_token_prints_a_working_token_last(world):
-    out = StringIO()
-    call_command("create_api_token", "reader", "--name", "chat bot", stdout=out)
-    key = out.getvalue().strip().splitlines()[-1]
+    out, err = StringIO(), StringIO()
+    call_command("create_api_token", "reader", "--name", "chat bot", stdout=out, stderr=err)
+    # The token alone on stdout (`TOKEN=$(manage.py create_api_token reader)`), what it is on stderr.
+    key = out.getvalue().strip()
+    assert out.getvalue() == f"{key}\n" and "shown only this once" in err.getvalue()
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     assert client.get("/api/v1/teams/").status_code == 200
     token = ApiToken.objects.get(name="chat bot")
     assert token.key_hash != key and key not in token.key_hash
+
+
+class _References(HTMLParser):
+    """Every URL a page makes the browser load or follow: src, href and ReDoc's spec-url attributes."""
+
+    def __init__(self):
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.urls += [value for name, value in attrs if name in ("src", "href", "spec-url") and value]
+
+
+@pytest.mark.parametrize("page", ["/api/v1/docs/", "/api/v1/redoc/"])
+def test_api_docs_are_served_by_the_app_itself_and_name_no_other_host(world, settings, page):
+    # The Swagger UI and ReDoc bundles come from drf-spectacular-sidecar through whitenoise, as with `make run`.
+    settings.WHITENOISE_USE_FINDERS = True
+    settings.WHITENOISE_AUTOREFRESH = True
+    client = APIClient()
+    response = client.get(page)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert not re.findall(r"https?://", html), "the page names another host"
+    parser = _References()
+    parser.feed(html)
+    scripts = [url for url in parser.urls if url.endswith(".js")]
+    assert scripts, "no script is loaded: the page would stay blank"
+    for url in parser.urls:
+        assert urlsplit(url).netloc == "", url
+        if url.startswith("/static/"):
+            asset = client.get(url)
+            assert asset.status_code == 200, url
+            assert b"".join(asset.streaming_content if asset.streaming else [asset.content]), url
 
 
 def test_docs_and_schema_are_served(world):
@@ -618,3 +656,25 @@ def test_all_teams_oncall_reads_a_naive_at_in_each_teams_time_zone(client):
     by_slug = {row["team"]["slug"]: row for row in body}
     assert by_slug["tz-berlin"]["primary"]["member"]["id"] == bruno.pk
     assert by_slug["tz-sao"]["primary"]["member"]["id"] == carla.pk
+
+
+def test_team_calendar_url_is_shown_to_its_leads_only(world):
+    url = f"https://roulette.example.com/calendar/teams/alpha.ics?token={world.alpha.calendar_token}"
+    assert world.client("lead").get("/api/v1/teams/alpha/").json()["calendar_url"] == url
+    assert world.client("root").get("/api/v1/teams/alpha/").json()["calendar_url"] == url
+    listed = {
+        team["slug"]: team["calendar_url"] for team in world.client("root").get("/api/v1/teams/").json()["results"]
+    }
+    assert listed["alpha"] == url
+    assert (
+        listed["bravo"] == f"https://roulette.example.com/calendar/teams/bravo.ics?token={world.bravo.calendar_token}"
+    )
+    assert world.client("reader").get("/api/v1/teams/alpha/").json()["calendar_url"] is None
+    assert [t["calendar_url"] for t in world.client("reader").get("/api/v1/teams/").json()["results"]] == [None]
+    # Read-only: a lead cannot set it, and the answer still carries the real one.
+    patched = world.client("lead").patch(
+        "/api/v1/teams/alpha/", {"calendar_url": "https://evil.example"}, format="json"
+    )
+    assert patched.status_code == 200 and patched.json()["calendar_url"] == url
+    with time_machine.travel(NOW, tick=False):
+        assert APIClient().get(url.removeprefix("https://roulette.example.com")).status_code == 200

@@ -5,6 +5,8 @@ import datetime as dt
 import icalendar
 import pytest
 import time_machine
+from icalendar.parser import Contentlines
+from icalendar.prop import vCategory, vDatetime, vDuration, vText
 from rest_framework.test import APIClient
 
 from teams import services
@@ -210,3 +212,79 @@ def test_member_feed_uids_are_stable_across_two_teams(world, client):
     alpha_starts = sorted(start for start, _e, summary in first.values() if summary.startswith("Alpha"))
     assert dt.datetime(2027, 3, 22, 8, tzinfo=dt.UTC) in alpha_starts  # Ana's week before the change
     assert dt.datetime(2027, 4, 5, 7, tzinfo=dt.UTC) in alpha_starts  # and her week after it
+
+
+# Every property a feed may carry, with its RFC 5545 / RFC 7986 value type. A property missing here fails the
+# test below: a new one must say what it is.
+PROPERTY_TYPES = {
+    "VCALENDAR": {
+        "PRODID": vText,
+        "VERSION": vText,
+        "CALSCALE": vText,
+        "METHOD": vText,
+        "NAME": vText,
+        "X-WR-CALNAME": vText,
+        "REFRESH-INTERVAL": vDuration,
+        "X-PUBLISHED-TTL": vDuration,
+    },
+    "VEVENT": {
+        "UID": vText,
+        "DTSTAMP": vDatetime,
+        "DTSTART": vDatetime,
+        "DTEND": vDatetime,
+        "SUMMARY": vText,
+        "DESCRIPTION": vText,
+        "TRANSP": vText,
+        "CATEGORIES": vCategory,
+    },
+}
+REQUIRED = {"VCALENDAR": {"PRODID", "VERSION"}, "VEVENT": {"UID", "DTSTAMP", "DTSTART", "DTEND"}}
+
+
+def assert_valid_ical(content: bytes) -> dict[str, int]:
+    """Parse every content line with icalendar and check each value against its property's type: it parses,
+    is of the right Python type, and writes back to exactly the same text. Returns the count per component."""
+    stack: list[tuple[str, set[str]]] = []
+    counts: dict[str, int] = {}
+    for line in Contentlines.from_ical(content.decode()):
+        if not line:
+            continue
+        name, params, raw = line.parts()
+        if name == "BEGIN":
+            stack.append((raw, set()))
+            counts[raw] = counts.get(raw, 0) + 1
+            continue
+        if name == "END":
+            component, seen = stack.pop()
+            assert component == raw
+            assert REQUIRED[component] <= seen, f"{component} lacks {REQUIRED[component] - seen}"
+            continue
+        component, seen = stack[-1]
+        kind = PROPERTY_TYPES[component].get(name)
+        assert kind is not None, f"{component} carries {name}, whose type the test does not know"
+        seen.add(name)
+        value = kind.from_ical(raw)
+        if kind is vDuration:
+            assert isinstance(value, dt.timedelta) and value > dt.timedelta(0), (name, raw)
+        if kind is vDatetime:
+            assert isinstance(value, dt.datetime) and value.utcoffset() == dt.timedelta(0), (name, raw)
+        assert kind(value).to_ical().decode() == raw, (name, raw)
+        if name == "REFRESH-INTERVAL":
+            assert params.get("VALUE") == "DURATION"  # RFC 7986 section 5.7: the parameter is required
+    assert stack == []
+    return counts
+
+
+def test_every_feed_is_valid_rfc_5545_and_7986(world, client):
+    feeds = [
+        f"/calendar/teams/alpha.ics?token={world.alpha.calendar_token}",
+        f"/calendar/members/{world.lead.pk}.ics?token={world.lead.calendar_token}",
+        f"/calendar/members/{world.reader.pk}.ics?token={world.reader.calendar_token}",  # no events at all
+    ]
+    with time_machine.travel(NOW, tick=False):
+        counts = [assert_valid_ical(client.get(url).content) for url in feeds]
+        calendar = icalendar.Calendar.from_ical(client.get(feeds[0]).content)
+    assert [c["VCALENDAR"] for c in counts] == [1, 1, 1]
+    assert counts[0]["VEVENT"] >= 10 and counts[1]["VEVENT"] == 1 and "VEVENT" not in counts[2]
+    assert vDuration.from_ical(calendar["REFRESH-INTERVAL"]) == dt.timedelta(hours=1)
+    assert str(calendar["NAME"]) == "Alpha on call"

@@ -361,3 +361,18 @@ def test_schedule_stays_right_when_stored_rows_overlap():
     segments = rota.schedule(shifts, [], utc(2027, 1, 1), utc(2027, 1, 10))
     assert rota.gaps(segments) == []
     assert rota.segment_at(segments, utc(2027, 1, 6)).member_id == rota.oncall_at(shifts, [], utc(2027, 1, 6)).member_id
+
+
+@pytest.mark.parametrize(
+    ("text", "length"),
+    [
+        ("P7D", dt.timedelta(days=7)),
+        ("PT12H", dt.timedelta(hours=12)),
+        ("P1DT12H", dt.timedelta(days=1, hours=12)),
+        ("PT1H30M", dt.timedelta(hours=1, minutes=30)),
+    ],
+)
+def test_shift_lengths_read_and_print_as_iso_8601(text, length):
+    assert rota.parse_duration(text) == length
+    assert rota.format_duration(length) == text
+    assert rota.parse_duration("P1W") == dt.timedelta(days=7)

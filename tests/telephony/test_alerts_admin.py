@@ -99,9 +99,10 @@ def test_resolve_in_the_admin(client, two_teams):
 
 
 def test_create_alert_token_prints_a_token_that_raises_alerts_for_that_team_only(two_teams):
-    out = StringIO()
-    call_command("create_alert_token", "web", "--name", "monit on web-1", stdout=out)
-    key = out.getvalue().strip().splitlines()[-1]
+    out, err = StringIO(), StringIO()
+    call_command("create_alert_token", "web", "--name", "monit on web-1", stdout=out, stderr=err)
+    key = out.getvalue().strip()
+    assert out.getvalue() == f"{key}\n" and "Alerts-only token" in err.getvalue()
 
     token = ApiToken.objects.get(name="monit on web-1")
     assert (token.scope, token.team.slug, token.user) == (ApiToken.Scope.ALERTS, "web", None)

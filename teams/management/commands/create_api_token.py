@@ -1,4 +1,5 @@
-"""`python manage.py create_api_token <username> [--name NAME]`: the new token is the last line printed."""
+"""`python manage.py create_api_token <username> [--name NAME]`: the new token alone on stdout (its last line),
+what it is on stderr, so `TOKEN=$(python manage.py create_api_token admin)` takes the token and shows errors."""
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
@@ -7,7 +8,9 @@ from teams import services
 
 
 class Command(BaseCommand):
-    help = "Create an API token for a user and print it (on the last line). It is stored hashed: copy it now."
+    help = (
+        "Create an API token for a user and print it alone on stdout (its last line). It is stored hashed: copy it now."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("username")
@@ -22,7 +25,7 @@ class Command(BaseCommand):
         if not user.is_active:
             raise CommandError(f"{options['username']!r} is inactive; activate them first.")
         key, token = services.token_create(user=user, name=options["name"])
-        self.stdout.write(
+        self.stderr.write(
             f"Token {token.prefix}… for {user.get_username()} created. It is shown only this once; "
             "send it as 'Authorization: Token <key>'. Revoke it in the admin."
         )

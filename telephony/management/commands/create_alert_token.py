@@ -1,7 +1,8 @@
 """`python manage.py create_alert_token <team-slug> [--name NAME]`: a team integration token for monitors.
 
-The token can only raise (and resolve by dedupe_key) alerts of that one team. It is printed once, on the
-last line, so scripts can take it with `tail -n 1`; only its hash is stored.
+The token can only raise (and resolve by dedupe_key) alerts of that one team. It is printed once, alone on
+stdout (what it is goes to stderr), so `TOKEN=$(python manage.py create_alert_token web)` takes it and an
+error still shows; only its hash is stored.
 """
 
 from django.core.management.base import BaseCommand, CommandError
@@ -22,6 +23,6 @@ class Command(BaseCommand):
         if team is None:
             raise CommandError(f"No team with slug '{team_slug}'.")
         key, row = token_create(team=team, scope=ApiToken.Scope.ALERTS, name=name or f"alerts for {team.slug}")
-        self.stdout.write(f"Alerts-only token {row.prefix}... for team {team.name} ({team.slug}).")
-        self.stdout.write("Shown once; revoke it in the admin (API tokens). Send it as 'Authorization: Token <key>'.")
+        self.stderr.write(f"Alerts-only token {row.prefix}... for team {team.name} ({team.slug}).")
+        self.stderr.write("Shown once; revoke it in the admin (API tokens). Send it as 'Authorization: Token <key>'.")
         self.stdout.write(key)
