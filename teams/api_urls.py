@@ -1,5 +1,7 @@
 """The rota API under /api/v1/, the OpenAPI schema, its Swagger UI and ReDoc."""
 
+from functools import wraps
+
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
@@ -7,6 +9,26 @@ from rest_framework.routers import SimpleRouter
 from teams import api_views
 
 TEAM = r"teams/(?P<slug>[-a-zA-Z0-9_]+)"
+
+# The docs pages load only from this server: ReDoc's bundle would still fetch Redocly's logo from its CDN,
+# so the browser is told to load nothing from anywhere else (inline code and blob workers are the bundles').
+DOCS_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' blob:; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'"
+)
+
+
+def same_origin_only(view):
+    """The view's answer carries DOCS_POLICY as its Content-Security-Policy."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        response["Content-Security-Policy"] = DOCS_POLICY
+        return response
+
+    return wrapped
+
 
 router = SimpleRouter()
 router.register("teams", api_views.TeamViewSet, basename="team")
@@ -22,11 +44,11 @@ urlpatterns = [
     path("teams/<slug:slug>/gaps/", api_views.TeamGapsView.as_view(), name="team-gaps"),
     path("oncall/", api_views.OnCallView.as_view(), name="oncall"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("docs/", same_origin_only(SpectacularSwaggerView.as_view(url_name="api-schema")), name="api-docs"),
     # drf-spectacular's ReDoc page, less its Google Fonts links.
     path(
         "redoc/",
-        SpectacularRedocView.as_view(url_name="api-schema", template_name="api/redoc.html"),
+        same_origin_only(SpectacularRedocView.as_view(url_name="api-schema", template_name="api/redoc.html")),
         name="api-redoc",
     ),
     *router.urls,
