@@ -4,7 +4,7 @@ acknowledge and resolve actions, which record the admin user like any other tran
 from django.contrib import admin, messages
 
 from teams.admin import TeamListFilter
-from teams.admin_time import local_day_filter
+from teams.admin.time import local_day_filter
 from telephony import alerts
 from telephony.admin.alert_buttons import alert_button_urls
 from telephony.admin.base import TeamLogAdmin, may_see_team_logs

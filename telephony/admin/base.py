@@ -6,7 +6,7 @@ from django.contrib.admin.exceptions import NotRegistered
 from django.db.models import QuerySet
 
 from teams.admin import NotFoundOutsideScope, is_lead_in_admin, led_team_ids
-from teams.admin_time import TeamTimeAdmin
+from teams.admin.time import TeamTimeAdmin
 
 
 def may_see_team_logs(request) -> bool:

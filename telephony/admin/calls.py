@@ -11,7 +11,7 @@ from django.contrib import admin
 from django.utils.html import format_html
 
 from teams.admin import TeamListFilter
-from teams.admin_time import local_day_filter
+from teams.admin.time import local_day_filter
 from teams.models import SupportNumber
 from telephony import numbers
 from telephony.admin.base import TeamLogAdmin, action_attach

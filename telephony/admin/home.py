@@ -6,7 +6,7 @@ yet resolved with Acknowledge and Resolve buttons, and today's calls and voicema
 zone).
 
 Why it lives here: the page joins the rota with the phone logs, and dependencies point one way (telephony
-imports teams, never the reverse). So the rota half is built by teams (`teams.admin_timeline.rota_overview`,
+imports teams, never the reverse). So the rota half is built by teams (`teams.admin.timeline.rota_overview`,
 which knows nothing of calls or alerts) and this module, on the side that may know both, adds the logs and
 renders the page; `roulette/urls.py` only wires it in front of the admin's own index. No registry or hook:
 there is one page and one app that may see everything on it.
@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from teams import rota, selectors, timeline
-from teams.admin_timeline import rota_overview
+from teams.admin.timeline import rota_overview
 from telephony import selectors as logs
 from telephony.models import Alert
 

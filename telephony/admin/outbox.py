@@ -9,7 +9,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 
 from teams.admin import TeamListFilter, led_team_ids
-from teams.admin_time import local_day_filter
+from teams.admin.time import local_day_filter
 from teams.models import Member
 from telephony.admin.base import TeamLogAdmin, action_attach
 from telephony.models import OutboundMessage

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from teams import rota, services, timeline
-from teams.admin_timeline import window_from_params
+from teams.admin.timeline import window_from_params
 from teams.models import Role
 from tests.factories import OverrideFactory, ShiftFactory, UserFactory, team_with_members
 

@@ -1,0 +1,258 @@
+"""The team leads' pages for teams, members and support numbers."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext
+
+from teams import calendar, selectors, services
+from teams.admin import timeline as admin_timeline
+from teams.admin.scoping import (
+    LeadScopedAdmin,
+    ScopedInline,
+    TeamListFilter,
+    adopt_saved,
+    changed_fields,
+    led_team_ids,
+)
+from teams.admin.time import TeamTimeAdmin
+from teams.models import (
+    Member,
+    Rotation,
+    SupportNumber,
+    Team,
+    TeamMembership,
+)
+
+# The copy button: the Clipboard API where the page is a secure context (https, 127.0.0.1), else a prompt
+# holding the URL, selected, to copy by hand.
+COPY_JS = (
+    "var b=this;if(navigator.clipboard&&window.isSecureContext){"
+    "navigator.clipboard.writeText(b.dataset.url).then(function(){b.textContent=b.dataset.done;});"
+    "}else{window.prompt(b.dataset.prompt,b.dataset.url);}"
+)
+
+
+def feed_link(url: str):
+    """A calendar feed as a lead needs it: the full URL, clickable, and a button that copies it."""
+    return format_html(
+        '<a href="{url}" class="calendar-feed">{url}</a> '
+        '<button type="button" class="button" data-url="{url}" data-done="{done}" data-prompt="{prompt}" '
+        'onclick="{js}">{label}</button>',
+        url=url,
+        done=gettext("Copied"),
+        prompt=gettext("Copy the calendar URL:"),
+        js=COPY_JS,
+        label=gettext("Copy"),
+    )
+
+
+class MembershipFormSet(forms.BaseInlineFormSet):
+    def clean(self):
+        super().clean()
+        for form in self.deleted_forms:
+            membership = form.instance
+            if membership.pk:
+                # Taking someone out of a team while they are still planned on call would leave them rung.
+                problem = services.member_removal_problem(team=membership.team, member=membership.member)
+                if problem:
+                    raise forms.ValidationError(problem)
+
+
+class MembershipInline(ScopedInline):
+    model = TeamMembership
+    formset = MembershipFormSet
+    extra = 1
+    autocomplete_fields = ()
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request).select_related("team", "member")
+        team_ids = led_team_ids(request)
+        return queryset if team_ids is None else queryset.filter(team_id__in=team_ids)
+
+
+class SupportNumberInline(ScopedInline):
+    model = SupportNumber
+    extra = 0
+    fields = ("phone_number", "sms_enabled")
+
+
+class TeamForm(forms.ModelForm):
+    allowed_callers = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="E.164 numbers allowed to call, one per line or comma-separated; empty means everyone.",
+    )
+
+    class Meta:
+        model = Team
+        fields = Team.SETTINGS
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance and self.instance.pk:
+            self.initial["allowed_callers"] = "\n".join(self.instance.allowed_callers or [])
+
+    def clean_allowed_callers(self):
+        text = self.cleaned_data.get("allowed_callers") or ""
+        return [item.strip() for item in text.replace(",", "\n").splitlines() if item.strip()]
+
+
+@admin.register(Team)
+class TeamAdmin(TeamTimeAdmin, LeadScopedAdmin):
+    team_path = "pk"
+    team_zone_path = "timezone"
+    form = TeamForm
+    list_display = ("name", "slug", "timezone", "ring_timeout", "oncall_now")
+    search_fields = ("name", "slug")
+    prepopulated_fields = {"slug": ("name",)}
+    inlines = [MembershipInline, SupportNumberInline]
+    actions = ["generate_shifts_now", "regenerate_calendar_token"]
+    readonly_fields = ("calendar_feed",)
+    change_form_template = "admin/teams/team/change_form.html"
+
+    def scope(self, request, queryset):
+        team_ids = led_team_ids(request)
+        return queryset if team_ids is None else queryset.filter(pk__in=team_ids)
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            adopt_saved(obj, services.team_create(**{name: form.cleaned_data[name] for name in form.Meta.fields}))
+            return
+        # Through the service: a new time zone moves the future hand-offs at once.
+        services.team_update(team=Team.objects.get(pk=obj.pk), **changed_fields(form))
+
+    def get_changelist_instance(self, request):
+        # One query for the whole page: each team object carries its on-call (the admin is shared
+        # between threads, so nothing per-request is kept on self).
+        changelist = super().get_changelist_instance(request)
+        teams = list(changelist.result_list)
+        oncall = selectors.oncall_at_for_teams(team_ids=[t.pk for t in teams], at=timezone.now())
+        for team in teams:
+            team.oncall_roles = oncall[team.pk]
+        return changelist
+
+    @admin.display(description="On call now")
+    def oncall_now(self, team):
+        roles = getattr(team, "oncall_roles", None)
+        if roles is None:
+            roles = selectors.oncall_at(team=team, at=timezone.now())
+        return " / ".join(f"{role}: {cover.member or 'nobody'}" for role, cover in roles.items())
+
+    @admin.display(description="Calendar feed")
+    def calendar_feed(self, team):
+        if not team.pk:
+            return "-"
+        return feed_link(calendar.team_feed_url(team))
+
+    @admin.action(description="Generate shifts now (up to the horizon)")
+    def generate_shifts_now(self, request, queryset):
+        rotations = Rotation.objects.filter(team__in=queryset).select_related("team")
+        counts = services.shifts_generate(rotations=rotations)
+        self.message_user(
+            request,
+            f"Shifts generated: {counts['created']} created, {counts['updated']} updated, {counts['deleted']} removed.",
+        )
+
+    @admin.action(description="Regenerate the calendar feed token (old links stop working)")
+    def regenerate_calendar_token(self, request, queryset):
+        for team in queryset:
+            services.calendar_token_regenerate(owner=team)
+        self.message_user(request, f"New calendar tokens for {queryset.count()} team(s).")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        team = self.get_object(request, object_id)
+        now = timezone.now()
+        extra_context["oncall_now"] = admin_timeline.team_oncall_now(team=team, now=now)
+        extra_context["timeline"] = admin_timeline.team_timeline(team=team, params=request.GET, now=now)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+
+class MemberForm(forms.ModelForm):
+    class Meta:
+        model = Member
+        fields = ("name", "phone", "email", "user", "timezone")
+
+
+@admin.register(Member)
+class MemberAdmin(LeadScopedAdmin):
+    team_path = "memberships__team"
+    form = MemberForm
+    list_display = ("name", "phone", "email", "team_list", "opted_out")
+    search_fields = ("name", "phone", "email")
+    list_filter = (("memberships__team", TeamListFilter),)
+    inlines = [MembershipInline]
+    actions = ["regenerate_calendar_token"]
+    readonly_fields = ("calendar_feed", "sms_opted_out_at")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("memberships__team")
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if obj is not None and selectors.member_outside_led_teams(user=request.user, member=obj):
+            # Shared with a team this lead does not lead: a new phone would reroute that team's calls.
+            readonly += ["name", "phone", "email", "timezone"]
+        return readonly
+
+    def get_fields(self, request, obj=None):
+        fields = ["name", "phone", "email", "timezone", "sms_opted_out_at", "calendar_feed"]
+        if request.user.is_superuser:
+            fields.insert(3, "user")
+        return fields
+
+    def save_model(self, request, obj, form, change):
+        editable = {name: form.cleaned_data[name] for name in MemberForm.Meta.fields if name in form.cleaned_data}
+        if change:
+            changed = {name: value for name, value in editable.items() if name in form.changed_data}
+            services.member_update(member=Member.objects.get(pk=obj.pk), **changed)
+        else:
+            adopt_saved(obj, services.member_create(team=None, **editable))
+
+    @admin.display(description="Teams")
+    def team_list(self, member):
+        return ", ".join(m.team.name for m in member.memberships.all())
+
+    @admin.display(boolean=True, description="Opted out of SMS")
+    def opted_out(self, member):
+        return member.is_opted_out
+
+    @admin.display(description="Calendar feed")
+    def calendar_feed(self, member):
+        if not member.pk:
+            return "-"
+        return feed_link(calendar.member_feed_url(member))
+
+    @admin.action(description="Regenerate the calendar feed token (old links stop working)")
+    def regenerate_calendar_token(self, request, queryset):
+        for member in queryset:
+            services.calendar_token_regenerate(owner=member)
+        self.message_user(request, f"New calendar tokens for {queryset.count()} member(s).")
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if led_team_ids(request) is not None and not form.instance.memberships.exists():
+            messages.warning(request, "This member belongs to no team yet: add them to one of your teams.")
+
+
+@admin.register(SupportNumber)
+class SupportNumberAdmin(LeadScopedAdmin):
+    list_display = ("phone_number", "team", "sms_enabled", "twilio_sid")
+    list_filter = (("team", TeamListFilter), "sms_enabled")
+    search_fields = ("phone_number",)
+    fields = ("team", "phone_number", "sms_enabled")
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            fields = {name: form.cleaned_data[name] for name in form.changed_data if name in self.fields}
+            services.support_number_update(number=SupportNumber.objects.get(pk=obj.pk), **fields)
+        else:
+            adopt_saved(obj, services.support_number_create(**{name: form.cleaned_data[name] for name in self.fields}))
