@@ -53,3 +53,29 @@ def team_for_request(request, slug: str) -> Team:
     if request.method not in permissions.SAFE_METHODS:
         require_lead(user=request.user, team=team)
     return team
+
+
+# Standings in a team, for endpoints open to more than leads (the alerts API): an alerts-only integration
+# token of that team, a member with a login, or a lead (superusers count as leads).
+INTEGRATION, MEMBER, LEAD = "integration", "member", "lead"
+
+
+def team_and_standing(request, slug: str) -> tuple[Team, str]:
+    """The team named by the URL if the caller may see it (else 404), and the caller's standing in it."""
+    user = request.user
+    if is_integration(user):
+        team = Team.objects.filter(slug=slug, pk=user.team_id).first()
+        if team is None:
+            raise exceptions.NotFound("No such team.")
+        return team, INTEGRATION
+    team = team_visible_or_404(user=user, slug=slug)
+    return team, LEAD if selectors.is_lead(user=user, team=team) else MEMBER
+
+
+def require_standing(standing: str, allowed: tuple[str, ...]) -> None:
+    """403 unless the standing is one of `allowed`, saying what the caller may do instead."""
+    if standing in allowed:
+        return
+    if standing == INTEGRATION:
+        raise exceptions.PermissionDenied("An integration token can only raise alerts and resolve them by dedupe_key.")
+    raise exceptions.PermissionDenied("Only a lead of the team can do this.")

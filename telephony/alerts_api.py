@@ -1,6 +1,7 @@
 """Alerts under /api/v1/teams/{slug}/alerts/: raised by monitors, acknowledged and resolved by people.
 
-Who may do what (another team's team or alert is a 404, a step beyond one's standing a 403):
+Who may do what, through the API's own permission helpers (teams.api_permissions: another team's team or
+alert is a 404, a step beyond one's standing a 403):
 - a team integration token (scope "alerts"): raise, and resolve by dedupe_key; nothing else;
 - a lead of the team or a superuser: everything;
 - a member of the team with a login: read, acknowledge and resolve (they are the people on call), not raise.
@@ -13,37 +14,14 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from teams import selectors
 from teams.api_pagination import Pagination
+from teams.api_permissions import INTEGRATION, LEAD, MEMBER, require_standing, team_and_standing
 from teams.authentication import IntegrationPrincipal
 from teams.models import Team
 from telephony import alerts
 from telephony.models import Alert, AlertEvent
 
-INTEGRATION, MEMBER, LEAD = "integration", "member", "lead"
 SUMMARY_MAX = Alert._meta.get_field("summary").max_length
-
-
-def _team_and_standing(request, slug: str) -> tuple[Team, str]:
-    """The team named by the URL if the caller may see it, and the caller's standing in it."""
-    user = request.user
-    if isinstance(user, IntegrationPrincipal):
-        team = Team.objects.filter(slug=slug, pk=user.team_id).first()
-        standing = INTEGRATION
-    else:
-        team = selectors.teams_visible_to(user).filter(slug=slug).first()
-        standing = LEAD if team is not None and selectors.is_lead(user=user, team=team) else MEMBER
-    if team is None:
-        raise exceptions.NotFound("No such team.")
-    return team, standing
-
-
-def _require(standing: str, allowed: tuple[str, ...]) -> None:
-    if standing in allowed:
-        return
-    if standing == INTEGRATION:
-        raise exceptions.PermissionDenied("An integration token can only raise alerts and resolve them by dedupe_key.")
-    raise exceptions.PermissionDenied("Only a lead of the team can do this.")
 
 
 def _actor(request) -> str:
@@ -155,8 +133,8 @@ class AlertListCreate(GenericAPIView):
         responses=AlertOutput(many=True),
     )
     def get(self, request, slug: str):
-        team, standing = _team_and_standing(request, slug)
-        _require(standing, (LEAD, MEMBER))
+        team, standing = team_and_standing(request, slug)
+        require_standing(standing, (LEAD, MEMBER))
         query = AlertListQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         page = self.paginate_queryset(alerts.alerts_of_team(team=team, state=query.validated_data.get("state")))
@@ -174,8 +152,8 @@ class AlertListCreate(GenericAPIView):
         responses={201: AlertOutput, 200: OpenApiResponse(AlertOutput, description="Folded into an open alert.")},
     )
     def post(self, request, slug: str):
-        team, standing = _team_and_standing(request, slug)
-        _require(standing, (LEAD, INTEGRATION))
+        team, standing = team_and_standing(request, slug)
+        require_standing(standing, (LEAD, INTEGRATION))
         data = AlertInput(data=request.data)
         data.is_valid(raise_exception=True)
         alert, created = alerts.alert_raise(team=team, actor=_actor(request), user=request.user, **data.validated_data)
@@ -190,8 +168,8 @@ class AlertDetail(APIView):
         responses=AlertDetailOutput,
     )
     def get(self, request, slug: str, alert_id: int):
-        team, standing = _team_and_standing(request, slug)
-        _require(standing, (LEAD, MEMBER))
+        team, standing = team_and_standing(request, slug)
+        require_standing(standing, (LEAD, MEMBER))
         alert = _alert_or_404(team, alert_id)
         return Response(AlertDetailOutput(alert).data)
 
@@ -202,8 +180,8 @@ class _AlertTransition(APIView):
     service = None
 
     def post(self, request, slug: str, alert_id: int):
-        team, standing = _team_and_standing(request, slug)
-        _require(standing, (LEAD, MEMBER))
+        team, standing = team_and_standing(request, slug)
+        require_standing(standing, (LEAD, MEMBER))
         alert = _alert_or_404(team, alert_id)
         alert, _ = type(self).service(
             alert=alert, actor=_actor(request), user=request.user, member=_member_of(request), via="API"
@@ -249,8 +227,8 @@ class AlertResolveByKey(APIView):
         responses=AlertOutput,
     )
     def post(self, request, slug: str):
-        team, standing = _team_and_standing(request, slug)
-        _require(standing, (LEAD, MEMBER, INTEGRATION))
+        team, standing = team_and_standing(request, slug)
+        require_standing(standing, (LEAD, MEMBER, INTEGRATION))
         data = ResolveByKeyInput(data=request.data)
         data.is_valid(raise_exception=True)
         alert = alerts.alert_resolve_by_key(
