@@ -1,7 +1,6 @@
 """The rota API under /api/v1/, the OpenAPI schema and its Swagger UI."""
 
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from teams import api_views
@@ -21,7 +20,7 @@ urlpatterns = [
     path("teams/<slug:slug>/schedule/", api_views.TeamScheduleView.as_view(), name="team-schedule"),
     path("teams/<slug:slug>/gaps/", api_views.TeamGapsView.as_view(), name="team-gaps"),
     path("oncall/", api_views.OnCallView.as_view(), name="oncall"),
-    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("schema/", api_views.SchemaView.as_view(), name="api-schema"),
+    path("docs/", api_views.SwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     *router.urls,
 ]

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework import exceptions, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -457,3 +458,23 @@ class OnCallView(APIView):
             oncall.update(selectors.oncall_with_next(team_ids=team_ids, at=instant))
         data = [oncall_payload(team, instants[team.timezone], oncall[team.pk]) for team in teams]
         return Response(OnCallSerializer(data, many=True).data)
+
+
+# --- The schema and its Swagger UI -----------------------------------------------------------------------
+
+
+class AuthenticateFirstMixin:
+    """Check the token before choosing the answer's format: a bad token is a 401 in the error shape whatever
+    the Accept header (the Swagger page would otherwise meet it while rendering its template)."""
+
+    def initial(self, request, *args, **kwargs):
+        self.perform_authentication(request)
+        super().initial(request, *args, **kwargs)
+
+
+class SchemaView(AuthenticateFirstMixin, SpectacularAPIView):
+    pass
+
+
+class SwaggerView(AuthenticateFirstMixin, SpectacularSwaggerView):
+    pass

@@ -20,6 +20,7 @@ from django.db.models import Exists, OuterRef, Q, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
+from roulette.celery import task_publish
 from teams import selectors
 from teams.models import Member, SupportNumber, Team
 from telephony.models import Call, DialAttempt, OutboundMessage, Voicemail
@@ -423,12 +424,15 @@ def _arrange_notification(voicemail: Voicemail) -> None:
     if voicemail.transcription_status or voicemail.duration_seconds == 0:
         voicemail_notify(voicemail=voicemail)
         return
-    try:
-        from telephony.tasks.voice import voicemail_notify_task
+    from telephony.tasks.voice import voicemail_notify_task
 
-        voicemail_notify_task.apply_async(args=[voicemail.pk], countdown=TRANSCRIPTION_WAIT_SECONDS, retry=False)
+    try:
+        scheduled = task_publish(voicemail_notify_task, args=[voicemail.pk], countdown=TRANSCRIPTION_WAIT_SECONDS)
     except Exception:
-        logger.warning("Could not schedule voicemail %s notice; notifying now", voicemail.pk, exc_info=True)
+        logger.warning("Could not schedule voicemail %s notice", voicemail.pk, exc_info=True)
+        scheduled = False
+    if not scheduled:
+        logger.warning("Could not schedule voicemail %s notice; notifying now", voicemail.pk)
         voicemail_notify(voicemail=voicemail)
 
 

@@ -16,6 +16,13 @@ from twilio.request_validator import RequestValidator
 logger = logging.getLogger(__name__)
 
 
+def signing_tokens() -> list[str]:
+    """The Auth Tokens a signature may be made with: stripped, and never an empty or blank one (a blank
+    key is one anybody can sign with)."""
+    tokens = (settings.TWILIO_AUTH_TOKEN, settings.TWILIO_AUTH_TOKEN_SECONDARY)
+    return [token.strip() for token in tokens if token and token.strip()]
+
+
 def signature_is_valid(request) -> bool:
     if not settings.TWILIO_VALIDATE_SIGNATURES:
         return True
@@ -23,7 +30,7 @@ def signature_is_valid(request) -> bool:
     if not signature:
         return False
     url = settings.PUBLIC_BASE_URL + request.get_full_path()
-    tokens = [t for t in (settings.TWILIO_AUTH_TOKEN, settings.TWILIO_AUTH_TOKEN_SECONDARY) if t]
+    tokens = signing_tokens()
     return any(RequestValidator(token).validate(url, request.POST, signature) for token in tokens)
 
 

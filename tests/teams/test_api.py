@@ -535,3 +535,54 @@ def test_calendar_url_is_shown_to_the_member_themself_and_to_leads(world):
     assert world.client("reader").get(f"/api/v1/teams/alpha/members/{world.lead.pk}/").json()["calendar_url"] is None
     with time_machine.travel(NOW, tick=False):
         assert APIClient().get(own.removeprefix("https://roulette.example.com")).status_code == 200
+
+
+def test_with_redis_down_the_api_answers_and_says_so_in_the_log(world, redis_server, caplog):
+    redis_server.stop()
+    reader = world.client("reader")
+    with time_machine.travel(NOW, tick=False):
+        oncall = reader.get("/api/v1/teams/alpha/oncall/")
+        everyone = reader.get("/api/v1/oncall/")
+    assert oncall.status_code == 200, oncall.content
+    assert oncall.json()["team"]["slug"] == "alpha"
+    assert everyone.status_code == 200
+    assert "The cache is unreachable" in caplog.text
+
+
+def test_errors_are_json_in_the_one_shape_whatever_went_wrong(world):
+    lead = world.client("lead")
+    deep = 50_000
+    for body in ('{"name": ' + "[" * deep + "]" * deep + "}", "[" * deep + "]" * deep, "{not json"):
+        response = lead.post("/api/v1/teams/alpha/members/", body, content_type="application/json")
+        assert response.status_code == 400, response.content[:200]
+        assert response.json()["error"]["code"] == "parse_error"
+        assert set(response.json()["error"]) == {"code", "message", "fields"}
+
+
+@pytest.mark.parametrize("path", ["/api/v1/docs/", "/api/v1/schema/"])
+@pytest.mark.parametrize("accept", ["application/json", "text/html", "*/*", "application/vnd.oai.openapi"])
+def test_docs_and_schema_answer_401_json_to_a_bad_token_whatever_the_accept_header(world, path, accept):
+    revoked = world.client("reader")
+    ApiToken.objects.filter(user=world.reader.user).update(revoked_at=NOW)
+    inactive = world.client("lead")
+    world.lead.user.is_active = False
+    world.lead.user.save()
+    garbage = APIClient()
+    garbage.credentials(HTTP_AUTHORIZATION="Token garbage")
+    for client in (garbage, revoked, inactive):
+        response = client.get(path, HTTP_ACCEPT=accept)
+        assert response.status_code == 401, (path, accept, response.content[:200])
+        assert response["Content-Type"].startswith("application/json")
+        assert response.json()["error"]["code"] == "authentication_failed"
+
+
+def test_an_unexpected_error_answers_500_in_the_error_shape_not_an_html_page(world, monkeypatch):
+    def broken(**kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("teams.selectors.oncall_with_next", broken)
+    client = world.client("reader")
+    client.raise_request_exception = False
+    response = client.get("/api/v1/teams/alpha/oncall/")
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "server_error"
