@@ -353,6 +353,15 @@ def voicemail_store(
         # Served by the fallback (no Call row yet): log the call now so the voicemail has its context.
         team = selectors.team_by_support_number(phone_number=to_number) if to_number else None
         call = _call_insert(Call(call_sid=call_sid, team=team, from_number=from_number, to_number=to_number))
+    if call is not None:
+        # Another RecordingSid for a call that already left its message: Twilio records once per call, so
+        # this is a replay or a forgery. Keep the first voicemail; notify nobody again.
+        earlier = Voicemail.objects.filter(call=call).first()
+        if earlier is not None:
+            logger.warning(
+                "Call %s already has voicemail %s: recording %s ignored", call_sid, earlier.pk, recording_sid
+            )
+            return earlier
     team = call.team if call else None
     try:
         with transaction.atomic():
@@ -367,8 +376,9 @@ def voicemail_store(
                 transcription_status=transcription_status,
             )
     except IntegrityError:
-        # The other callback of the same recording won the race: that one notifies.
-        return Voicemail.objects.get(recording_sid=recording_sid)
+        # The other callback of the same recording (or of the same call) won the race: that one notifies.
+        same = Q(recording_sid=recording_sid) | (Q(call=call) if call is not None else Q(pk__in=[]))
+        return Voicemail.objects.filter(same).first()
     if call is not None:
         Call.objects.filter(
             pk=call.pk, outcome__in=[Call.Outcome.IN_PROGRESS, Call.Outcome.ABANDONED, Call.Outcome.FAILED]

@@ -493,7 +493,7 @@ def test_get_requests_change_nothing(web, client, path):
 
 def test_huge_parameters_are_valid_twiml(web, client, clock):
     params = {
-        "CallSid": "CA" + "7" * 10_000,
+        "CallSid": "CA" + "7" * 32,
         "From": "+4917" + "1" * 10_000,
         "To": WEB_NUMBER,
         "CallStatus": "ringing" * 1000,
@@ -501,6 +501,11 @@ def test_huge_parameters_are_valid_twiml(web, client, clock):
     }
     root = check_twiml(post_signed(client, INCOMING, params))
     assert root.find("Dial/Number").text == web.primary.phone
+    # A CallSid of the wrong shape is no Twilio call (Twilio's ids are CA + 32 hex digits): safe TwiML,
+    # and nothing is written for it.
+    forged = check_twiml(post_signed(client, INCOMING, {**params, "CallSid": "CA" + "7" * 10_000}))
+    assert forged.find("Dial") is None
+    assert not Call.objects.filter(call_sid__startswith="CA" + "7" * 33).exists()
 
 
 # --- the incoming webhook's query budget on the paths added here ---

@@ -320,3 +320,78 @@ def test_with_the_broker_down_every_webhook_answers_within_a_second_and_loses_no
     notices = OutboundMessage.objects.filter(kind="voicemail")
     assert {m.to for m in notices} == {primary.phone, secondary.phone}
     assert {m.status for m in notices} == {"queued"}
+
+
+# --- Twilio ids have one shape; one voicemail per call ------------------------------------------------------
+
+GARBAGE_SIDS = ["-1", "1e309", "' OR 1=1 --", "CA" + "g" * 32, "CA" + "1" * 31, "XX" + "1" * 32, "ca" + "1" * 32]
+RECORDING = {"RecordingUrl": "https://api.twilio.com/2010-04-01/Accounts/AC0/Recordings/RE1", "RecordingDuration": "9"}
+
+
+@pytest.mark.parametrize("garbage", GARBAGE_SIDS)
+@pytest.mark.parametrize(
+    ("path", "name", "valid"),
+    [
+        (INCOMING, "CallSid", incoming_params()),
+        ("/telephony/voice/status/", "CallSid", {**incoming_params(), "CallStatus": "completed"}),
+        (
+            "/telephony/voice/recording/",
+            "RecordingSid",
+            {**incoming_params(), **RECORDING, "RecordingSid": "RE" + "5" * 32},
+        ),
+        (
+            "/telephony/voice/recording-status/",
+            "CallSid",
+            {**incoming_params(), **RECORDING, "RecordingSid": "RE" + "5" * 32, "RecordingStatus": "completed"},
+        ),
+        ("/telephony/voice/transcription/", "RecordingSid", {**incoming_params(), **RECORDING, "RecordingSid": "RE1"}),
+        (
+            "/telephony/voice/dial-result/?attempt=1",
+            "DialCallSid",
+            {**incoming_params(), "DialCallStatus": "completed"},
+        ),
+        ("/telephony/voice/accept/?attempt=1", "ParentCallSid", {"CallSid": "CA" + "6" * 32, "Digits": "1"}),
+        ("/telephony/voice/incoming/", "AccountSid", incoming_params()),
+        (
+            "/telephony/sms/incoming/",
+            "MessageSid",
+            {"MessageSid": "SM" + "1" * 32, "From": "+4917012345678", "Body": "WHO"},
+        ),
+    ],
+)
+def test_a_malformed_twilio_id_is_answered_safely_and_writes_nothing(client, team, path, name, valid, garbage):
+    with time_machine.travel(NOW, tick=False):
+        response = post_signed(client, path, {**valid, name: garbage})
+    assert response.status_code == 200
+    check_twiml(response)
+    assert not Call.objects.exists() and not Voicemail.objects.exists() and not OutboundMessage.objects.exists()
+
+
+def test_a_malformed_message_sid_in_a_status_callback_changes_nothing(client, team):
+    response = post_signed(
+        client, "/telephony/sms/status/", {"MessageSid": "' OR 1=1 --", "MessageStatus": "delivered"}
+    )
+    assert response.status_code == 204
+
+
+def test_another_recording_sid_for_the_same_call_makes_no_second_voicemail_or_notice(
+    client, team, django_capture_on_commit_callbacks
+):
+    call_sid = "CA" + "8" * 32
+    with time_machine.travel(NOW, tick=False):
+        post_signed(client, INCOMING, incoming_params(CallSid=call_sid))
+        for recording_sid in ("RE" + "8" * 32, "RE" + "9" * 32, "RE" + "a" * 32):
+            params = {**incoming_params(CallSid=call_sid), **RECORDING, "RecordingSid": recording_sid}
+            with django_capture_on_commit_callbacks(execute=True):
+                assert post_signed(client, "/telephony/voice/recording-status/", params).status_code == 200
+                post_signed(client, "/telephony/voice/recording/", params)
+                post_signed(
+                    client,
+                    "/telephony/voice/transcription/",
+                    {**params, "TranscriptionStatus": "completed", "TranscriptionText": "call me"},
+                )
+    voicemail = Voicemail.objects.get()
+    assert voicemail.recording_sid == "RE" + "8" * 32
+    notices = OutboundMessage.objects.filter(kind="voicemail")
+    assert notices.count() == 2  # primary and secondary, once each
+    assert len({m.to for m in notices}) == 2
