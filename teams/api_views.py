@@ -27,8 +27,10 @@ from teams.api_serializers import (
     ShiftSerializer,
     SupportNumberSerializer,
     TeamSerializer,
+    format_duration,
     parse_query_instant,
 )
+from teams.limits import MAX_SEGMENTS_PER_ROLE
 from teams.models import Member, Override, Rotation, RotationParticipant, Shift, SupportNumber, Team, TeamMembership
 
 MAX_WINDOW = dt.timedelta(days=366)
@@ -80,6 +82,22 @@ def query_window(request, *, tz: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
     if end - start > MAX_WINDOW:
         raise exceptions.ValidationError({"end": ["The window may span at most 366 days."]})
     return start, end
+
+
+def check_schedule_size(*, team: Team, start: dt.datetime, end: dt.datetime) -> None:
+    """400 (on `end`) when a rotation hands off more than MAX_SEGMENTS_PER_ROLE times in the window."""
+    for rotation, handoffs in selectors.rotations_handoffs_in(team=team, start=start, end=end):
+        if handoffs > MAX_SEGMENTS_PER_ROLE:
+            days = max(1, (MAX_SEGMENTS_PER_ROLE - 2) * rotation.shift_length // dt.timedelta(days=1))
+            raise exceptions.ValidationError(
+                {
+                    "end": [
+                        f"This window holds about {handoffs} {rotation.role} shifts of "
+                        f"{format_duration(rotation.shift_length)}; one request shows at most "
+                        f"{MAX_SEGMENTS_PER_ROLE} per role: ask for at most {days} days at a time."
+                    ]
+                }
+            )
 
 
 # --- Output shapes (plain data from selector results) ----------------------------------------------------
@@ -403,6 +421,7 @@ class TeamScheduleView(TeamScopedMixin, APIView):
     )
     def get(self, request, slug: str):
         start, end = query_window(request, tz=self.team.tz)
+        check_schedule_size(team=self.team, start=start, end=end)
         schedule, members = selectors.team_schedule_with_members(team=self.team, start=start, end=end)
         data = {"team": team_ref(self.team), "start": start, "end": end}
         for role, segments in schedule.items():
@@ -421,6 +440,7 @@ class TeamGapsView(TeamScopedMixin, APIView):
     )
     def get(self, request, slug: str):
         start, end = query_window(request, tz=self.team.tz)
+        check_schedule_size(team=self.team, start=start, end=end)
         gaps = selectors.team_gaps(team=self.team, start=start, end=end)
         data = {"team": team_ref(self.team), "start": start, "end": end}
         for role, segments in gaps.items():

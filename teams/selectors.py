@@ -13,7 +13,17 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from teams import rota
-from teams.models import Member, Override, Role, RotationParticipant, Shift, SupportNumber, Team, TeamMembership
+from teams.models import (
+    Member,
+    Override,
+    Role,
+    Rotation,
+    RotationParticipant,
+    Shift,
+    SupportNumber,
+    Team,
+    TeamMembership,
+)
 
 ROLES = (Role.PRIMARY, Role.SECONDARY)
 NEXT_LOOKAHEAD = dt.timedelta(days=120)
@@ -185,6 +195,13 @@ def team_schedule(*, team: Team, start: dt.datetime, end: dt.datetime) -> dict[s
 def team_schedule_with_members(*, team: Team, start: dt.datetime, end: dt.datetime):
     schedules, members = schedules_for_teams(team_ids=[team.pk], start=start, end=end)
     return {role: schedules[(team.pk, role)] for role in ROLES}, members
+
+
+def rotations_handoffs_in(*, team: Team, start: dt.datetime, end: dt.datetime) -> list[tuple[Rotation, int]]:
+    """Each rotation of the team with (an upper bound of) its hand-offs in [start, end): one query, no
+    projection, so a window too large to compute is refused before it is computed."""
+    window = end - start
+    return [(rotation, window // rotation.shift_length + 2) for rotation in Rotation.objects.filter(team=team)]
 
 
 def team_gaps(*, team: Team, start: dt.datetime, end: dt.datetime) -> dict[str, list[rota.Segment]]:

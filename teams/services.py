@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from teams import rota
 from teams.errors import RotaError
+from teams.limits import MAX_ROTATION_MEMBERS
 from teams.models import (
     Member,
     Override,
@@ -131,6 +132,10 @@ def support_number_create(*, team: Team, phone_number: str, sms_enabled: bool = 
 def _check_participants(team: Team, member_ids: Sequence[int]) -> None:
     if not member_ids:
         raise RotaError("A rotation needs at least one member.", field="members")
+    if len(member_ids) > MAX_ROTATION_MEMBERS:
+        raise RotaError(
+            f"A rotation has at most {MAX_ROTATION_MEMBERS} places, not {len(member_ids)}.", field="members"
+        )
     known = set(TeamMembership.objects.filter(team=team, member_id__in=member_ids).values_list("member_id", flat=True))
     strangers = [m for m in member_ids if m not in known]
     if strangers:

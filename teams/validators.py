@@ -6,6 +6,8 @@ import zoneinfo
 import phonenumbers
 from django.core.exceptions import ValidationError
 
+from teams.limits import MAX_ALLOWED_CALLERS
+
 
 def phone_normalize(value: str) -> str:
     """Return `value` as E.164 (+ and digits), or raise ValidationError with a readable message."""
@@ -59,6 +61,8 @@ def validate_timezone(value: str) -> None:
 def validate_phone_list(value: list) -> None:
     if not isinstance(value, list):
         raise ValidationError("Give a list of phone numbers in E.164 form.", code="invalid_phone")
+    if len(value) > MAX_ALLOWED_CALLERS:
+        raise ValidationError(f"At most {MAX_ALLOWED_CALLERS} numbers, not {len(value)}.", code="too_many")
     for item in value:
         if not isinstance(item, str):
             raise ValidationError("Give a list of phone numbers in E.164 form.", code="invalid_phone")
