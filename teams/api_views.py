@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import OuterRef, Prefetch, Subquery
 from django.utils import timezone
 from django.utils.functional import cached_property
+from django.utils.translation import gettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -92,9 +93,17 @@ def check_schedule_size(*, team: Team, start: dt.datetime, end: dt.datetime) -> 
             raise exceptions.ValidationError(
                 {
                     "end": [
-                        f"This window holds about {handoffs} {rotation.role} shifts of "
-                        f"{format_duration(rotation.shift_length)}; one request shows at most "
-                        f"{MAX_SEGMENTS_PER_ROLE} per role: ask for at most {days} days at a time."
+                        gettext(
+                            "This window holds about %(count)d %(role)s shifts of %(length)s; one request shows "
+                            "at most %(limit)d per role: ask for at most %(days)d days at a time."
+                        )
+                        % {
+                            "count": handoffs,
+                            "role": rotation.role,
+                            "length": format_duration(rotation.shift_length),
+                            "limit": MAX_SEGMENTS_PER_ROLE,
+                            "days": days,
+                        }
                     ]
                 }
             )

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
 
 from teams.limits import MIN_SHIFT_LENGTH
 from teams.validators import validate_e164, validate_phone_list, validate_timezone
@@ -198,7 +199,7 @@ class Rotation(models.Model):
         if self.start_date is not None and not 1970 <= self.start_date.year <= 2999:
             raise ValidationError({"start_date": "Give a start between the years 1970 and 2999."})
         if self.shift_length is not None and self.shift_length < MIN_SHIFT_LENGTH:
-            raise ValidationError({"shift_length": "A shift lasts at least an hour (PT1H)."})
+            raise ValidationError({"shift_length": gettext("A shift lasts at least an hour (PT1H).")})
         if self.shift_length is not None and self.shift_length > dt.timedelta(days=366):
             raise ValidationError({"shift_length": "A shift lasts at most a year (P366D)."})
 

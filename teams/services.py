@@ -11,6 +11,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from teams import rota
 from teams.errors import RotaError
@@ -134,7 +135,9 @@ def _check_participants(team: Team, member_ids: Sequence[int]) -> None:
         raise RotaError("A rotation needs at least one member.", field="members")
     if len(member_ids) > MAX_ROTATION_MEMBERS:
         raise RotaError(
-            f"A rotation has at most {MAX_ROTATION_MEMBERS} places, not {len(member_ids)}.", field="members"
+            gettext("A rotation has at most %(limit)d places, not %(count)d.")
+            % {"limit": MAX_ROTATION_MEMBERS, "count": len(member_ids)},
+            field="members",
         )
     known = set(TeamMembership.objects.filter(team=team, member_id__in=member_ids).values_list("member_id", flat=True))
     strangers = [m for m in member_ids if m not in known]

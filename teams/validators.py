@@ -5,6 +5,7 @@ import zoneinfo
 
 import phonenumbers
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 
 from teams.limits import MAX_ALLOWED_CALLERS
 
@@ -62,7 +63,10 @@ def validate_phone_list(value: list) -> None:
     if not isinstance(value, list):
         raise ValidationError("Give a list of phone numbers in E.164 form.", code="invalid_phone")
     if len(value) > MAX_ALLOWED_CALLERS:
-        raise ValidationError(f"At most {MAX_ALLOWED_CALLERS} numbers, not {len(value)}.", code="too_many")
+        raise ValidationError(
+            gettext("At most %(limit)d numbers, not %(count)d.") % {"limit": MAX_ALLOWED_CALLERS, "count": len(value)},
+            code="too_many",
+        )
     for item in value:
         if not isinstance(item, str):
             raise ValidationError("Give a list of phone numbers in E.164 form.", code="invalid_phone")
