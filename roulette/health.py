@@ -1,17 +1,60 @@
+"""GET /healthz: which part is down. JSON naming the database, the broker and beat; 503 when one is down.
+
+Cheap enough to poll every few seconds: one `SELECT`, one broker connection with a 0.1 s timeout, and one
+indexed read of django-celery-beat's own bookkeeping.
+"""
+
+import datetime as dt
+
 from django.db import connection
 from django.http import JsonResponse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from roulette.celery import broker_check
 
-@never_cache
-@require_GET
-def healthz(request):
-    """200 when the database answers, 503 when it does not."""
+# Beat runs several tasks every minute and django-celery-beat writes their last run at most every three
+# minutes: a newest run older than this means beat is not running.
+BEAT_STALE_AFTER = dt.timedelta(minutes=10)
+
+
+def _database() -> str:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except Exception:
-        return JsonResponse({"status": "unavailable", "database": "down"}, status=503)
-    return JsonResponse({"status": "ok", "database": "up"})
+        return "down"
+    return "up"
+
+
+def _beat() -> tuple[str, dt.datetime | None]:
+    """ "up", "down", or "unknown" (no periodic task has run yet: a fresh install whose beat is starting)."""
+    from django_celery_beat.models import PeriodicTask
+
+    try:
+        last_run_at = (
+            PeriodicTask.objects.filter(enabled=True, last_run_at__isnull=False)
+            .order_by("-last_run_at")
+            .values_list("last_run_at", flat=True)
+            .first()
+        )
+    except Exception:
+        return "unknown", None
+    if last_run_at is None:
+        return "unknown", None
+    return ("up" if timezone.now() - last_run_at <= BEAT_STALE_AFTER else "down"), last_run_at
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    """200 when every part answers; 503, naming the part, when the database, the broker or beat is down."""
+    database = _database()
+    broker = "up" if broker_check() else "down"
+    beat, beat_last_run_at = ("unknown", None) if database == "down" else _beat()
+    parts = {"database": database, "broker": broker, "beat": beat}
+    is_down = "down" in parts.values()
+    body = {"status": "unavailable" if is_down else "ok", **parts, "beat_last_run_at": beat_last_run_at}
+    return JsonResponse(body, status=503 if is_down else 200)

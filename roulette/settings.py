@@ -37,7 +37,14 @@ def env_switch(name: str, *, default: bool) -> bool:
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 
-SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+
+def env_secret(name: str) -> str:
+    """A token or key: surrounding whitespace (a stray space or newline in .env) is not part of it, and an
+    empty or whitespace-only value means "not set", never a key that anyone can sign with."""
+    return env.str(name, default="").strip()
+
+
+SECRET_KEY = env_secret("DJANGO_SECRET_KEY")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
@@ -141,10 +148,18 @@ STORAGES = {
 }
 
 # --- Redis: Celery broker and cache. Unset: an embedded filesystem broker and a local-memory cache.
-REDIS_URL = env.str("REDIS_URL", default="")
+REDIS_URL = env.str("REDIS_URL", default="").strip()
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # The cache only holds API rate counters: a Redis that is down or slow must cost a request a fraction
+    # of a second, not hang it (the throttle then counts in the process instead, teams.authentication).
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 0.1, "socket_timeout": 0.5},
+        }
+    }
 else:
     _broker_dir = VAR_DIR / "broker"
     CELERY_BROKER_URL = "filesystem://"
@@ -164,15 +179,16 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # A publish must not hang a request or a beat tick when the broker is down: fail fast, the outbox
-# sweep sends later.
+# sweep sends later. Requests publish through roulette.celery.task_publish (one 0.1 s attempt); this
+# timeout is for the worker's and beat's own connections.
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_PUBLISH_RETRY = False
 
 # --- Twilio
-TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
-TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
-TWILIO_AUTH_TOKEN_SECONDARY = env.str("TWILIO_AUTH_TOKEN_SECONDARY", default="")
+TWILIO_ACCOUNT_SID = env_secret("TWILIO_ACCOUNT_SID")
+TWILIO_AUTH_TOKEN = env_secret("TWILIO_AUTH_TOKEN")
+TWILIO_AUTH_TOKEN_SECONDARY = env_secret("TWILIO_AUTH_TOKEN_SECONDARY")
 TWILIO_SMS_FROM = env.str("TWILIO_SMS_FROM", default="")
 TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="").rstrip("/")
 # Only an explicit TWILIO_VALIDATE_SIGNATURES=false switches the webhook signature check off (DEBUG never
@@ -204,6 +220,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "teams.api_pagination.Pagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "teams.api_errors.exception_handler",
+    "DEFAULT_PARSER_CLASSES": [
+        "teams.api_errors.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_THROTTLE_CLASSES": ["teams.authentication.TokenRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"token": env.str("API_RATE_LIMIT", default="1000/hour")},
 }

@@ -17,3 +17,4 @@ urlpatterns = [
 ]
 
 handler404 = "roulette.errors.not_found"
+handler500 = "roulette.errors.server_failed"

@@ -1,13 +1,20 @@
 """One JSON error shape for the API: {"error": {"code", "message", "fields": {name: [messages]}}}."""
 
+import logging
+
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from rest_framework import exceptions, status
+from django.utils.translation import gettext
+from rest_framework import exceptions, parsers, status
+from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
+from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from teams.errors import RotaError
+
+logger = logging.getLogger(__name__)
 
 
 def _fields(detail) -> dict:
@@ -43,7 +50,13 @@ def exception_handler(exc, context):
             exc = exceptions.ValidationError({"non_field_errors": exc.messages})
     response = drf_exception_handler(exc, context)
     if response is None:
-        return None
+        # Anything unexpected: logged with its traceback, answered in the error shape (never an HTML page).
+        request = context.get("request")
+        logger.error("Unexpected API error on %s", getattr(request, "path", "?"), exc_info=exc)
+        response = Response(status=status.HTTP_500_INTERNAL_SERVER_ERROR)
+        response.data = server_error_body()
+        _answer_in_json(context)
+        return response
     detail = response.data
     if isinstance(exc, exceptions.ValidationError):
         fields = _fields(detail) if isinstance(detail, dict) else {"non_field_errors": [str(d) for d in detail]}
@@ -65,7 +78,35 @@ def exception_handler(exc, context):
         code = getattr(getattr(exc, "detail", None), "code", None) or getattr(exc, "default_code", "error")
         body = {"error": {"code": str(code), "message": str(message), "fields": {}}}
     response.data = body
+    _answer_in_json(context)
     return response
+
+
+def server_error_body() -> dict:
+    message = gettext("Something went wrong on our side; it was logged. Try again later.")
+    return {"error": {"code": "server_error", "message": message, "fields": {}}}
+
+
+def _answer_in_json(context) -> None:
+    """Errors are JSON whatever was negotiated for the answer (the Swagger page's HTML template, the schema's
+    YAML): only the browsable API keeps its page, which shows the same JSON body."""
+    request = context.get("request")
+    renderer = getattr(request, "accepted_renderer", None)
+    if request is None or isinstance(renderer, JSONRenderer | BrowsableAPIRenderer):
+        return
+    request.accepted_renderer = JSONRenderer()
+    request.accepted_media_type = "application/json"
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser, with a body nested too deeply for Python's parser answered 400 like any bad JSON
+    (json raises RecursionError there, which is no ValueError)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError as exc:
+            raise exceptions.ParseError(gettext("JSON parse error - the body is nested too deeply.")) from exc
 
 
 ERROR_SCHEMA = {

@@ -11,6 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from teams import calendar, rota
+from teams.limits import MAX_ALLOWED_CALLERS, MAX_ROTATION_MEMBERS
 from teams.models import Member, Override, Role, Rotation, Shift, SupportNumber, Team, TeamMembership
 
 SOURCES = (rota.SHIFT, rota.OVERRIDE)
@@ -143,7 +144,8 @@ class TeamMemberField(serializers.PrimaryKeyRelatedField):
 
 class TeamSerializer(serializers.ModelSerializer):
     allowed_callers = serializers.ListField(
-        child=serializers.CharField(),
+        child=serializers.CharField(max_length=32),
+        max_length=MAX_ALLOWED_CALLERS,
         required=False,
         help_text="E.164 numbers allowed to call; empty means everyone.",
     )
@@ -227,6 +229,7 @@ class RotationSerializer(serializers.ModelSerializer):
     members = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
         allow_empty=False,
+        max_length=MAX_ROTATION_MEMBERS,
         help_text="Member ids in rotation order; they must belong to the team.",
     )
     start = LocalWallTimeField(help_text="First hand-off, local wall-clock time in the team's time zone.")

@@ -3,7 +3,6 @@
 from functools import wraps
 
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from teams import api_views
@@ -43,12 +42,12 @@ urlpatterns = [
     path("teams/<slug:slug>/schedule/", api_views.TeamScheduleView.as_view(), name="team-schedule"),
     path("teams/<slug:slug>/gaps/", api_views.TeamGapsView.as_view(), name="team-gaps"),
     path("oncall/", api_views.OnCallView.as_view(), name="oncall"),
-    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", same_origin_only(SpectacularSwaggerView.as_view(url_name="api-schema")), name="api-docs"),
+    path("schema/", api_views.SchemaView.as_view(), name="api-schema"),
+    path("docs/", same_origin_only(api_views.SwaggerView.as_view(url_name="api-schema")), name="api-docs"),
     # drf-spectacular's ReDoc page, less its Google Fonts links.
     path(
         "redoc/",
-        same_origin_only(SpectacularRedocView.as_view(url_name="api-schema", template_name="api/redoc.html")),
+        same_origin_only(api_views.RedocView.as_view(url_name="api-schema", template_name="api/redoc.html")),
         name="api-redoc",
     ),
     *router.urls,

@@ -8,13 +8,15 @@ from zoneinfo import ZoneInfo
 from django.db.models import OuterRef, Prefetch, Subquery
 from django.utils import timezone
 from django.utils.functional import cached_property
+from django.utils.translation import gettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework import exceptions, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from teams import api_filters, selectors, services
+from teams import api_filters, rota, selectors, services
 from teams.api_permissions import IsPerson, require_lead, require_superuser, team_for_request
 from teams.api_serializers import (
     GapsSerializer,
@@ -28,6 +30,7 @@ from teams.api_serializers import (
     TeamSerializer,
     parse_query_instant,
 )
+from teams.limits import MAX_SEGMENTS_PER_ROLE
 from teams.models import Member, Override, Rotation, RotationParticipant, Shift, SupportNumber, Team, TeamMembership
 
 MAX_WINDOW = dt.timedelta(days=366)
@@ -79,6 +82,30 @@ def query_window(request, *, tz: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
     if end - start > MAX_WINDOW:
         raise exceptions.ValidationError({"end": ["The window may span at most 366 days."]})
     return start, end
+
+
+def check_schedule_size(*, team: Team, start: dt.datetime, end: dt.datetime) -> None:
+    """400 (on `end`) when a rotation hands off more than MAX_SEGMENTS_PER_ROLE times in the window."""
+    for rotation, handoffs in selectors.rotations_handoffs_in(team=team, start=start, end=end):
+        if handoffs > MAX_SEGMENTS_PER_ROLE:
+            days = max(1, (MAX_SEGMENTS_PER_ROLE - 2) * rotation.shift_length // dt.timedelta(days=1))
+            raise exceptions.ValidationError(
+                {
+                    "end": [
+                        gettext(
+                            "This window holds about %(count)d %(role)s shifts of %(length)s; one request shows "
+                            "at most %(limit)d per role: ask for at most %(days)d days at a time."
+                        )
+                        % {
+                            "count": handoffs,
+                            "role": rotation.role,
+                            "length": rota.format_duration(rotation.shift_length),
+                            "limit": MAX_SEGMENTS_PER_ROLE,
+                            "days": days,
+                        }
+                    ]
+                }
+            )
 
 
 # --- Output shapes (plain data from selector results) ----------------------------------------------------
@@ -413,6 +440,7 @@ class TeamScheduleView(TeamScopedMixin, APIView):
     )
     def get(self, request, slug: str):
         start, end = query_window(request, tz=self.team.tz)
+        check_schedule_size(team=self.team, start=start, end=end)
         schedule, members = selectors.team_schedule_with_members(team=self.team, start=start, end=end)
         data = {"team": team_ref(self.team), "start": start, "end": end}
         for role, segments in schedule.items():
@@ -431,6 +459,7 @@ class TeamGapsView(TeamScopedMixin, APIView):
     )
     def get(self, request, slug: str):
         start, end = query_window(request, tz=self.team.tz)
+        check_schedule_size(team=self.team, start=start, end=end)
         gaps = selectors.team_gaps(team=self.team, start=start, end=end)
         data = {"team": team_ref(self.team), "start": start, "end": end}
         for role, segments in gaps.items():
@@ -468,3 +497,27 @@ class OnCallView(APIView):
             oncall.update(selectors.oncall_with_next(team_ids=team_ids, at=instant))
         data = [oncall_payload(team, instants[team.timezone], oncall[team.pk]) for team in teams]
         return Response(OnCallSerializer(data, many=True).data)
+
+
+# --- The schema and its Swagger UI -----------------------------------------------------------------------
+
+
+class AuthenticateFirstMixin:
+    """Check the token before choosing the answer's format: a bad token is a 401 in the error shape whatever
+    the Accept header (the Swagger page would otherwise meet it while rendering its template)."""
+
+    def initial(self, request, *args, **kwargs):
+        self.perform_authentication(request)
+        super().initial(request, *args, **kwargs)
+
+
+class SchemaView(AuthenticateFirstMixin, SpectacularAPIView):
+    pass
+
+
+class SwaggerView(AuthenticateFirstMixin, SpectacularSwaggerView):
+    pass
+
+
+class RedocView(AuthenticateFirstMixin, SpectacularRedocView):
+    pass

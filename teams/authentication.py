@@ -1,14 +1,19 @@
 """API tokens: `Authorization: Token <key>`, stored as SHA-256 hashes, revocable, rate-limited per token."""
 
 import hashlib
+import logging
 import secrets
+import time
 
+from django.core.cache.backends.locmem import LocMemCache
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, throttling
 from rest_framework.settings import api_settings
 
 from teams.models import ApiToken
+
+logger = logging.getLogger(__name__)
 
 
 def token_new() -> str:
@@ -73,10 +78,36 @@ class HashedTokenAuthentication(authentication.BaseAuthentication):
         return self.keyword
 
 
+# Where the throttle counts while the shared cache (Redis) is unreachable: this process's memory. The limit
+# then holds per web worker instead of across them, which is looser but still a limit, and the API keeps
+# answering (a monitor's alert must not be refused because the rate counter is down).
+_FALLBACK_CACHE = LocMemCache("throttle-fallback", {"MAX_ENTRIES": 10_000})
+_WARN_EVERY_SECONDS = 60.0
+_last_warning_at = 0.0
+
+
+def _warn_cache_down(exc: Exception) -> None:
+    global _last_warning_at
+    if time.monotonic() - _last_warning_at >= _WARN_EVERY_SECONDS:
+        _last_warning_at = time.monotonic()
+        logger.warning("The cache is unreachable (%s): API rate limits are counted per process for now", exc)
+
+
 class TokenRateThrottle(throttling.SimpleRateThrottle):
-    """A per-token (else per-user, else per-address) request rate, from API_RATE_LIMIT."""
+    """A per-token (else per-user, else per-address) request rate, from API_RATE_LIMIT.
+
+    Fails open to a per-process count when the cache is down (logged at most once a minute).
+    """
 
     scope = "token"
+
+    def allow_request(self, request, view):
+        try:
+            return super().allow_request(request, view)
+        except Exception as exc:  # redis-py's errors: the shared cache is down or too slow
+            _warn_cache_down(exc)
+            self.cache = _FALLBACK_CACHE
+            return super().allow_request(request, view)
 
     def get_rate(self):
         # Read at request time (not at import) so a changed API_RATE_LIMIT setting takes effect.

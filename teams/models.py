@@ -9,8 +9,10 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
 
 from teams import rota
+from teams.limits import MIN_SHIFT_LENGTH
 from teams.validators import validate_e164, validate_phone_list, validate_timezone
 
 
@@ -219,8 +221,8 @@ class Rotation(models.Model):
             raise ValidationError(
                 {"start_date": f"Give a start between the years {rota.MIN_YEAR} and {rota.MAX_YEAR}."}
             )
-        if self.shift_length is not None and self.shift_length < dt.timedelta(minutes=15):
-            raise ValidationError({"shift_length": "A shift lasts at least 15 minutes (PT15M)."})
+        if self.shift_length is not None and self.shift_length < MIN_SHIFT_LENGTH:
+            raise ValidationError({"shift_length": gettext("A shift lasts at least an hour (PT1H).")})
         if self.shift_length is not None and self.shift_length > dt.timedelta(days=366):
             raise ValidationError({"shift_length": "A shift lasts at most a year (P366D)."})
 

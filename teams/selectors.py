@@ -183,6 +183,13 @@ def team_schedule_with_members(*, team: Team, start: dt.datetime, end: dt.dateti
     return {role: schedules[(team.pk, role)] for role in ROLES}, members
 
 
+def rotations_handoffs_in(*, team: Team, start: dt.datetime, end: dt.datetime) -> list[tuple[Rotation, int]]:
+    """Each rotation of the team with (an upper bound of) its hand-offs in [start, end): one query, no
+    projection, so a window too large to compute is refused before it is computed."""
+    window = end - start
+    return [(rotation, window // rotation.shift_length + 2) for rotation in Rotation.objects.filter(team=team)]
+
+
 def team_gaps(*, team: Team, start: dt.datetime, end: dt.datetime) -> dict[str, list[rota.Segment]]:
     return {role: rota.gaps(segments) for role, segments in team_schedule(team=team, start=start, end=end).items()}
 

@@ -14,10 +14,12 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext
 
 from teams import rota, selectors
 from teams.authentication import token_hash, token_new
 from teams.errors import RotaError
+from teams.limits import MAX_ROTATION_MEMBERS
 from teams.models import (
     ApiToken,
     Member,
@@ -190,6 +192,12 @@ def support_number_create(*, team: Team, phone_number: str, sms_enabled: bool = 
 def _check_participants(team: Team, member_ids: Sequence[int]) -> None:
     if not member_ids:
         raise RotaError("A rotation needs at least one member.", field="members")
+    if len(member_ids) > MAX_ROTATION_MEMBERS:
+        raise RotaError(
+            gettext("A rotation has at most %(limit)d places, not %(count)d.")
+            % {"limit": MAX_ROTATION_MEMBERS, "count": len(member_ids)},
+            field="members",
+        )
     known = set(TeamMembership.objects.filter(team=team, member_id__in=member_ids).values_list("member_id", flat=True))
     strangers = [m for m in member_ids if m not in known]
     if strangers:

@@ -5,6 +5,9 @@ import zoneinfo
 
 import phonenumbers
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
+
+from teams.limits import MAX_ALLOWED_CALLERS
 
 
 def phone_normalize(value: str) -> str:
@@ -59,6 +62,11 @@ def validate_timezone(value: str) -> None:
 def validate_phone_list(value: list) -> None:
     if not isinstance(value, list):
         raise ValidationError("Give a list of phone numbers in E.164 form.", code="invalid_phone")
+    if len(value) > MAX_ALLOWED_CALLERS:
+        raise ValidationError(
+            gettext("At most %(limit)d numbers, not %(count)d.") % {"limit": MAX_ALLOWED_CALLERS, "count": len(value)},
+            code="too_many",
+        )
     for item in value:
         if not isinstance(item, str):
             raise ValidationError("Give a list of phone numbers in E.164 form.", code="invalid_phone")

@@ -11,8 +11,14 @@ class TelephonyConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from telephony.webhooks import signing_tokens
+
         if not settings.TWILIO_VALIDATE_SIGNATURES:
             logger.warning(
                 "TWILIO_VALIDATE_SIGNATURES=false: Twilio webhook signatures are NOT checked. "
                 "Anyone can post fake calls and messages. Never run production like this."
+            )
+        elif not signing_tokens():
+            logger.warning(
+                "TWILIO_AUTH_TOKEN is not set (or blank): every Twilio webhook is refused with 403 until it is."
             )

@@ -20,6 +20,7 @@ from django.db.models import Exists, OuterRef, Q, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
+from roulette.celery import task_publish
 from teams import selectors
 from teams.models import Member, SupportNumber, Team
 from telephony.models import Call, DialAttempt, OutboundMessage, Voicemail
@@ -352,6 +353,15 @@ def voicemail_store(
         # Served by the fallback (no Call row yet): log the call now so the voicemail has its context.
         team = selectors.team_by_support_number(phone_number=to_number) if to_number else None
         call = _call_insert(Call(call_sid=call_sid, team=team, from_number=from_number, to_number=to_number))
+    if call is not None:
+        # Another RecordingSid for a call that already left its message: Twilio records once per call, so
+        # this is a replay or a forgery. Keep the first voicemail; notify nobody again.
+        earlier = Voicemail.objects.filter(call=call).first()
+        if earlier is not None:
+            logger.warning(
+                "Call %s already has voicemail %s: recording %s ignored", call_sid, earlier.pk, recording_sid
+            )
+            return earlier
     team = call.team if call else None
     try:
         with transaction.atomic():
@@ -366,8 +376,9 @@ def voicemail_store(
                 transcription_status=transcription_status,
             )
     except IntegrityError:
-        # The other callback of the same recording won the race: that one notifies.
-        return Voicemail.objects.get(recording_sid=recording_sid)
+        # The other callback of the same recording (or of the same call) won the race: that one notifies.
+        same = Q(recording_sid=recording_sid) | (Q(call=call) if call is not None else Q(pk__in=[]))
+        return Voicemail.objects.filter(same).first()
     if call is not None:
         Call.objects.filter(
             pk=call.pk, outcome__in=[Call.Outcome.IN_PROGRESS, Call.Outcome.ABANDONED, Call.Outcome.FAILED]
@@ -423,12 +434,15 @@ def _arrange_notification(voicemail: Voicemail) -> None:
     if voicemail.transcription_status or voicemail.duration_seconds == 0:
         voicemail_notify(voicemail=voicemail)
         return
-    try:
-        from telephony.tasks.voice import voicemail_notify_task
+    from telephony.tasks.voice import voicemail_notify_task
 
-        voicemail_notify_task.apply_async(args=[voicemail.pk], countdown=TRANSCRIPTION_WAIT_SECONDS, retry=False)
+    try:
+        scheduled = task_publish(voicemail_notify_task, args=[voicemail.pk], countdown=TRANSCRIPTION_WAIT_SECONDS)
     except Exception:
-        logger.warning("Could not schedule voicemail %s notice; notifying now", voicemail.pk, exc_info=True)
+        logger.warning("Could not schedule voicemail %s notice", voicemail.pk, exc_info=True)
+        scheduled = False
+    if not scheduled:
+        logger.warning("Could not schedule voicemail %s notice; notifying now", voicemail.pk)
         voicemail_notify(voicemail=voicemail)
 
 

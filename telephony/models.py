@@ -136,6 +136,12 @@ class Voicemail(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["team", "-created_at"], name="voicemail_team_created")]
+        # One <Record> per call, so one voicemail (and one notice) per call, whatever the callbacks say.
+        constraints = [
+            models.UniqueConstraint(
+                fields=["call"], condition=models.Q(call__isnull=False), name="voicemail_one_per_call"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"Voicemail from {self.from_number} ({self.recording_sid})"

@@ -26,6 +26,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from roulette.celery import task_publish
 from teams import services
 from teams.models import Member, Team
 from telephony.backends import (
@@ -73,11 +74,11 @@ __all__ = [
 
 
 def _enqueue(message_id: int) -> None:
-    """Publish the delivery task; a broker outage leaves the row queued for the sweep."""
+    """Publish the delivery task (one fast attempt); a broker outage leaves the row queued for the sweep."""
     from telephony.tasks.sms import sms_deliver
 
     try:
-        sms_deliver.apply_async(args=[message_id], retry=False)
+        task_publish(sms_deliver, args=[message_id])
     except Retry:
         pass  # eager mode with propagation (tests): Celery re-raises the task's own retry; not a broker problem
     except Exception:

@@ -18,6 +18,8 @@ from django.urls import reverse
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
+from telephony.webhooks import malformed_sid
+
 logger = logging.getLogger(__name__)
 
 # Twilio transcribes recordings of up to 2 minutes only; a longer limit would silently lose the transcript.
@@ -177,7 +179,9 @@ def sms_reply(text: str | None) -> MessagingResponse:
 
 
 def safe_twiml(on_error):
-    """Never a 500 to Twilio: any exception is logged and the caller gets `on_error()` TwiML instead.
+    """Never a 500 to Twilio: any exception is logged and the caller gets `on_error()` TwiML instead. So
+    does a request carrying a malformed Twilio id (CallSid, RecordingSid, ...), before the view writes
+    anything: Twilio never sends one.
 
     Sits inside @twilio_webhook, so a bad signature is still a 403.
     """
@@ -185,6 +189,10 @@ def safe_twiml(on_error):
     def decorator(view):
         @functools.wraps(view)
         def wrapper(request, *args, **kwargs):
+            bad = malformed_sid(request.POST)
+            if bad:
+                logger.warning("Webhook %s with a malformed %s: answered, nothing written", request.path, bad)
+                return response(on_error())
             try:
                 return view(request, *args, **kwargs)
             except Exception:

@@ -6,6 +6,7 @@ requested, rebuilt here from PUBLIC_BASE_URL (behind a TLS proxy Django sees htt
 
 import functools
 import logging
+import re
 
 from django.conf import settings
 from django.http import HttpResponseForbidden
@@ -15,6 +16,40 @@ from twilio.request_validator import RequestValidator
 
 logger = logging.getLogger(__name__)
 
+# Twilio's identifiers are two letters naming the kind and 32 hex digits
+# (https://www.twilio.com/docs/glossary/what-is-a-sid). MM is an MMS's MessageSid.
+SID_PREFIXES = {
+    "AccountSid": ("AC",),
+    "CallSid": ("CA",),
+    "ParentCallSid": ("CA",),
+    "DialCallSid": ("CA",),
+    "RecordingSid": ("RE",),
+    "TranscriptionSid": ("TR",),
+    "MessageSid": ("SM", "MM"),
+    "SmsSid": ("SM", "MM"),
+    "SmsMessageSid": ("SM", "MM"),
+}
+_SID = re.compile(r"[A-Z]{2}[0-9a-fA-F]{32}")
+
+
+def malformed_sid(params) -> str | None:
+    """The name of the first Twilio id in the request that does not have its kind's shape, or None.
+
+    An absent or empty id is not malformed here: each view decides what a missing one means.
+    """
+    for name, prefixes in SID_PREFIXES.items():
+        for value in params.getlist(name):
+            if value and not (_SID.fullmatch(value) and value[:2] in prefixes):
+                return name
+    return None
+
+
+def signing_tokens() -> list[str]:
+    """The Auth Tokens a signature may be made with: stripped, and never an empty or blank one (a blank
+    key is one anybody can sign with)."""
+    tokens = (settings.TWILIO_AUTH_TOKEN, settings.TWILIO_AUTH_TOKEN_SECONDARY)
+    return [token.strip() for token in tokens if token and token.strip()]
+
 
 def signature_is_valid(request) -> bool:
     if not settings.TWILIO_VALIDATE_SIGNATURES:
@@ -23,7 +58,7 @@ def signature_is_valid(request) -> bool:
     if not signature:
         return False
     url = settings.PUBLIC_BASE_URL + request.get_full_path()
-    tokens = [t for t in (settings.TWILIO_AUTH_TOKEN, settings.TWILIO_AUTH_TOKEN_SECONDARY) if t]
+    tokens = signing_tokens()
     return any(RequestValidator(token).validate(url, request.POST, signature) for token in tokens)
 
 

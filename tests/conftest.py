@@ -5,6 +5,13 @@ so in their `pytestmark`). A test that enqueues a task without asking for it fai
 go to the broker unseen, and an assertion that nothing was sent would pass for the wrong reason.
 """
 
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import time
+
 import pytest
 from celery.signals import before_task_publish
 from django.core.cache import cache
@@ -30,7 +37,8 @@ def _test_settings(settings, tmp_path):
 
 @pytest.fixture(autouse=True)
 def _no_task_published_unasked(request):
-    """Fail a test that sends a task to the broker without asking for `celery_eager` (or a real worker)."""
+    """Fail a test that sends a task to the broker without asking for `celery_eager` (or a real worker, or a
+    broker of its own)."""
     published = []
 
     def record(sender=None, **kwargs):
@@ -39,7 +47,9 @@ def _no_task_published_unasked(request):
     before_task_publish.connect(record, weak=False)
     yield
     before_task_publish.disconnect(record)
-    if published and request.node.get_closest_marker("celery_worker") is None:
+    # A test with its own redis-server publishes to that broker on purpose.
+    deliberate = request.node.get_closest_marker("celery_worker") or "redis_server" in request.fixturenames
+    if published and not deliberate:
         pytest.fail(f"enqueued {sorted(set(published))} without the celery_eager fixture", pytrace=False)
 
 
@@ -61,3 +71,78 @@ def _fresh_throttle():
     cache.clear()
     yield
     cache.clear()
+
+
+REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+
+
+class RedisServer:
+    """A redis-server of the test's own, on a free port, that the test can stop and start again."""
+
+    def __init__(self, directory):
+        self.directory = directory
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.directory)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                return
+            time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        self.process = None
+
+    def queued(self, queue: str = "celery") -> int:
+        """How many task messages wait in the queue (what a worker would pick up)."""
+        import redis
+
+        return redis.Redis.from_url(self.url).llen(queue)
+
+
+@pytest.fixture
+def redis_server(tmp_path, settings, monkeypatch):
+    """Our own Redis as the broker and the cache (not the shared one on 6379), with eager Celery off so
+    publishes really go to it. Stop and start it with .stop() / .start()."""
+    import roulette.celery
+    import teams.authentication
+
+    if not os.access(REDIS_SERVER, os.X_OK):
+        pytest.skip(f"{REDIS_SERVER} is missing: cannot start a Redis of the test's own")
+    server = RedisServer(tmp_path)
+    server.start()
+    caches = settings.CACHES
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": server.url,
+            "OPTIONS": {"socket_connect_timeout": 0.1, "socket_timeout": 0.5},
+        }
+    }
+    # Fresh process-wide state: no broker known down, and the cache-down warning not yet given.
+    monkeypatch.setattr(roulette.celery, "_down_until", 0.0)
+    monkeypatch.setattr(teams.authentication, "_last_warning_at", 0.0)
+    broker_url, transport_options = celery_app.conf.broker_url, celery_app.conf.broker_transport_options
+    celery_app.conf.broker_url = server.url
+    celery_app.conf.broker_transport_options = {}
+    celery_app.conf.task_always_eager = False  # the autouse fixture restores it
+    try:
+        yield server
+    finally:
+        celery_app.conf.broker_url, celery_app.conf.broker_transport_options = broker_url, transport_options
+        settings.CACHES = caches  # before the server stops: other fixtures' teardowns may use the cache
+        server.stop()

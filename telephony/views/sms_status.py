@@ -5,7 +5,7 @@ import logging
 from django.http import HttpResponse
 
 from telephony.sms import sms_status_update
-from telephony.webhooks import twilio_webhook
+from telephony.webhooks import malformed_sid, twilio_webhook
 
 logger = logging.getLogger(__name__)
 
@@ -13,6 +13,10 @@ logger = logging.getLogger(__name__)
 @twilio_webhook
 def status(request):
     """Record the new status (one UPDATE) and answer 204. Twilio ignores the body; a 500 would only add noise."""
+    bad = malformed_sid(request.POST)
+    if bad:
+        logger.warning("SMS status callback with a malformed %s: ignored", bad)
+        return HttpResponse(status=204)
     try:
         sms_status_update(
             message_sid=request.POST.get("MessageSid", ""),

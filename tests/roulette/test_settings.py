@@ -137,3 +137,37 @@ def test_unknown_api_urls_answer_json_404(client):
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
     assert client.get("/no-such-page/").status_code == 404
+
+
+SHOW_TOKENS = (
+    "from django.conf import settings; print(repr((settings.TWILIO_AUTH_TOKEN, settings.TWILIO_AUTH_TOKEN_SECONDARY)))"
+)
+
+
+def test_tokens_are_stripped_and_a_blank_one_is_unset(tmp_path):
+    result = run(
+        ["manage.py", "shell", "-c", SHOW_TOKENS],
+        {
+            "DJANGO_SECRET_KEY": "  " + secrets.token_urlsafe(50) + "\n",
+            "TWILIO_AUTH_TOKEN": "  the-token\n",
+            "TWILIO_AUTH_TOKEN_SECONDARY": " ",
+            "ROULETTE_VAR_DIR": str(tmp_path),
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "('the-token', '')"
+
+
+def test_a_blank_secret_key_stops_start_up_like_a_missing_one():
+    result = run(["manage.py", "check"], {"DJANGO_SECRET_KEY": "   "})
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY is not set" in result.stderr
+
+
+def test_start_up_warns_when_no_auth_token_is_left(tmp_path):
+    env = {"DJANGO_SECRET_KEY": secrets.token_urlsafe(50), "ROULETTE_VAR_DIR": str(tmp_path)}
+    blank = run(["manage.py", "check"], {**env, "TWILIO_AUTH_TOKEN": "  ", "TWILIO_AUTH_TOKEN_SECONDARY": " "})
+    assert blank.returncode == 0, blank.stderr
+    assert "TWILIO_AUTH_TOKEN is not set (or blank)" in blank.stderr
+    set_ = run(["manage.py", "check"], {**env, "TWILIO_AUTH_TOKEN": "a-token"})
+    assert "TWILIO_AUTH_TOKEN is not set" not in set_.stderr

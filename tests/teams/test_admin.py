@@ -249,7 +249,7 @@ def test_rotation_shift_length_reads_and_is_typed_in_iso_8601(client, two_teams)
     [
         ("7 00:00:00", "is not an ISO-8601 duration such as P7D"),
         ("P1M", "Months and years have no fixed length"),
-        ("PT5M", "at least 15 minutes"),
+        ("PT5M", "at least an hour"),
     ],
 )
 @time_machine.travel(NOW, tick=False)

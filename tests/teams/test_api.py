@@ -14,7 +14,8 @@ from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from teams import services
-from teams.models import ApiToken, Member, Rotation, Shift
+from teams.errors import RotaError
+from teams.models import ApiToken, Member, Rotation, Shift, Team
 from telephony.models import OutboundMessage
 from tests.factories import MemberFactory, MembershipFactory, TeamFactory, UserFactory
 from tests.teams.world import WORLD_NOW as NOW
@@ -678,3 +679,104 @@ def test_team_calendar_url_is_shown_to_its_leads_only(world):
     assert patched.status_code == 200 and patched.json()["calendar_url"] == url
     with time_machine.travel(NOW, tick=False):
         assert APIClient().get(url.removeprefix("https://roulette.example.com")).status_code == 200
+
+
+def test_with_redis_down_the_api_answers_and_says_so_in_the_log(world, redis_server, caplog):
+    redis_server.stop()
+    reader = world.client("reader")
+    with time_machine.travel(NOW, tick=False):
+        oncall = reader.get("/api/v1/teams/alpha/oncall/")
+        everyone = reader.get("/api/v1/oncall/")
+    assert oncall.status_code == 200, oncall.content
+    assert oncall.json()["team"]["slug"] == "alpha"
+    assert everyone.status_code == 200
+    assert "The cache is unreachable" in caplog.text
+
+
+def test_errors_are_json_in_the_one_shape_whatever_went_wrong(world):
+    lead = world.client("lead")
+    deep = 50_000
+    for body in ('{"name": ' + "[" * deep + "]" * deep + "}", "[" * deep + "]" * deep, "{not json"):
+        response = lead.post("/api/v1/teams/alpha/members/", body, content_type="application/json")
+        assert response.status_code == 400, response.content[:200]
+        assert response.json()["error"]["code"] == "parse_error"
+        assert set(response.json()["error"]) == {"code", "message", "fields"}
+
+
+@pytest.mark.parametrize("path", ["/api/v1/docs/", "/api/v1/schema/"])
+@pytest.mark.parametrize("accept", ["application/json", "text/html", "*/*", "application/vnd.oai.openapi"])
+def test_docs_and_schema_answer_401_json_to_a_bad_token_whatever_the_accept_header(world, path, accept):
+    revoked = world.client("reader")
+    ApiToken.objects.filter(user=world.reader.user).update(revoked_at=NOW)
+    inactive = world.client("lead")
+    world.lead.user.is_active = False
+    world.lead.user.save()
+    garbage = APIClient()
+    garbage.credentials(HTTP_AUTHORIZATION="Token garbage")
+    for client in (garbage, revoked, inactive):
+        response = client.get(path, HTTP_ACCEPT=accept)
+        assert response.status_code == 401, (path, accept, response.content[:200])
+        assert response["Content-Type"].startswith("application/json")
+        assert response.json()["error"]["code"] == "authentication_failed"
+
+
+def test_an_unexpected_error_answers_500_in_the_error_shape_not_an_html_page(world, monkeypatch):
+    def broken(**kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("teams.selectors.oncall_with_next", broken)
+    client = world.client("reader")
+    client.raise_request_exception = False
+    response = client.get("/api/v1/teams/alpha/oncall/")
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "server_error"
+
+
+# --- Input limits (teams/limits.py; README "Limits") -----------------------------------------------------
+
+
+def test_a_rotation_of_more_than_100_places_is_refused_with_the_field_named(world):
+    lead = world.client("lead")
+    body = {"name": "Huge", "role": "secondary", "start": "2026-12-07T09:00:00", "shift_length": "P1D"}
+    with time_machine.travel(NOW, tick=False):
+        response = lead.post(
+            "/api/v1/teams/alpha/rotations/", {**body, "members": [world.lead.pk] * 5000}, format="json"
+        )
+        assert response.status_code == 400
+        assert "members" in response.json()["error"]["fields"]
+        assert "100" in response.json()["error"]["fields"]["members"][0]
+        fits = lead.post("/api/v1/teams/alpha/rotations/", {**body, "members": [world.lead.pk] * 100}, format="json")
+        assert fits.status_code == 201, fits.content
+    with pytest.raises(RotaError, match="at most 100 places"):
+        services.rotation_update(rotation=Rotation.objects.get(name="Huge"), member_ids=[world.lead.pk] * 101)
+
+
+def test_more_than_1000_allowed_callers_are_refused_with_the_field_named(world):
+    lead = world.client("lead")
+    numbers = [f"+4915{i:09d}" for i in range(10_000)]
+    response = lead.patch("/api/v1/teams/alpha/", {"allowed_callers": numbers}, format="json")
+    assert response.status_code == 400
+    assert "allowed_callers" in response.json()["error"]["fields"]
+    assert Team.objects.get(slug="alpha").allowed_callers == []
+    assert lead.patch("/api/v1/teams/alpha/", {"allowed_callers": numbers[:1000]}, format="json").status_code == 200
+
+
+def test_a_shift_shorter_than_an_hour_is_refused(world):
+    body = {"name": "Fast", "role": "secondary", "members": [world.lead.pk], "start": "2026-12-07T09:00:00"}
+    response = world.client("lead").post(
+        "/api/v1/teams/alpha/rotations/", {**body, "shift_length": "PT30M"}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"]["shift_length"] == ["A shift lasts at least an hour (PT1H)."]
+
+
+def test_a_schedule_window_with_too_many_segments_is_refused_before_it_is_computed(world):
+    lead = world.client("lead")
+    with time_machine.travel(NOW, tick=False):
+        services.rotation_update(rotation=world.rotation, shift_length=dt.timedelta(hours=1))
+        for view in ("schedule", "gaps"):
+            year = lead.get(f"/api/v1/teams/alpha/{view}/?start=2026-12-03T00:00Z&end=2027-12-03T00:00Z")
+            assert year.status_code == 400
+            assert "at most 208 days" in year.json()["error"]["fields"]["end"][0]
+            fits = lead.get(f"/api/v1/teams/alpha/{view}/?start=2026-12-03T00:00Z&end=2027-06-29T00:00Z")
+            assert fits.status_code == 200

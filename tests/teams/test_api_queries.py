@@ -183,3 +183,38 @@ def test_oncall_for_200_teams_takes_as_many_queries_as_for_100(db):
     assert len(body) == 200
     assert all(entry["primary"]["member"] and entry["secondary"]["member"] for entry in body)
     assert len(two_hundred) == len(hundred) <= 8
+
+
+def test_oncall_and_schedule_at_the_input_limits_take_a_fixed_number_of_queries(db):
+    """The largest team the limits allow: two hourly rotations of 100 people, 1,000 allowed callers, and a
+    schedule/ window as long as the segment limit lets an hourly rotation ask for. (Times at these sizes:
+    scripts/bench_reads.py.)"""
+    import time_machine
+
+    from teams import services
+    from teams.limits import MAX_ALLOWED_CALLERS, MAX_ROTATION_MEMBERS, MAX_SEGMENTS_PER_ROLE, MIN_SHIFT_LENGTH
+
+    with time_machine.travel(START, tick=False):
+        team = services.team_create(
+            slug="big", name="Big", allowed_callers=[f"+4915{i:09d}" for i in range(MAX_ALLOWED_CALLERS)]
+        )
+        members = Rows(team).members(MAX_ROTATION_MEMBERS)
+        for role in ("primary", "secondary"):
+            services.rotation_create(
+                team=team,
+                name=role,
+                role=role,
+                member_ids=[m.pk for m in members],
+                start_local=dt.datetime(2026, 11, 30, 9),
+                shift_length=MIN_SHIFT_LENGTH,
+            )
+        reader = UserFactory(username="reader", is_superuser=True)
+        client = APIClient()
+        client.force_authenticate(reader)
+        days = (MAX_SEGMENTS_PER_ROLE - 2) * MIN_SHIFT_LENGTH // dt.timedelta(days=1)
+        end = (START + dt.timedelta(days=days)).isoformat().replace("+00:00", "Z")
+        assert count_queries(client, "/api/v1/teams/big/oncall/") <= 5
+        assert count_queries(client, "/api/v1/teams/big/oncall/?at=2027-11-01T00:00Z") <= 5
+        assert count_queries(client, f"/api/v1/teams/big/schedule/?start=2026-12-01T00:00Z&end={end}") <= 6
+        schedule = client.get(f"/api/v1/teams/big/schedule/?start=2026-12-01T00:00Z&end={end}").json()
+        assert MAX_SEGMENTS_PER_ROLE - 200 < len(schedule["primary"]) <= MAX_SEGMENTS_PER_ROLE

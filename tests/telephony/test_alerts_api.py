@@ -5,12 +5,14 @@ from types import SimpleNamespace
 
 import pytest
 from django.core.cache import cache
+from django.core.cache.backends.locmem import LocMemCache
 from rest_framework.test import APIClient
 
 from teams.models import ApiToken, Role, TeamMembership
 from teams.services import token_create
 from telephony import alerts
 from telephony.models import Alert, OutboundMessage
+from telephony.sms import sms_outbox_sweep
 from tests.factories import MemberFactory, MembershipFactory, ShiftFactory, UserFactory, team_with_members
 from tests.telephony.world import NOW
 
@@ -296,3 +298,39 @@ def test_a_monitor_alert_with_a_huge_summary_and_details_still_pages(client):
     alert = _Alert.objects.get()
     assert len(alert.summary) <= 200 and alert.details.startswith("disk full")
     assert _Message.objects.filter(kind="alert", to=ana.phone).count() == 1
+
+
+# --- Redis (cache and broker) is down ---------------------------------------------------------------------
+
+
+def test_an_alert_raised_while_redis_is_down_is_stored_and_paged_once_redis_is_back(
+    world, clock, redis_server, caplog, django_capture_on_commit_callbacks
+):
+    redis_server.stop()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _client(world.keys["integration"]).post(
+            "/api/v1/teams/web/alerts/", {"summary": "raised while redis is down"}, format="json"
+        )
+
+    assert response.status_code == 201, response.content
+    alert = Alert.objects.get()
+    assert alert.summary == "raised while redis is down"
+    page = OutboundMessage.objects.get(kind="alert")
+    assert (page.to, page.status) == (world.primary.phone, "queued")
+    assert "rate limits are counted per process" in caplog.text
+    assert "left for the sweep" in caplog.text
+
+    redis_server.start()
+    assert APIClient().get("/healthz").json()["broker"] == "up"
+    clock.shift(dt.timedelta(minutes=2))
+    assert sms_outbox_sweep()["enqueued"] == 1
+    assert redis_server.queued() == 1  # the delivery task is on its way to a worker
+
+
+def test_the_rate_limit_still_holds_per_process_while_the_cache_is_down(world, redis_server, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"token": "3/hour"}}
+    LocMemCache("throttle-fallback", {}).clear()  # the process-local counts the throttle falls back to
+    redis_server.stop()
+    client = _client(world.keys["lead"])
+    answers = [client.get("/api/v1/teams/web/alerts/").status_code for _ in range(4)]
+    assert answers == [200, 200, 200, 429]

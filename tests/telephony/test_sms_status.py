@@ -162,12 +162,19 @@ def test_the_status_callback_never_500s_and_ignores_what_it_cannot_use(client, p
 )
 def test_status_callbacks_in_any_order_only_move_forward(client, sequence, final, code):
     row = OutboundMessage.objects.create(
-        to="+4915100000001", body="hi", kind="test", dedupe_key="cb", status=Status.SENT, message_sid="SMabc"
+        to="+4915100000001",
+        body="hi",
+        kind="test",
+        dedupe_key="cb",
+        status=Status.SENT,
+        message_sid="SM" + "abc" * 10 + "ab",
     )
     for status in sequence:
         for _ in range(2):
             response = post_signed(
-                client, "/telephony/sms/status/", {"MessageSid": "SMabc", "MessageStatus": status, "ErrorCode": "30003"}
+                client,
+                "/telephony/sms/status/",
+                {"MessageSid": "SM" + "abc" * 10 + "ab", "MessageStatus": status, "ErrorCode": "30003"},
             )
             assert response.status_code == 204
     row.refresh_from_db()

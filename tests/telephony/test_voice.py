@@ -240,6 +240,7 @@ def test_a_key_press_for_another_calls_attempt_is_not_an_acceptance(web, twilio)
     assert call.call().outcome == Call.Outcome.IN_PROGRESS
 
 
+@pytest.mark.usefixtures("celery_eager")
 def test_a_lost_transcription_wait_is_caught_by_the_overdue_sweep(web, twilio, clock, monkeypatch):
     # The countdown task is published and then lost (a worker restart flushed it): nothing arrives.
     monkeypatch.setattr(voicemail_notify_task, "apply_async", lambda *args, **kwargs: None)

@@ -1,0 +1,27 @@
+"""/healthz names the database, the broker and beat, and answers 503 when one of them is down."""
+
+import datetime as dt
+
+import time_machine
+from django_celery_beat.models import PeriodicTask
+
+NOW = dt.datetime(2026, 12, 1, 10, 0, tzinfo=dt.UTC)
+
+
+def test_beat_is_up_while_its_tasks_run_and_down_when_they_stopped(db, client):
+    with time_machine.travel(NOW, tick=False):
+        PeriodicTask.objects.update(last_run_at=None)
+        never = client.get("/healthz")
+        assert never.status_code == 200
+        # No periodic task has a last run (they were all just added by hand): not known to be an outage.
+        assert never.json()["beat"] == "unknown"
+
+        PeriodicTask.objects.filter(enabled=True).update(last_run_at=NOW - dt.timedelta(minutes=2))
+        running = client.get("/healthz").json()
+        assert (running["status"], running["database"], running["broker"], running["beat"]) == ("ok", "up", "up", "up")
+
+        PeriodicTask.objects.filter(enabled=True).update(last_run_at=NOW - dt.timedelta(minutes=30))
+        stopped = client.get("/healthz")
+        assert stopped.status_code == 503
+        assert stopped.json()["beat"] == "down" and stopped.json()["status"] == "unavailable"
+        assert stopped.json()["beat_last_run_at"].startswith("2026-12-01T09:30")
