@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from roulette.celery import broker_check
+from telephony.queue import broker_check
 
 # Beat runs several tasks every minute and django-celery-beat writes their last run at most every three
 # minutes: a newest run older than this means beat is not running.

@@ -179,7 +179,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # A publish must not hang a request or a beat tick when the broker is down: fail fast, the outbox
-# sweep sends later. Requests publish through roulette.celery.task_publish (one 0.1 s attempt); this
+# sweep sends later. Requests publish through telephony.queue.task_publish (one 0.1 s attempt); this
 # timeout is for the worker's and beat's own connections.
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

@@ -20,10 +20,10 @@ from django.db.models import Exists, OuterRef, Q, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
-from roulette.celery import task_publish
 from teams import selectors
 from teams.models import Member, SupportNumber, Team
 from telephony.models import Call, DialAttempt, OutboundMessage, Voicemail
+from telephony.queue import task_publish
 from telephony.sms import sms_send
 from telephony.sms_text import sms_body_fit_part
 
@@ -434,10 +434,10 @@ def _arrange_notification(voicemail: Voicemail) -> None:
     if voicemail.transcription_status or voicemail.duration_seconds == 0:
         voicemail_notify(voicemail=voicemail)
         return
-    from telephony.tasks.voice import voicemail_notify_task
-
     try:
-        scheduled = task_publish(voicemail_notify_task, args=[voicemail.pk], countdown=TRANSCRIPTION_WAIT_SECONDS)
+        scheduled = task_publish(
+            "telephony.tasks.voice.voicemail_notify_task", args=[voicemail.pk], countdown=TRANSCRIPTION_WAIT_SECONDS
+        )
     except Exception:
         logger.warning("Could not schedule voicemail %s notice", voicemail.pk, exc_info=True)
         scheduled = False

@@ -26,7 +26,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from roulette.celery import task_publish
 from teams import services
 from teams.models import Member, Team
 from telephony.backends import (
@@ -37,6 +36,7 @@ from telephony.backends import (
     sms_backend,
 )
 from telephony.models import EarlyMessageStatus, OutboundMessage
+from telephony.queue import task_publish
 from telephony.sms_text import sms_body_fit, sms_body_fit_part
 
 logger = logging.getLogger(__name__)
@@ -75,10 +75,8 @@ __all__ = [
 
 def _enqueue(message_id: int) -> None:
     """Publish the delivery task (one fast attempt); a broker outage leaves the row queued for the sweep."""
-    from telephony.tasks.sms import sms_deliver
-
     try:
-        task_publish(sms_deliver, args=[message_id])
+        task_publish("telephony.tasks.sms.sms_deliver", args=[message_id])
     except Retry:
         pass  # eager mode with propagation (tests): Celery re-raises the task's own retry; not a broker problem
     except Exception:

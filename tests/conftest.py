@@ -118,8 +118,8 @@ class RedisServer:
 def redis_server(tmp_path, settings, monkeypatch):
     """Our own Redis as the broker and the cache (not the shared one on 6379), with eager Celery off so
     publishes really go to it. Stop and start it with .stop() / .start()."""
-    import roulette.celery
     import teams.authentication
+    import telephony.queue
 
     if not os.access(REDIS_SERVER, os.X_OK):
         pytest.skip(f"{REDIS_SERVER} is missing: cannot start a Redis of the test's own")
@@ -134,7 +134,7 @@ def redis_server(tmp_path, settings, monkeypatch):
         }
     }
     # Fresh process-wide state: no broker known down, and the cache-down warning not yet given.
-    monkeypatch.setattr(roulette.celery, "_down_until", 0.0)
+    monkeypatch.setattr(telephony.queue, "_down_until", 0.0)
     monkeypatch.setattr(teams.authentication, "_last_warning_at", 0.0)
     broker_url, transport_options = celery_app.conf.broker_url, celery_app.conf.broker_transport_options
     celery_app.conf.broker_url = server.url

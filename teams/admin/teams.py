@@ -7,7 +7,6 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 
 from teams import calendar, selectors, services
-from teams.admin import timeline as admin_timeline
 from teams.admin.scoping import (
     LeadScopedAdmin,
     ScopedInline,
@@ -17,6 +16,7 @@ from teams.admin.scoping import (
     led_team_ids,
 )
 from teams.admin.time import TeamTimeAdmin
+from teams.admin.timeline import team_oncall_now, team_timeline
 from teams.models import (
     Member,
     Rotation,
@@ -171,8 +171,8 @@ class TeamAdmin(TeamTimeAdmin, LeadScopedAdmin):
         extra_context = extra_context or {}
         team = self.get_object(request, object_id)
         now = timezone.now()
-        extra_context["oncall_now"] = admin_timeline.team_oncall_now(team=team, now=now)
-        extra_context["timeline"] = admin_timeline.team_timeline(team=team, params=request.GET, now=now)
+        extra_context["oncall_now"] = team_oncall_now(team=team, now=now)
+        extra_context["timeline"] = team_timeline(team=team, params=request.GET, now=now)
         return super().change_view(request, object_id, form_url, extra_context)
 
 
