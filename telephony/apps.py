@@ -11,7 +11,7 @@ class TelephonyConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from telephony.webhooks import signing_tokens
+        from telephony.request_checks import signing_tokens
 
         if not settings.TWILIO_VALIDATE_SIGNATURES:
             logger.warning(

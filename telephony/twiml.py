@@ -18,7 +18,7 @@ from django.urls import reverse
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
-from telephony.webhooks import malformed_sid
+from telephony.request_checks import malformed_sid
 
 logger = logging.getLogger(__name__)
 

@@ -1,8 +1,8 @@
 """Inbound SMS webhook (the Messaging URL of every team number)."""
 
 from telephony import twiml
+from telephony.request_checks import twilio_webhook
 from telephony.sms_commands import sms_command
-from telephony.webhooks import twilio_webhook
 
 
 @twilio_webhook

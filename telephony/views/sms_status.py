@@ -4,8 +4,8 @@ import logging
 
 from django.http import HttpResponse
 
+from telephony.request_checks import malformed_sid, twilio_webhook
 from telephony.sms import sms_status_update
-from telephony.webhooks import malformed_sid, twilio_webhook
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import logging
 
 from telephony import calls, twiml
 from telephony.calls import Next
-from telephony.webhooks import twilio_webhook
+from telephony.request_checks import twilio_webhook
 
 logger = logging.getLogger(__name__)
 

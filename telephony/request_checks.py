@@ -1,4 +1,5 @@
-"""The one signature check every Twilio webhook goes through.
+"""What every Twilio webhook request is checked for before its view runs: the signature, and the shape of
+the Twilio ids it carries (`twilio_webhook` applies both).
 
 https://www.twilio.com/docs/usage/security#validating-requests: the signature covers the URL Twilio
 requested, rebuilt here from PUBLIC_BASE_URL (behind a TLS proxy Django sees http, Twilio signed https).
