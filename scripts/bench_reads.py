@@ -31,7 +31,7 @@ def main() -> None:
     from rest_framework.test import APIClient
 
     from teams import services
-    from teams.api_views import MAX_WINDOW
+    from teams.api_base import MAX_WINDOW
     from teams.limits import MAX_ALLOWED_CALLERS, MAX_ROTATION_MEMBERS, MAX_SEGMENTS_PER_ROLE
     from teams.models import Member, TeamMembership
     from teams.services import token_create

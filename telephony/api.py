@@ -9,8 +9,8 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.routers import SimpleRouter
 
+from teams.api_base import SLUG_PARAM, TeamScopedMixin
 from teams.api_filters import InstantFilter
-from teams.api_views import SLUG_PARAM, TeamScopedMixin
 from telephony.models import Call, DialAttempt, OutboundMessage, Voicemail
 
 # --- Serializers -----------------------------------------------------------------------------------------

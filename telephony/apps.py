@@ -11,6 +11,9 @@ class TelephonyConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        # Register the tasks in every process (web included): services enqueue them by name
+        # (telephony.queue), and Celery's autodiscovery runs only when a worker starts.
+        import telephony.tasks  # noqa: F401
         from telephony.request_checks import signing_tokens
 
         if not settings.TWILIO_VALIDATE_SIGNATURES:

@@ -33,3 +33,22 @@ def test_publishing_resumes_once_the_health_check_finds_the_broker_back(db, clie
     assert up.json()["broker"] == "up"
     assert task_publish(sms_deliver.name, args=[1]) is True
     assert redis_server.queued() == 1
+
+
+def test_a_fresh_web_process_knows_every_task_it_enqueues_by_name():
+    """Services enqueue by task name; a web process (no worker, no autodiscovery) must have them registered."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import django; django.setup(); from celery import current_app; "
+        "print(all(n in current_app.tasks for n in "
+        "('telephony.tasks.sms.sms_deliver', 'telephony.tasks.voice.voicemail_notify_task')))"
+    )
+    env = {"DJANGO_SETTINGS_MODULE": "roulette.settings", "DJANGO_SECRET_KEY": "x", "PATH": "/usr/bin:/bin"}
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(  # noqa: S603 - our own interpreter on our own code
+        [sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.stdout.strip().splitlines()[-1] == "True", result.stderr
