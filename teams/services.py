@@ -255,6 +255,15 @@ def rotation_update(*, rotation: Rotation, member_ids: Sequence[int] | None = No
     return rotation
 
 
+def rotation_form_save(*, rotation: Rotation, fields: dict | None = None) -> Rotation:
+    """The admin's two-step save of a rotation: its own row first (new, or only the changed `fields`),
+    validated; the form then stores the members and regenerates (`rotation_set_members`, `shifts_generate`,
+    `rotation_changes_announce`), as rotation_update does in one call for the API."""
+    if rotation.pk is None:
+        return _save(rotation)
+    return _update(rotation, fields or {})
+
+
 def rotation_schedule(*, rotation: Rotation, now: dt.datetime) -> list[rota.Segment]:
     """The final schedule of the rotation's role over the weeks a change is previewed and announced for."""
     return selectors.team_schedule(team=rotation.team, start=now, end=now + ROTATION_PREVIEW)[rotation.role]
@@ -547,6 +556,7 @@ __all__ = [
     "override_update",
     "rotation_create",
     "rotation_delete",
+    "rotation_form_save",
     "rotation_update",
     "shift_create",
     "shift_update",

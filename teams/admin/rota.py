@@ -169,6 +169,12 @@ class RotationAdmin(TeamTimeAdmin, LeadScopedAdmin):
         }
         return TemplateResponse(request, "admin/teams/rotation/preview.html", context)
 
+    def save_model(self, request, obj, form, change):
+        if change:
+            services.rotation_form_save(rotation=Rotation.objects.get(pk=obj.pk), fields=changed_fields(form))
+        else:
+            services.rotation_form_save(rotation=obj)
+
     def save_related(self, request, form, formsets, change):
         now = timezone.now()
         before = services.rotation_schedule(rotation=form.instance, now=now) if change else None
