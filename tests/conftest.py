@@ -36,6 +36,15 @@ def _test_settings(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _broker_not_known_down(monkeypatch):
+    """The "broker known down" pause is process-wide: one test's unreachable broker must not make the next
+    test (a real worker's, say) skip its publish."""
+    import telephony.queue
+
+    monkeypatch.setattr(telephony.queue, "_down_until", 0.0)
+
+
+@pytest.fixture(autouse=True)
 def _no_task_published_unasked(request):
     """Fail a test that sends a task to the broker without asking for `celery_eager` (or a real worker, or a
     broker of its own)."""
