@@ -23,7 +23,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from teams import rota
+from teams import rota, timeline
 from teams.models import Team
 
 UTC_ZONE = ZoneInfo("UTC")
@@ -98,7 +98,8 @@ class LocalTimesForm(forms.ModelForm):
         choices = field.queryset
         if team_id:
             return choices.filter(pk=team_id).first() if str(team_id).isdigit() else None
-        return choices.first() if choices.count() == 1 else None
+        only = list(choices[:2])  # one query: the single team a lead leads, if it is one
+        return only[0] if len(only) == 1 else None
 
     def _zone_text(self, team: Team | None) -> str:
         if team is not None:
@@ -238,8 +239,8 @@ def day_range(choice: str, now: dt.datetime, tz: ZoneInfo) -> tuple[dt.datetime,
         return rota.local_days(today - dt.timedelta(days=6), 7, tz)
     if choice == "next_7":
         return rota.local_days(today, 7, tz)
-    first = today.replace(day=1)
+    month = today.replace(day=1)
     if choice == "next_month":
-        first = (first + dt.timedelta(days=32)).replace(day=1)
-    following = (first + dt.timedelta(days=32)).replace(day=1)
-    return rota.local_days(first, (following - first).days, tz)
+        month = (month + dt.timedelta(days=32)).replace(day=1)
+    window = timeline.month_window(month.year, month.month, tz)
+    return window.start, window.end
