@@ -38,7 +38,7 @@ ENTRIES: tuple[BeatEntry, ...] = (
     # people notice. A shift created or moved inside the lead window is picked up by the next tick.
     BeatEntry(
         "Send shift reminders",
-        "telephony.tasks.rota.reminders_send",
+        "telephony.tasks.notifications.reminders_send",
         dt.timedelta(minutes=1),
         "SMS to each member reminder_lead_minutes before each of their shifts and overrides.",
     ),
@@ -46,7 +46,7 @@ ENTRIES: tuple[BeatEntry, ...] = (
     # hour, so a beat outage shorter than that still sends each notice (once: dedupe keys).
     BeatEntry(
         "Send hand-off notices",
-        "telephony.tasks.rota.handoffs_notify",
+        "telephony.tasks.notifications.handoffs_notify",
         dt.timedelta(minutes=1),
         "SMS to the incoming and outgoing person at each change of who is on call.",
     ),
@@ -56,7 +56,7 @@ ENTRIES: tuple[BeatEntry, ...] = (
     # each gap alert once however often the scan runs.
     BeatEntry(
         "Alert leads about rota gaps",
-        "telephony.tasks.rota.gaps_alert",
+        "telephony.tasks.notifications.gaps_alert",
         dt.timedelta(minutes=5),
         "One SMS to the team leads per newly found gap in the next 14 days.",
     ),
@@ -71,7 +71,7 @@ ENTRIES: tuple[BeatEntry, ...] = (
     # lost (worker restart, broker flush), this sends the notice a few minutes late rather than never.
     BeatEntry(
         "Send overdue voicemail notices",
-        "telephony.tasks.voice.voicemails_notify_overdue_task",
+        "telephony.tasks.voicemail.voicemails_notify_overdue_task",
         dt.timedelta(minutes=1),
         "Texts the people on call about voicemails whose notice never went out.",
     ),

@@ -1,7 +1,8 @@
-"""The call flow: find the team by the number called, ring the escalation chain, take voicemails.
+"""The call flow: find the team by the number called, ring the escalation chain, hand over to voicemail.
 
 One function per step Twilio drives (incoming, screening key press, dial result, recording, transcription,
-status callback). Views validate and turn the returned decision into TwiML; every decision is made here.
+status callback); the recording and transcription steps live in telephony.voicemail. Views validate and
+turn the returned decision into TwiML; every decision is made here.
 
 Escalation chain: primary, secondary, team fallback phone, voicemail. A phone is skipped when it was already
 tried in this call, when it is empty, or when it is one of our own support numbers (or the number called):
@@ -16,24 +17,17 @@ import re
 from dataclasses import dataclass
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, OuterRef, Q, Value
-from django.db.models.functions import Concat
+from django.db.models import Q
 from django.utils import timezone
 
 from teams import selectors
 from teams.models import Member, SupportNumber, Team
-from telephony.models import Call, DialAttempt, OutboundMessage, Voicemail
-from telephony.queue import task_publish
-from telephony.sms import sms_send
-from telephony.sms_text import sms_body_fit_part
+from telephony.models import Call, DialAttempt
 
 logger = logging.getLogger(__name__)
 
 ANSWERED_DIAL_STATUSES = frozenset({"completed", "answered"})
 FINAL_CALL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
-# Bounded wait for a transcription before the voicemail SMS goes out without it (Twilio usually needs
-# well under a minute for a 2-minute recording). The transcription callback sends at once when it comes first.
-TRANSCRIPTION_WAIT_SECONDS = 120
 
 
 class Next:
@@ -66,13 +60,13 @@ WITHHELD_CALLERS = frozenset({"", "+266696687", "anonymous", "restricted", "unkn
 _PHONE_WITH_SEPARATORS = re.compile(r"\+[\d\s().-]+")
 
 
-def _fit(model, field: str, value: str | None) -> str:
+def param_fit(model, field: str, value: str | None) -> str:
     """A Twilio parameter cut to the column it is stored in: a SIP URI caller or a garbage CallSid must not
     fail the INSERT (PostgreSQL refuses over-long values) and with it the call or the voicemail."""
     return (value or "")[: model._meta.get_field(field).max_length]
 
 
-def _number(value: str | None) -> str:
+def phone_normalize(value: str | None) -> str:
     """`+49 30 1234-0001` → `+493012340001`; anything else (client:…, sip:…, anonymous) stays as it is."""
     value = (value or "").strip()
     if _PHONE_WITH_SEPARATORS.fullmatch(value):
@@ -150,7 +144,7 @@ def _insert_once(obj, **lookup):
     return obj
 
 
-def _call_insert(call: Call) -> Call:
+def call_insert(call: Call) -> Call:
     return _insert_once(call, call_sid=call.call_sid)
 
 
@@ -173,22 +167,22 @@ def call_incoming(
     the Call (1), the first dial attempt (1), and no BEGIN/COMMIT in autocommit mode. No network call.
     """
     at = at or timezone.now()
-    call_sid, call_status = _fit(Call, "call_sid", call_sid), _fit(Call, "status", call_status)
+    call_sid, call_status = param_fit(Call, "call_sid", call_sid), param_fit(Call, "status", call_status)
     from_number, to_number = (
-        _fit(Call, "from_number", _number(from_number)),
-        _fit(Call, "to_number", _number(to_number)),
+        param_fit(Call, "from_number", phone_normalize(from_number)),
+        param_fit(Call, "to_number", phone_normalize(to_number)),
     )
     team, blocked = _team_and_blocked_numbers(to_number)
     call = Call(call_sid=call_sid, team=team, from_number=from_number, to_number=to_number, status=call_status)
     if team is None:
         call.outcome = Call.Outcome.UNKNOWN_NUMBER
-        return Decision(Next.UNKNOWN_NUMBER, _call_insert(call))
+        return Decision(Next.UNKNOWN_NUMBER, call_insert(call))
     if team.allowed_callers and from_number not in team.allowed_callers:
         call.outcome = Call.Outcome.REFUSED
-        return Decision(Next.REFUSED, _call_insert(call), team=team)
+        return Decision(Next.REFUSED, call_insert(call), team=team)
     # Never ring the caller's own phone (an on-call person calling their own team line): it is busy.
     candidate = _next_candidate(_chain(team, at), tried=[], blocked=blocked | {from_number})
-    call = _call_insert(call)
+    call = call_insert(call)
     if candidate is None:
         return Decision(Next.VOICEMAIL, call, team=team)
     return Decision(Next.DIAL, call, _add_attempt(call, candidate, 0), team)
@@ -209,8 +203,8 @@ def attempt_accept(*, attempt_id: int | None, dial_call_sid: str, parent_call_si
     if attempt_id is None or not digits:
         return False
     dial_call_sid, parent_call_sid = (
-        _fit(DialAttempt, "dial_call_sid", dial_call_sid),
-        _fit(Call, "call_sid", parent_call_sid),
+        param_fit(DialAttempt, "dial_call_sid", dial_call_sid),
+        param_fit(Call, "call_sid", parent_call_sid),
     )
     attempts = DialAttempt.objects.filter(pk=attempt_id)
     if parent_call_sid:
@@ -230,8 +224,11 @@ def dial_result(
 ) -> Decision:
     """A dialled leg ended: answered (status completed/answered and accepted), else the next in the chain."""
     at = at or timezone.now()
-    call_sid, dial_call_sid = _fit(Call, "call_sid", call_sid), _fit(DialAttempt, "dial_call_sid", dial_call_sid)
-    dial_status = _fit(DialAttempt, "dial_status", dial_status)
+    call_sid, dial_call_sid = (
+        param_fit(Call, "call_sid", call_sid),
+        param_fit(DialAttempt, "dial_call_sid", dial_call_sid),
+    )
+    dial_status = param_fit(DialAttempt, "dial_status", dial_status)
     attempt = (
         DialAttempt.objects.select_related("call__team", "member")
         .filter(pk=attempt_id, call__call_sid=call_sid)
@@ -280,16 +277,16 @@ def call_status_update(
     voicemail was abandoned (or failed). Answered, voicemail, refused and unknown-number outcomes stay."""
     if not call_sid:
         return None
-    call_sid, call_status = _fit(Call, "call_sid", call_sid), _fit(Call, "status", call_status)
+    call_sid, call_status = param_fit(Call, "call_sid", call_sid), param_fit(Call, "status", call_status)
     from_number, to_number = (
-        _fit(Call, "from_number", _number(from_number)),
-        _fit(Call, "to_number", _number(to_number)),
+        param_fit(Call, "from_number", phone_normalize(from_number)),
+        param_fit(Call, "to_number", phone_normalize(to_number)),
     )
     call = Call.objects.filter(call_sid=call_sid).first()
     if call is None:
         # The incoming webhook never stored it (database was down, the fallback answered): log it now.
         team = selectors.team_by_support_number(phone_number=to_number) if to_number else None
-        call = _call_insert(
+        call = call_insert(
             Call(
                 call_sid=call_sid,
                 team=team,
@@ -313,214 +310,3 @@ def call_status_update(
             fields.append("outcome")
     call.save(update_fields=fields)
     return call
-
-
-# --- voicemail ----------------------------------------------------------------------------------------
-
-
-def voicemail_store(
-    *,
-    call_sid: str,
-    from_number: str,
-    to_number: str,
-    recording_sid: str,
-    recording_url: str,
-    duration_seconds: int,
-    transcription: str = "",
-    transcription_status: str = "",
-) -> Voicemail:
-    """Store a voicemail once per RecordingSid (Record action, recording status callback and transcription
-    callback may each come, and come twice), then arrange the notification.
-
-    The row is committed before any notification is attempted, so a broker outage loses nothing.
-    """
-    call_sid, recording_sid = _fit(Call, "call_sid", call_sid), _fit(Voicemail, "recording_sid", recording_sid)
-    from_number, to_number = (
-        _fit(Call, "from_number", _number(from_number)),
-        _fit(Call, "to_number", _number(to_number)),
-    )
-    recording_url = _fit(Voicemail, "recording_url", recording_url)
-    transcription_status = _fit(Voicemail, "transcription_status", transcription_status)
-    duration_seconds = max(0, duration_seconds or 0)
-    existing = Voicemail.objects.filter(recording_sid=recording_sid).first()
-    if existing is not None:
-        if duration_seconds and not existing.duration_seconds:
-            Voicemail.objects.filter(pk=existing.pk).update(duration_seconds=duration_seconds)
-            existing.duration_seconds = duration_seconds
-        return existing
-    call = Call.objects.select_related("team").filter(call_sid=call_sid).first() if call_sid else None
-    if call is None and call_sid:
-        # Served by the fallback (no Call row yet): log the call now so the voicemail has its context.
-        team = selectors.team_by_support_number(phone_number=to_number) if to_number else None
-        call = _call_insert(Call(call_sid=call_sid, team=team, from_number=from_number, to_number=to_number))
-    if call is not None:
-        # Another RecordingSid for a call that already left its message: Twilio records once per call, so
-        # this is a replay or a forgery. Keep the first voicemail; notify nobody again.
-        earlier = Voicemail.objects.filter(call=call).first()
-        if earlier is not None:
-            logger.warning(
-                "Call %s already has voicemail %s: recording %s ignored", call_sid, earlier.pk, recording_sid
-            )
-            return earlier
-    team = call.team if call else None
-    try:
-        with transaction.atomic():
-            voicemail = Voicemail.objects.create(
-                call=call,
-                team=team,
-                recording_sid=recording_sid,
-                recording_url=recording_url,
-                duration_seconds=duration_seconds,
-                from_number=from_number or (call.from_number if call else ""),
-                transcription=transcription,
-                transcription_status=transcription_status,
-            )
-    except IntegrityError:
-        # The other callback of the same recording (or of the same call) won the race: that one notifies.
-        same = Q(recording_sid=recording_sid) | (Q(call=call) if call is not None else Q(pk__in=[]))
-        return Voicemail.objects.filter(same).first()
-    if call is not None:
-        Call.objects.filter(
-            pk=call.pk, outcome__in=[Call.Outcome.IN_PROGRESS, Call.Outcome.ABANDONED, Call.Outcome.FAILED]
-        ).update(outcome=Call.Outcome.VOICEMAIL)
-    transaction.on_commit(lambda: _arrange_notification(voicemail))
-    return voicemail
-
-
-def voicemail_transcription_attach(
-    *,
-    recording_sid: str,
-    text: str,
-    status: str,
-    call_sid: str = "",
-    from_number: str = "",
-    to_number: str = "",
-    recording_url: str = "",
-) -> Voicemail | None:
-    """Attach the transcription (it arrives after the recording) and notify now if nobody was told yet."""
-    recording_sid, status = (
-        _fit(Voicemail, "recording_sid", recording_sid),
-        _fit(Voicemail, "transcription_status", status),
-    )
-    voicemail = Voicemail.objects.select_related("team").filter(recording_sid=recording_sid).first()
-    if voicemail is None:
-        if not recording_url:
-            logger.warning("Transcription for unknown recording %s without a RecordingUrl: dropped", recording_sid)
-            return None
-        # The transcription overtook the recording callbacks: store the voicemail with it (that notifies).
-        return voicemail_store(
-            call_sid=call_sid,
-            from_number=from_number,
-            to_number=to_number,
-            recording_sid=recording_sid,
-            recording_url=recording_url,
-            duration_seconds=0,
-            transcription=text if status == "completed" else "",
-            transcription_status=status or "unknown",
-        )
-    voicemail.transcription = text if status == "completed" else ""
-    voicemail.transcription_status = status
-    voicemail.save(update_fields=["transcription", "transcription_status"])
-    voicemail_notify(voicemail=voicemail)
-    return voicemail
-
-
-def _arrange_notification(voicemail: Voicemail) -> None:
-    """Notify at once, or after a bounded wait for the transcription when one is coming.
-
-    The wait is a Celery task with a countdown. If it cannot be published (broker down), notify now,
-    without the transcription: the outbox rows are written and the SMS sweep sends them later.
-    """
-    if voicemail.transcription_status or voicemail.duration_seconds == 0:
-        voicemail_notify(voicemail=voicemail)
-        return
-    try:
-        scheduled = task_publish(
-            "telephony.tasks.voice.voicemail_notify_task", args=[voicemail.pk], countdown=TRANSCRIPTION_WAIT_SECONDS
-        )
-    except Exception:
-        logger.warning("Could not schedule voicemail %s notice", voicemail.pk, exc_info=True)
-        scheduled = False
-    if not scheduled:
-        logger.warning("Could not schedule voicemail %s notice; notifying now", voicemail.pk)
-        voicemail_notify(voicemail=voicemail)
-
-
-def voicemail_recipients(*, team: Team, at: dt.datetime) -> list[Member]:
-    """The people on call (primary and secondary), else the team leads."""
-    oncall = selectors.oncall_at(team=team, at=at)
-    people: list[Member] = []
-    for role in ("primary", "secondary"):
-        member = oncall[role].member
-        if member is not None and member.pk not in {p.pk for p in people}:
-            people.append(member)
-    return people or selectors.team_leads(team=team)
-
-
-def voicemail_sms_body(voicemail: Voicemail, team: Team) -> str:
-    """Caller, local time, length, then the transcript (cut first when too long) and the link (kept whole)."""
-    local = (voicemail.created_at or timezone.now()).astimezone(team.tz)
-    caller = "a withheld number" if caller_is_withheld(voicemail.from_number) else voicemail.from_number
-    minutes, seconds = divmod(voicemail.duration_seconds, 60)
-    head = f"Voicemail for {team.name} from {caller}, {local:%a %d %b %H:%M %Z}, {minutes}:{seconds:02d} long."
-    link = f" Listen: {voicemail.recording_url}.mp3"
-    if not voicemail.transcription:
-        return sms_body_fit_part(before=head, part="", after=link)
-    return sms_body_fit_part(before=f'{head} "', part=voicemail.transcription, after=f'"{link}')
-
-
-def voicemail_notify(*, voicemail: Voicemail, at: dt.datetime | None = None) -> int:
-    """One SMS per recipient per voicemail (the dedupe key makes a second call a no-op). Returns how many
-    outbox rows this call wrote or found."""
-    team = voicemail.team
-    if team is None:
-        logger.warning("Voicemail %s belongs to no team: nobody to notify", voicemail.recording_sid)
-        return 0
-    recipients = voicemail_recipients(team=team, at=at or timezone.now())
-    if not recipients:
-        logger.warning("Voicemail %s for %s: nobody on call and no lead to notify", voicemail.recording_sid, team)
-    body = voicemail_sms_body(voicemail, team)
-    for member in recipients:
-        sms_send(
-            to=member.phone,
-            body=body,
-            kind="voicemail",
-            dedupe_key=f"voicemail:{voicemail.recording_sid}:{member.pk}",
-            team=team,
-            member=member,
-        )
-    return len(recipients)
-
-
-def voicemails_notify_overdue(*, now: dt.datetime | None = None) -> int:
-    """Notify voicemails whose delayed notice never ran (a lost countdown task, a worker restart).
-
-    Looks at the last day's voicemails older than the transcription wait with no voicemail SMS yet; the
-    people on call when the message was left get it. Returns how many voicemails were notified.
-    """
-    now = now or timezone.now()
-    already = OutboundMessage.objects.filter(
-        kind=OutboundMessage.Kind.VOICEMAIL,
-        dedupe_key__startswith=Concat(Value("voicemail:"), OuterRef("recording_sid"), Value(":")),
-    )
-    overdue = (
-        Voicemail.objects.select_related("team")
-        .filter(
-            team__isnull=False,
-            created_at__lte=now - dt.timedelta(seconds=TRANSCRIPTION_WAIT_SECONDS + 60),
-            created_at__gte=now - dt.timedelta(days=1),
-        )
-        .exclude(Exists(already))
-    )
-    notified = 0
-    for voicemail in overdue:
-        if voicemail_notify(voicemail=voicemail, at=voicemail.created_at):
-            notified += 1
-    return notified
-
-
-def voicemail_notify_by_id(voicemail_id: int) -> None:
-    """Entry point of the delayed task: safe to run twice, and after the transcription already notified."""
-    voicemail = Voicemail.objects.select_related("team").filter(pk=voicemail_id).first()
-    if voicemail is not None:
-        voicemail_notify(voicemail=voicemail)

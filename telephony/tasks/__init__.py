@@ -1,6 +1,6 @@
 """Celery tasks of the telephony app, one module per area; importing them here registers them."""
 
 from telephony.tasks.alerts import *  # noqa: F403
-from telephony.tasks.rota import *  # noqa: F403
+from telephony.tasks.notifications import *  # noqa: F403
 from telephony.tasks.sms import *  # noqa: F403
-from telephony.tasks.voice import *  # noqa: F403
+from telephony.tasks.voicemail import *  # noqa: F403

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from telephony import calls, twiml
+from telephony import calls, twiml, voicemail
 from telephony.calls import Next
 from telephony.request_checks import twilio_webhook
 
@@ -141,7 +141,7 @@ def _store_recording(request) -> None:
     if not recording_sid or not recording_url:
         logger.warning("Recording callback without RecordingSid or RecordingUrl: ignored")
         return
-    calls.voicemail_store(
+    voicemail.voicemail_store(
         call_sid=_param(request, "CallSid"),
         from_number=_param(request, "From"),
         to_number=_param(request, "To"),
@@ -175,7 +175,7 @@ def transcription(request):
     """transcribeCallback: attach the text; the voicemail SMS goes out now if it had not yet."""
     recording_sid = _param(request, "RecordingSid")
     if recording_sid:
-        calls.voicemail_transcription_attach(
+        voicemail.voicemail_transcription_attach(
             recording_sid=recording_sid,
             text=_param(request, "TranscriptionText"),
             status=_param(request, "TranscriptionStatus"),

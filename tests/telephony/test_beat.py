@@ -14,7 +14,7 @@ from telephony import alerts
 from telephony.models import OutboundMessage
 from telephony.sms_text import sms_segments
 from telephony.tasks.alerts import alerts_escalate
-from telephony.tasks.rota import gaps_alert, handoffs_notify, reminders_send
+from telephony.tasks.notifications import gaps_alert, handoffs_notify, reminders_send
 from tests.factories import MemberFactory, MembershipFactory, TeamFactory
 from tests.telephony.world import sent
 

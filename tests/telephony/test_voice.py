@@ -9,10 +9,10 @@ import pytest
 from django.conf import settings
 
 from teams.models import Role, Team
-from telephony import calls
 from telephony.models import Call, DialAttempt, OutboundMessage, Voicemail
 from telephony.tasks.sms import sms_deliver
-from telephony.tasks.voice import voicemail_notify_task, voicemails_notify_overdue_task
+from telephony.tasks.voicemail import voicemail_notify_task, voicemails_notify_overdue_task
+from telephony.voicemail import TRANSCRIPTION_WAIT_SECONDS, voicemail_notify_by_id
 from tests.factories import ShiftFactory, SupportNumberFactory, UserFactory, team_with_members
 from tests.telephony.world import CALLER, FALLBACK_PHONE, NOW, WEB_NUMBER, dial_action, sid, to_voicemail, voicemail_sms
 
@@ -118,7 +118,7 @@ def test_the_sms_waits_for_the_transcription_and_includes_it(web, twilio, monkey
     recording_sid = "RE" + "4" * 32
     call.record(record, recording_sid=recording_sid)
     assert voicemail_sms() == []  # waiting, a bounded time, for the transcription
-    assert waiting[0][1]["countdown"] == calls.TRANSCRIPTION_WAIT_SECONDS
+    assert waiting[0][1]["countdown"] == TRANSCRIPTION_WAIT_SECONDS
 
     call.transcription(record, recording_sid=recording_sid, text="The checkout is down since noon.")
     voicemail = Voicemail.objects.get()
@@ -127,7 +127,7 @@ def test_the_sms_waits_for_the_transcription_and_includes_it(web, twilio, monkey
     assert len(voicemail_sms()) == 2
 
     # The bounded wait runs out later: nobody gets a second SMS.
-    calls.voicemail_notify_by_id(waiting[0][0][0])
+    voicemail_notify_by_id(waiting[0][0][0])
     assert len(voicemail_sms()) == 2
 
 
@@ -251,7 +251,7 @@ def test_a_lost_transcription_wait_is_caught_by_the_overdue_sweep(web, twilio, c
     call.record(root.find("Record"), recording_sid="RE" + "6" * 32)
     assert voicemail_sms() == []
     assert voicemails_notify_overdue_task() == "0 overdue voicemail notice(s) sent"  # still waiting
-    clock.move_to(NOW + dt.timedelta(seconds=calls.TRANSCRIPTION_WAIT_SECONDS + 61))
+    clock.move_to(NOW + dt.timedelta(seconds=TRANSCRIPTION_WAIT_SECONDS + 61))
     voicemails_notify_overdue_task()
     assert {m.to for m in voicemail_sms()} == {web.primary.phone, web.secondary.phone}
     voicemails_notify_overdue_task()  # and only once

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import OperationalError, connection
 
 from teams.models import Override, Role, Shift
-from telephony import calls
+from telephony import calls, voicemail
 from telephony.models import Call, DialAttempt, OutboundMessage, Voicemail
 from tests.factories import ShiftFactory, SupportNumberFactory, team_with_members
 from tests.telephony.world import CALLER, NOW, WEB_NUMBER, TwilioCall, dial_action, sid, to_voicemail, voicemail_sms
@@ -166,7 +166,7 @@ def test_recording_tolerates_a_database_failure(client, team, monkeypatch):
     def broken(**kwargs):
         raise RuntimeError("database down")
 
-    monkeypatch.setattr(calls, "voicemail_store", broken)
+    monkeypatch.setattr(voicemail, "voicemail_store", broken)
     params = {"CallSid": "CA1", "RecordingSid": "RE1", "RecordingUrl": "https://api.twilio.com/r/RE1"}
     root = check_twiml(post_signed(client, "/telephony/voice/recording/", params))
     assert "Thank you" in root.find("Say").text

@@ -4,7 +4,7 @@ import logging
 
 from celery import shared_task
 
-from telephony.calls import voicemail_notify_by_id, voicemails_notify_overdue
+from telephony.voicemail import voicemail_notify_by_id, voicemails_notify_overdue
 
 logger = logging.getLogger(__name__)
 
@@ -16,7 +16,7 @@ __all__ = ["voicemail_notify_task", "voicemails_notify_overdue_task"]
     autoretry_for=(Exception,),
     retry_backoff=True,
     max_retries=5,
-    name="telephony.tasks.voice.voicemail_notify_task",
+    name="telephony.tasks.voicemail.voicemail_notify_task",
 )
 def voicemail_notify_task(voicemail_id: int) -> None:
     """Safe to run twice: the outbox dedupe key sends each recipient one SMS per voicemail."""
