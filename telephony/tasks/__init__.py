@@ -3,4 +3,5 @@
 from telephony.tasks.alerts import *  # noqa: F403
 from telephony.tasks.notifications import *  # noqa: F403
 from telephony.tasks.sms import *  # noqa: F403
+from telephony.tasks.swaps import *  # noqa: F403
 from telephony.tasks.voicemail import *  # noqa: F403
