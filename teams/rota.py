@@ -488,3 +488,63 @@ def double_bookings(first: Sequence[Segment], second: Sequence[Segment]) -> list
         else:
             merged.append(segment)
     return merged
+
+
+# --- Hours in local windows (the fairness report) ------------------------------------------------------------
+
+NIGHT_START, NIGHT_END = dt.time(22), dt.time(7)
+
+
+def merge_intervals(intervals: Iterable[tuple[dt.datetime, dt.datetime]]) -> list[tuple[dt.datetime, dt.datetime]]:
+    """The union of the intervals, as sorted, disjoint pieces."""
+    merged: list[tuple[dt.datetime, dt.datetime]] = []
+    for start, end in sorted(intervals):
+        if end <= start:
+            continue
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def overlap_hours(
+    intervals: Sequence[tuple[dt.datetime, dt.datetime]], windows: Iterable[tuple[dt.datetime, dt.datetime]]
+) -> float:
+    """Hours of the (disjoint, sorted) intervals that fall inside the (disjoint) windows."""
+    starts = [start for start, _ in intervals]
+    total = dt.timedelta(0)
+    for window_start, window_end in windows:
+        i = max(0, bisect.bisect_right(starts, window_start) - 1)
+        while i < len(intervals) and intervals[i][0] < window_end:
+            low, high = max(intervals[i][0], window_start), min(intervals[i][1], window_end)
+            if low < high:
+                total += high - low
+            i += 1
+    return total / dt.timedelta(hours=1)
+
+
+def _local_dates(start: dt.datetime, end: dt.datetime, tz: ZoneInfo) -> list[dt.date]:
+    first, last = start.astimezone(tz).date() - dt.timedelta(days=1), end.astimezone(tz).date()
+    return [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def night_windows(start: dt.datetime, end: dt.datetime, tz: ZoneInfo) -> list[tuple[dt.datetime, dt.datetime]]:
+    """Every local night (22:00 to 07:00 the next morning in `tz`) that touches [start, end)."""
+    return [
+        (
+            localize(dt.datetime.combine(day, NIGHT_START), tz),
+            localize(dt.datetime.combine(day + dt.timedelta(days=1), NIGHT_END), tz),
+        )
+        for day in _local_dates(start, end, tz)
+    ]
+
+
+def weekend_windows(start: dt.datetime, end: dt.datetime, tz: ZoneInfo) -> list[tuple[dt.datetime, dt.datetime]]:
+    """Every local Saturday and Sunday (whole days in `tz`) that touches [start, end)."""
+    return [local_days(day, 1, tz) for day in _local_dates(start, end, tz) if day.weekday() >= 5]
+
+
+def day_windows(days: Iterable[dt.date], tz: ZoneInfo) -> list[tuple[dt.datetime, dt.datetime]]:
+    """The given local dates as whole days in `tz` (holidays), each once."""
+    return [local_days(day, 1, tz) for day in sorted(set(days))]
