@@ -82,6 +82,22 @@ ENTRIES: tuple[BeatEntry, ...] = (
         dt.timedelta(minutes=1),
         "Pages the next step of the escalation chain for unacknowledged alerts.",
     ),
+    # Every 5 minutes: a price look-up whose task was lost (broker down when the call ended) is published
+    # again; Twilio takes minutes to rate a call anyway, so five minutes late costs nothing.
+    BeatEntry(
+        "Look up lost Twilio prices",
+        "telephony.tasks.costs.charge_prices_sweep",
+        dt.timedelta(minutes=5),
+        "Re-publishes price look-ups of call legs and SMS whose task never ran.",
+    ),
+    # Every 5 minutes: leads hear of a budget crossed within minutes, even when no price arrives (the
+    # estimates alone crossed it); each notice once per team, month, threshold and lead.
+    BeatEntry(
+        "Check monthly budgets",
+        "telephony.tasks.costs.budgets_check",
+        dt.timedelta(minutes=5),
+        "One SMS to each lead at 80% and at 100% of the team's monthly budget.",
+    ),
 )
 
 

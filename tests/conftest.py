@@ -30,6 +30,8 @@ def _test_settings(settings, tmp_path):
     settings.TWILIO_API_BASE_URL = ""
     settings.TWILIO_SMS_FROM = "+15005550006"
     settings.SMS_BACKEND = "locmem"
+    # Price look-ups go to Twilio's REST API: only tests that stand up the fake Twilio switch them on.
+    settings.TWILIO_PRICE_LOOKUPS = False
     settings.ALLOWED_HOSTS = ["*"]
     # Real hashing costs ~1 s per user on these machines; the tests do not test password strength.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
