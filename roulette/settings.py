@@ -284,7 +284,7 @@ CSRF_COOKIE_SECURE = not DEBUG
 # TLS is usually terminated by the proxy; set DJANGO_SECURE_SSL_REDIRECT=true where Django must redirect.
 # Twilio webhooks and /healthz are never redirected (a redirected POST loses its body).
 SECURE_SSL_REDIRECT = env_switch("DJANGO_SECURE_SSL_REDIRECT", default=False)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^telephony/"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$", r"^telephony/"]
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG

@@ -8,12 +8,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, DecimalField, Q, Sum, Value
+from django.db.models import Count, DecimalField, Min, Q, Sum, Value
 from django.db.models.functions import Coalesce, TruncMonth
+from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
 
 from teams import timeline
 from teams.models import Team
-from telephony.models import Alert, Call, Charge, Voicemail
+from telephony.models import Alert, Call, Charge, OutboundMessage, Voicemail
 
 
 def alerts_unresolved(*, team_ids: Iterable[int]) -> list[Alert]:
@@ -154,3 +156,60 @@ def estimated_costs_this_month(*, teams: Iterable[Team], now: dt.datetime) -> di
         .order_by()
     )
     return {row["team_id"]: row["estimated"] or Decimal(0) for row in rows}
+
+
+# --- Operations: what /metrics reports ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BeatTaskRun:
+    name: str
+    task: str
+    seconds_since_last_run: float
+
+
+@dataclass(frozen=True)
+class OperationsSnapshot:
+    calls_by_outcome: dict[str, int]
+    sms_by_final_status: dict[str, int]
+    outbox_backlog: dict[str, int]
+    outbox_oldest_queued_seconds: float
+    beat_tasks: list[BeatTaskRun]
+    alerts_unresolved: dict[tuple[str, str], int]
+
+
+def operations_snapshot(*, now: dt.datetime | None = None) -> OperationsSnapshot:
+    """Four queries whatever the number of calls, messages, tasks or alerts."""
+    now = now or timezone.now()
+    calls = dict(Call.objects.values_list("outcome").annotate(count=Count("pk")).order_by())
+    by_status = {
+        row["status"]: row
+        for row in OutboundMessage.objects.values("status")
+        .annotate(count=Count("pk"), oldest=Min("created_at"))
+        .order_by()
+    }
+    final = {status: by_status[status]["count"] for status in OutboundMessage.FINAL_STATUSES if status in by_status}
+    waiting = (OutboundMessage.Status.QUEUED, OutboundMessage.Status.SENDING)
+    backlog = {status: by_status.get(status, {"count": 0})["count"] for status in waiting}
+    oldest = by_status.get(OutboundMessage.Status.QUEUED, {}).get("oldest")
+    beat = [
+        BeatTaskRun(name, task, max(0.0, (now - last_run_at).total_seconds()))
+        for name, task, last_run_at in PeriodicTask.objects.filter(enabled=True, last_run_at__isnull=False)
+        .order_by("name")
+        .values_list("name", "task", "last_run_at")
+    ]
+    alerts = {
+        (slug or "", state): count
+        for slug, state, count in Alert.objects.exclude(state=Alert.State.RESOLVED)
+        .values_list("team__slug", "state")
+        .annotate(count=Count("pk"))
+        .order_by()
+    }
+    return OperationsSnapshot(
+        calls_by_outcome={outcome: count for outcome, count in calls.items()},
+        sms_by_final_status=final,
+        outbox_backlog=backlog,
+        outbox_oldest_queued_seconds=max(0.0, (now - oldest).total_seconds()) if oldest else 0.0,
+        beat_tasks=beat,
+        alerts_unresolved=alerts,
+    )
