@@ -132,6 +132,21 @@ class RedisServer:
 
 
 @pytest.fixture
+def test_database_url(transactional_db) -> str:
+    """The test database as a DATABASE_URL, for real worker and beat processes (PostgreSQL: they cannot see
+    this process's SQLite test database). transactional_db: their writes must be visible, and cleaned up."""
+    from urllib.parse import quote
+
+    from django.db import connection
+
+    db = connection.settings_dict  # pytest-django has switched NAME to the test database by now
+    auth = quote(db["USER"] or "", safe="")
+    if db.get("PASSWORD"):
+        auth += ":" + quote(db["PASSWORD"], safe="")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
 def redis_server(tmp_path, settings, monkeypatch):
     """Our own Redis as the broker and the cache (not the shared one on 6379), with eager Celery off so
     publishes really go to it. Stop and start it with .stop() / .start()."""
