@@ -1,6 +1,7 @@
 """What the line costs: calls and SMS walked as Twilio walks them, prices read from the fake Twilio, usage/."""
 
 import datetime as dt
+import time
 from decimal import Decimal
 
 import pytest
@@ -11,13 +12,11 @@ from telephony.models import Call, Charge, OutboundMessage
 from telephony.sms import sms_send
 from telephony.tasks.costs import charge_prices_sweep
 from tests.factories import UserFactory
-from tests.telephony.world import NOW, sid
-
-pytestmark = pytest.mark.usefixtures("celery_eager")
+from tests.telephony.world import NOW, TwilioCall, sid
 
 
 @pytest.fixture
-def priced(settings, fake_twilio):
+def priced(settings, fake_twilio, celery_eager):
     """The fake Twilio answers price look-ups; look-ups are on."""
     settings.TWILIO_PRICE_LOOKUPS = True
     return fake_twilio
@@ -146,3 +145,25 @@ def test_usage_costs_the_same_queries_for_one_call_or_fifty(web, django_assert_m
     with django_assert_max_num_queries(6):
         usage(web.lead.user, web.team)
     assert Charge.objects.filter(kind=Charge.Kind.FORWARD_LEG).count() == 51
+
+
+def test_a_lookup_lost_to_a_broker_outage_is_published_by_the_sweep(
+    web, settings, redis_server, client, clock, django_capture_on_commit_callbacks
+):
+    # No eager Celery: publishes go to the test's own Redis, which is down while the call ends.
+    settings.TWILIO_PRICE_LOOKUPS = True
+    redis_server.stop()
+    call = TwilioCall(client, django_capture_on_commit_callbacks)
+    started = time.perf_counter()
+    root = call.incoming()
+    call.leg(root.find("Dial"), "accept")
+    call.status("completed", 45)
+    assert time.perf_counter() - started < 3  # the webhooks did not wait for the broker
+    pending = list(Charge.objects.filter(price__isnull=True).order_by("kind"))
+    assert [charge.kind for charge in pending] == [Charge.Kind.CALL_IN, Charge.Kind.FORWARD_LEG]
+
+    redis_server.start()
+    clock.move_to(NOW + dt.timedelta(minutes=10))
+    assert costs.charge_prices_sweep() == 2
+    assert redis_server.queued() == 2  # the look-ups wait in the broker for a worker
+    assert costs.charge_prices_sweep() == 0  # not twice in one sweep interval
