@@ -6,7 +6,8 @@ the database where operators see and adjust it in the admin (Periodic tasks). Th
 there by the data migration telephony 0002 and by `seed_demo`, through `beat_schedule_install()`, which only
 adds what is missing: an operator's change (another interval, a disabled entry) survives restarts and
 re-installs. Every task here is safe to run twice and on two workers at once, so a late or doubled tick
-does no harm; docker-compose.yml still runs exactly one beat so that ticks are not doubled needlessly.
+does no harm, and docker-compose.yml runs two beats so that beat is no single point of failure (each tick then
+comes twice; tests/telephony/test_two_beats.py checks that nothing is sent twice).
 """
 
 from __future__ import annotations
