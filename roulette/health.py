@@ -1,4 +1,8 @@
-"""GET /healthz: which part is down. JSON naming the database, the broker and beat; 503 when one is down.
+"""GET /healthz: which part is down. JSON naming the database, the broker and beat; 503 when one is down,
+with `down` listing which. docker-compose.yml polls it for the web service's health.
+
+    {"status": "ok", "database": "up", "broker": "up", "beat": "up", "down": [],
+     "beat_last_run_at": "2026-12-01T09:58:00Z", "beat_last_run_seconds": 120}
 
 Cheap enough to poll every few seconds: one `SELECT`, one broker connection with a 0.1 s timeout, and one
 indexed read of django-celery-beat's own bookkeeping.
@@ -55,6 +59,15 @@ def healthz(request):
     broker = "up" if broker_check() else "down"
     beat, beat_last_run_at = ("unknown", None) if database == "down" else _beat()
     parts = {"database": database, "broker": broker, "beat": beat}
-    is_down = "down" in parts.values()
-    body = {"status": "unavailable" if is_down else "ok", **parts, "beat_last_run_at": beat_last_run_at}
-    return JsonResponse(body, status=503 if is_down else 200)
+    down = [name for name, state in parts.items() if state == "down"]
+    body = {
+        "status": "unavailable" if down else "ok",
+        **parts,
+        "down": down,
+        "beat_last_run_at": beat_last_run_at,
+        # How long ago beat last ran a task: the figure an operator compares with BEAT_STALE_AFTER (600 s).
+        "beat_last_run_seconds": (
+            int((timezone.now() - beat_last_run_at).total_seconds()) if beat_last_run_at is not None else None
+        ),
+    }
+    return JsonResponse(body, status=503 if down else 200)

@@ -1,5 +1,6 @@
 """Settings, all read from the environment (see .env.example). Behaviour differs only by variables."""
 
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import environ
@@ -201,6 +202,34 @@ EMERGENCY_PHONE = env.str("EMERGENCY_PHONE", default="")
 SMS_BACKEND = env.str("SMS_BACKEND", default="") or (
     "twilio" if TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN else "console"
 )
+# Read each call leg's and message's price from Twilio's REST API once Twilio has rated it (usage/, budgets).
+# Default: on where SMS go through Twilio (an account to ask); off, the estimates from the rates stay.
+TWILIO_PRICE_LOOKUPS = env_switch("TWILIO_PRICE_LOOKUPS", default=SMS_BACKEND == "twilio")
+
+
+# What the line costs until Twilio reports its own price (USD; the seed's figures: receiving a call about
+# 1 cent a minute, forwarding it to a Brazilian mobile about 33 cents a minute, an SMS segment 1.2 cents).
+def env_money(name: str, *, default: str) -> Decimal:
+    """A rate in USD, as a Decimal (money is never a float); a malformed or negative one stops start-up."""
+    raw = env.str(name, default="").strip() or default
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        value = Decimal("NaN")
+    if not value.is_finite() or value < 0:
+        raise ImproperlyConfigured(f"{name} must be an amount in USD such as {default}, not {raw!r}.")
+    return value
+
+
+TWILIO_RATE_INBOUND_PER_MIN = env_money("TWILIO_RATE_INBOUND_PER_MIN", default="0.0100")
+TWILIO_RATE_OUTBOUND_PER_MIN = env_money("TWILIO_RATE_OUTBOUND_PER_MIN", default="0.3300")
+TWILIO_RATE_SMS = env_money("TWILIO_RATE_SMS", default="0.0120")
+
+# --- Operations
+# GET /metrics asks for `Authorization: Bearer <METRICS_TOKEN>` when set (open when unset, for a private
+# network). PROMETHEUS_MULTIPROC_DIR (read by prometheus-client itself) shares the webhook latency histogram
+# between gunicorn workers; see README "Metrics".
+METRICS_TOKEN = env_secret("METRICS_TOKEN")
 
 # --- Rota
 SHIFT_HORIZON_WEEKS = env.int("SHIFT_HORIZON_WEEKS", default=12)
@@ -257,7 +286,7 @@ CSRF_COOKIE_SECURE = not DEBUG
 # TLS is usually terminated by the proxy; set DJANGO_SECURE_SSL_REDIRECT=true where Django must redirect.
 # Twilio webhooks and /healthz are never redirected (a redirected POST loses its body).
 SECURE_SSL_REDIRECT = env_switch("DJANGO_SECURE_SSL_REDIRECT", default=False)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^telephony/"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$", r"^telephony/"]
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG

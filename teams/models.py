@@ -3,13 +3,14 @@
 import datetime as dt
 import secrets
 import zoneinfo
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 
 from teams import rota
 from teams.limits import MIN_SHIFT_LENGTH
@@ -99,6 +100,7 @@ class Team(models.Model):
         "alert_pages_per_hour",
         "allowed_callers",
         "swap_approval",
+        "monthly_budget",
     )
 
     slug = models.SlugField(max_length=50, unique=True)
@@ -131,6 +133,16 @@ class Team(models.Model):
     )
     swap_approval = models.BooleanField(
         default=False, help_text="A shift swap needs a lead's approval before the taker is on call."
+    )
+    monthly_budget = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.01"))],
+        help_text=gettext_lazy(
+            "USD a month for the phone line (calls and SMS); the leads get an SMS at 80% and at 100%. Empty: no budget."
+        ),
     )
     calendar_token = models.CharField(max_length=64, default=new_calendar_token, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)

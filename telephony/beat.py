@@ -6,7 +6,8 @@ the database where operators see and adjust it in the admin (Periodic tasks). Th
 there by the data migration telephony 0002 and by `seed_demo`, through `beat_schedule_install()`, which only
 adds what is missing: an operator's change (another interval, a disabled entry) survives restarts and
 re-installs. Every task here is safe to run twice and on two workers at once, so a late or doubled tick
-does no harm; docker-compose.yml still runs exactly one beat so that ticks are not doubled needlessly.
+does no harm, and docker-compose.yml runs two beats so that beat is no single point of failure (each tick then
+comes twice; tests/telephony/test_two_beats.py checks that nothing is sent twice).
 """
 
 from __future__ import annotations
@@ -89,6 +90,22 @@ ENTRIES: tuple[BeatEntry, ...] = (
         "telephony.tasks.alerts.alerts_escalate",
         dt.timedelta(minutes=1),
         "Pages the next step of the escalation chain for unacknowledged alerts.",
+    ),
+    # Every 5 minutes: a price look-up whose task was lost (broker down when the call ended) is published
+    # again; Twilio takes minutes to rate a call anyway, so five minutes late costs nothing.
+    BeatEntry(
+        "Look up lost Twilio prices",
+        "telephony.tasks.costs.charge_prices_sweep",
+        dt.timedelta(minutes=5),
+        "Re-publishes price look-ups of call legs and SMS whose task never ran.",
+    ),
+    # Every 5 minutes: leads hear of a budget crossed within minutes, even when no price arrives (the
+    # estimates alone crossed it); each notice once per team, month, threshold and lead.
+    BeatEntry(
+        "Check monthly budgets",
+        "telephony.tasks.costs.budgets_check",
+        dt.timedelta(minutes=5),
+        "One SMS to each lead at 80% and at 100% of the team's monthly budget.",
     ),
 )
 

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from teams import selectors
 from teams.models import Member, SupportNumber, Team
+from telephony import costs
 from telephony.models import Call, DialAttempt
 
 logger = logging.getLogger(__name__)
@@ -220,9 +221,11 @@ def dial_result(
     call_status: str,
     dial_status: str,
     dial_call_sid: str,
+    dial_duration_seconds: int | None = None,
     at: dt.datetime | None = None,
 ) -> Decision:
-    """A dialled leg ended: answered (status completed/answered and accepted), else the next in the chain."""
+    """A dialled leg ended: answered (status completed/answered and accepted), else the next in the chain.
+    The leg's minutes are charged (telephony.costs)."""
     at = at or timezone.now()
     call_sid, dial_call_sid = (
         param_fit(Call, "call_sid", call_sid),
@@ -244,6 +247,7 @@ def dial_result(
     if dial_call_sid:
         attempt.dial_call_sid = dial_call_sid
     attempt.save(update_fields=["dial_status", "dial_call_sid"])
+    costs.leg_charge_record(call=call, dial_call_sid=attempt.dial_call_sid, seconds=dial_duration_seconds)
     if dial_status in ANSWERED_DIAL_STATUSES and attempt.accepted_at is not None:
         Call.objects.filter(pk=call.pk).update(
             outcome=Call.Outcome.ANSWERED, answered_by=attempt.member, answered_number=attempt.phone
@@ -309,4 +313,6 @@ def call_status_update(
             call.outcome = Call.Outcome.FAILED if call_status == "failed" else Call.Outcome.ABANDONED
             fields.append("outcome")
     call.save(update_fields=fields)
+    if call.ended_at is not None:
+        costs.call_charge_record(call=call)
     return call

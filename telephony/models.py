@@ -18,6 +18,7 @@ class OutboundMessage(models.Model):
         ROTA_CHANGE = "rota_change", "Rota change notice"
         SWAP = "swap", "Shift swap"
         ALERT = "alert", "Monitoring alert page"
+        BUDGET = "budget", "Budget notice"
         REPLY = "reply", "Reply"
         TEST = "test", "Test"
 
@@ -284,3 +285,44 @@ class SwapEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.swap_id} {self.action} by {self.actor}"
+
+
+class Charge(models.Model):
+    """What one call leg or one SMS costs: an estimate from the rates in the environment at first, then
+    Twilio's own price once Twilio has rated it (a price look-up task, retried for up to a day).
+
+    One row per Twilio resource (`sid`): the caller's inbound call, each dialled leg (its DialCallSid), each
+    sent message. Amounts are positive USD (Twilio reports prices as negative numbers). `occurred_at` (when
+    the call started, when the message was queued) decides the month a charge counts in.
+    """
+
+    class Kind(models.TextChoices):
+        CALL_IN = "call_in", "Inbound call"
+        FORWARD_LEG = "forward_leg", "Forwarded leg"
+        SMS = "sms", "SMS"
+
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    sid = models.CharField(max_length=40, unique=True)
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="charges")
+    occurred_at = models.DateTimeField()
+    seconds = models.PositiveIntegerField(default=0, help_text="Call legs: the leg's duration.")
+    units = models.PositiveIntegerField(default=0, help_text="Billed minutes (rounded up) or SMS segments.")
+    estimate = models.DecimalField(max_digits=12, decimal_places=5)
+    price = models.DecimalField(max_digits=12, decimal_places=5, null=True, blank=True)
+    price_unit = models.CharField(max_length=8, blank=True)
+    priced_at = models.DateTimeField(null=True, blank=True)
+    price_checks = models.PositiveIntegerField(default=0)
+    next_price_check_at = models.DateTimeField(
+        null=True, blank=True, help_text="When to ask Twilio for the price again; empty: priced, or given up."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        indexes = [
+            models.Index(fields=["team", "occurred_at"], name="charge_team_occurred"),
+            models.Index(fields=["next_price_check_at"], name="charge_next_check"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.sid}: {self.price if self.price is not None else self.estimate}"

@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from teams import services
 from teams.models import Member, Team
+from telephony import costs
 from telephony.backends import (
     SmsError,
     SmsPermanentError,
@@ -234,6 +235,7 @@ def _mark_sent(message_id: int, *, sid: str, only_if: Q) -> DeliveryOutcome:
         error_code="",
         error_message="",
     )
+    costs.message_charge_record(message_id=message_id, sid=sid)
     _apply_early_statuses(sid)  # a callback may have beaten us to it
     message = OutboundMessage.objects.filter(pk=message_id).only("status").first()
     return DeliveryOutcome(message.status if message else Status.SENT)
@@ -384,6 +386,8 @@ def sms_status_update(*, message_sid: str, message_status: str, error_code: str 
         fields["error_code"] = code
         fields["error_message"] = DELIVERY_ERRORS.get(code, f"Twilio reported {message_status}.")
     changed = OutboundMessage.objects.filter(message_sid=message_sid, status__in=_EARLIER[status]).update(**fields) == 1
+    if changed and status in OutboundMessage.FINAL_STATUSES:
+        costs.message_charge_final(message_sid=message_sid, status=status)
     if not changed and not OutboundMessage.objects.filter(message_sid=message_sid).exists():
         # The worker has not stored this SID yet: park the callback, then look once more, since the SID may
         # have been stored in between (the worker applies parked callbacks right after storing it).

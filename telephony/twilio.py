@@ -2,6 +2,8 @@
 
 import datetime as dt
 import email.utils
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
@@ -210,3 +212,59 @@ class TwilioBackend(BaseSmsBackend):
             # A lookup is a read: any timeout is only transient, it cannot have sent anything.
             raise twilio_error_to_sms_error(exc, request_sent=False) from exc
         return SmsSendResult(sid=found["sid"], status=found["status"]) if found else None
+
+
+# --- Prices ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TwilioPrice:
+    """What Twilio says a call or message cost: `price` None until Twilio has rated it (minutes, sometimes).
+
+    `price` is positive (Twilio writes a charge as a negative decimal string, "-0.01700"); `units` is the
+    call's duration in seconds or the message's segments, when Twilio says.
+    """
+
+    price: Decimal | None
+    price_unit: str
+    units: int | None
+
+
+def _decimal(value) -> Decimal | None:
+    if value in (None, ""):
+        return None
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return abs(amount) if amount.is_finite() else None
+
+
+def _int_or_none(value) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def twilio_call_price(*, sid: str) -> TwilioPrice:
+    """GET /Calls/{sid}.json: a call's (or a dialled leg's) price and duration in seconds."""
+    call = twilio_client().calls(sid).fetch()
+    return TwilioPrice(_decimal(call.price), call.price_unit or "", _int_or_none(call.duration))
+
+
+def twilio_message_price(*, sid: str) -> TwilioPrice:
+    """GET /Messages/{sid}.json: a message's price and the segments Twilio billed."""
+    message = twilio_client().messages(sid).fetch()
+    return TwilioPrice(_decimal(message.price), message.price_unit or "", _int_or_none(message.num_segments))
+
+
+def twilio_error_is_permanent(exc: BaseException) -> bool:
+    """A look-up that cannot succeed later: the resource does not exist (404) or our credentials are refused."""
+    if isinstance(exc, TwilioRestException | TwilioServiceException):
+        try:
+            status = int(exc.status or 0)
+        except (TypeError, ValueError):
+            status = 0
+        return status in (401, 403, 404) or str(exc.code or "") == "20003"
+    return False

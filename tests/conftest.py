@@ -30,6 +30,8 @@ def _test_settings(settings, tmp_path):
     settings.TWILIO_API_BASE_URL = ""
     settings.TWILIO_SMS_FROM = "+15005550006"
     settings.SMS_BACKEND = "locmem"
+    # Price look-ups go to Twilio's REST API: only tests that stand up the fake Twilio switch them on.
+    settings.TWILIO_PRICE_LOOKUPS = False
     settings.ALLOWED_HOSTS = ["*"]
     # Real hashing costs ~1 s per user on these machines; the tests do not test password strength.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -127,6 +129,21 @@ class RedisServer:
         import redis
 
         return redis.Redis.from_url(self.url).llen(queue)
+
+
+@pytest.fixture
+def test_database_url(transactional_db) -> str:
+    """The test database as a DATABASE_URL, for real worker and beat processes (PostgreSQL: they cannot see
+    this process's SQLite test database). transactional_db: their writes must be visible, and cleaned up."""
+    from urllib.parse import quote
+
+    from django.db import connection
+
+    db = connection.settings_dict  # pytest-django has switched NAME to the test database by now
+    auth = quote(db["USER"] or "", safe="")
+    if db.get("PASSWORD"):
+        auth += ":" + quote(db["PASSWORD"], safe="")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 @pytest.fixture

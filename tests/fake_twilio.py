@@ -9,6 +9,9 @@ fixture fails the test at teardown if there are any.
 What it serves:
 - Messages: create (201 + resource with an "SM…" sid, or a scripted error), list (To/From filters), fetch.
 - IncomingPhoneNumbers: list (PhoneNumber filter), fetch, update, over the numbers the fake `own_number`s.
+- Calls: fetch (`GET Calls/{Sid}.json`) of the calls the fake was told about with `call(sid, ...)`, with
+  Twilio's `price` (null until rated) and `duration`; `rate(sid, price)` sets a call's or a message's price
+  later, as Twilio does minutes after the call.
 Scripts for message creates: `fake.script(503, 503, 201)`, `fake.script(TwilioError(400, 21211))`,
 `fake.script(HANG)` (creates the message, then answers only after the client gave up: a read timeout),
 `fake.script(DROP)` (closes the connection without creating anything). Unscripted creates succeed.
@@ -160,6 +163,7 @@ class FakeTwilio:
         self.validation_errors: list[str] = []
         self.messages: dict[str, dict] = {}
         self.numbers: dict[str, dict] = {}
+        self.calls: dict[str, dict] = {}
         self._script: deque = deque()
         self._lock = threading.Lock()
         self._release = threading.Event()
@@ -234,6 +238,45 @@ class FakeTwilio:
             **fields,
         }
         return sid
+
+    def call(self, sid: str, *, duration: int, price: str | None = None, parent_call_sid: str | None = None, **fields):
+        """A call (or a dialled leg: parent_call_sid) Twilio knows; `price` as Twilio writes it ("-0.0085")."""
+        now = _rfc2822(dt.datetime.now(dt.UTC))
+        self.calls[sid] = {
+            "account_sid": self.account_sid,
+            "answered_by": None,
+            "api_version": "2010-04-01",
+            "caller_name": None,
+            "date_created": now,
+            "date_updated": now,
+            "direction": "outbound-dial" if parent_call_sid else "inbound",
+            "duration": str(duration),
+            "end_time": now,
+            "forwarded_from": None,
+            "from": "+4917012345678",
+            "from_formatted": "+4917012345678",
+            "group_sid": None,
+            "parent_call_sid": parent_call_sid,
+            "phone_number_sid": None,
+            "price": price,
+            "price_unit": "USD",
+            "queue_time": "0",
+            "sid": sid,
+            "start_time": now,
+            "status": "completed",
+            "to": "+493012340001",
+            "to_formatted": "+493012340001",
+            "trunk_sid": None,
+            "uri": f"/2010-04-01/Accounts/{self.account_sid}/Calls/{sid}.json",
+            "subresource_uris": {},
+            **fields,
+        }
+        return sid
+
+    def rate(self, sid: str, price: str | None, *, price_unit: str = "USD", **fields) -> None:
+        """Twilio has rated the call or message `sid`: its resource now carries the price."""
+        resource = self.calls.get(sid) or self.messages[sid]
+        resource.update(price=price, price_unit=price_unit, **fields)
 
     def requests_to(self, method: str, suffix: str) -> list[RecordedRequest]:
         return [r for r in self.requests if r.method == method and r.path.endswith(suffix)]
@@ -312,6 +355,11 @@ class FakeTwilio:
             if message is None or method != "GET":
                 return 404, TwilioError(404, 20404, "The requested resource was not found").body()
             return 200, self._public(message)
+        if match := re.fullmatch(r"Calls/(CA\w+)\.json", rest):
+            call = self.calls.get(match[1])
+            if call is None or method != "GET":
+                return 404, TwilioError(404, 20404, "The requested resource was not found").body()
+            return 200, call
         if rest == "IncomingPhoneNumbers.json" and method == "GET":
             wanted = dict(query).get("PhoneNumber", "")
             found = [n for n in self.numbers.values() if wanted in n["phone_number"]]

@@ -130,6 +130,7 @@ def dial_result(request):
         call_status=_param(request, "CallStatus"),
         dial_status=_param(request, "DialCallStatus"),
         dial_call_sid=_param(request, "DialCallSid"),
+        dial_duration_seconds=_seconds(_param(request, "DialCallDuration")),
     )
     return twiml.response(
         _render(decision, dial_intro=twiml.HOLD, voicemail_intro="Sorry, nobody could take your call.")

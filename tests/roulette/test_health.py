@@ -25,3 +25,25 @@ def test_beat_is_up_while_its_tasks_run_and_down_when_they_stopped(db, client):
         assert stopped.status_code == 503
         assert stopped.json()["beat"] == "down" and stopped.json()["status"] == "unavailable"
         assert stopped.json()["beat_last_run_at"].startswith("2026-12-01T09:30")
+
+
+def test_beat_names_the_age_of_its_last_tick(db, client):
+    with time_machine.travel(NOW, tick=False):
+        PeriodicTask.objects.filter(enabled=True).update(last_run_at=NOW - dt.timedelta(seconds=95))
+        body = client.get("/healthz").json()
+        assert (body["beat"], body["beat_last_run_seconds"], body["down"]) == ("up", 95, [])
+
+
+def test_a_stopped_broker_turns_healthz_503_naming_it(db, client, redis_server):
+    PeriodicTask.objects.filter(enabled=True).update(last_run_at=dt.datetime.now(dt.UTC))
+    healthy = client.get("/healthz")
+    assert healthy.status_code == 200 and healthy.json()["broker"] == "up"
+
+    redis_server.stop()
+    sick = client.get("/healthz")
+    assert sick.status_code == 503
+    assert sick.json()["broker"] == "down" and sick.json()["down"] == ["broker"]
+    assert (sick.json()["database"], sick.json()["beat"]) == ("up", "up")
+
+    redis_server.start()
+    assert client.get("/healthz").status_code == 200

@@ -5,11 +5,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 
 from telephony.models import OutboundMessage
 from telephony.sms import sms_send
@@ -28,19 +27,11 @@ pytestmark = [
 ]
 
 
-def _test_database_url() -> str:
-    db = connection.settings_dict  # pytest-django has switched NAME to the test database by now
-    auth = quote(db["USER"] or "", safe="")
-    if db.get("PASSWORD"):
-        auth += ":" + quote(db["PASSWORD"], safe="")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 @pytest.fixture
-def worker(transactional_db, fake_twilio):
+def worker(test_database_url, fake_twilio):
     env = {
         **os.environ,
-        "DATABASE_URL": _test_database_url(),
+        "DATABASE_URL": test_database_url,
         "DATABASE_CONN_MAX_AGE": "0",  # no connection left behind to block dropping the test database
         "REDIS_URL": settings.REDIS_URL,
         "DJANGO_SECRET_KEY": settings.SECRET_KEY,

@@ -79,11 +79,11 @@ class TwilioCall:
     def incoming(self) -> ET.Element:
         return self.post(settings.PUBLIC_BASE_URL + "/telephony/voice/incoming/", self.params(CallStatus="ringing"))
 
-    def leg(self, dial: ET.Element, outcome: str) -> ET.Element:
+    def leg(self, dial: ET.Element, outcome: str, *, child_sid: str | None = None, seconds: int = 12) -> ET.Element:
         """The dialled person's leg: accept (key press), voicemail (answers, presses nothing), or a
         DialCallStatus such as no-answer / busy. Returns the TwiML of the Dial action."""
         number = dial.find("Number")
-        child = sid("CA")
+        child = child_sid or sid("CA")
         self.legs.append(number.text)
         leg_params = self.params(CallSid=child, ParentCallSid=self.call_sid, Direction="outbound-dial", To=number.text)
         status = outcome
@@ -96,11 +96,9 @@ class TwilioCall:
                 accepted = self.post(gather.get("action"), {**leg_params, "Digits": "5"})
                 assert list(accepted) == []  # nothing more on the leg: Twilio bridges the call
             status = "completed"
+        duration = str(seconds) if status == "completed" else "0"
         return self.post(
-            dial.get("action"),
-            self.params(
-                DialCallStatus=status, DialCallSid=child, DialCallDuration="12" if status == "completed" else "0"
-            ),
+            dial.get("action"), self.params(DialCallStatus=status, DialCallSid=child, DialCallDuration=duration)
         )
 
     def record(self, record: ET.Element, *, recording_sid: str, duration: int = 42) -> ET.Element:

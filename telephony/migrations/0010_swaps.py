@@ -15,8 +15,8 @@ def install(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('teams', '0003_time_off_and_swap_approval'),
-        ('telephony', '0007_task_names_follow_modules'),
+        ('teams', '0004_time_off_and_swap_approval'),
+        ('telephony', '0009_beat_costs'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('teams', '0002_alert_cap_from_settings'),
+        ('teams', '0003_team_monthly_budget'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
