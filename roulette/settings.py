@@ -275,6 +275,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RotaRoleEnum": "teams.models.Role",
         "MembershipRoleEnum": "teams.models.TeamMembership.Role",
+        "AlertStateEnum": "telephony.models.Alert.State",
+        "SwapStateEnum": "telephony.models.Swap.State",
     },
 }
 

@@ -9,7 +9,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from teams.api_serializers import MAX_ID, parse_query_instant
-from teams.models import Override, Role, Rotation, Shift, SupportNumber, TeamMembership
+from teams.models import Override, Role, Rotation, Shift, SupportNumber, TeamMembership, TimeOff
 
 
 @extend_schema_field(OpenApiTypes.INT)
@@ -70,6 +70,14 @@ class ShiftFilter(filters.FilterSet):
     class Meta:
         model = Shift
         fields = ["role", "member", "is_edited"]
+
+
+class TimeOffFilter(filters.FilterSet):
+    member = IdFilter(field_name="member_id", help_text="Only this member's time off.")
+
+    class Meta:
+        model = TimeOff
+        fields = ["member"]
 
 
 class OverrideFilter(filters.FilterSet):

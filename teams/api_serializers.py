@@ -12,9 +12,10 @@ from rest_framework import serializers
 
 from teams import calendar, rota
 from teams.limits import MAX_ALLOWED_CALLERS, MAX_ROTATION_MEMBERS
-from teams.models import Member, Override, Role, Rotation, Shift, SupportNumber, Team, TeamMembership
+from teams.models import Member, Override, Role, Rotation, Shift, SupportNumber, Team, TeamMembership, TimeOff
 
 SOURCES = (rota.SHIFT, rota.OVERRIDE)
+REASONS = (rota.TIME_OFF,)
 # The largest id a BigAutoField can hold: larger numbers name nothing and overflow the database driver.
 MAX_ID = 2**63 - 1
 
@@ -282,6 +283,19 @@ class OverrideSerializer(serializers.ModelSerializer):
         fields = ["id", "role", "member", "member_name", "start", "end", "reason"]
 
 
+class TimeOffSerializer(serializers.ModelSerializer):
+    member = TeamMemberField()
+    member_name = serializers.CharField(source="member.name", read_only=True)
+    start = TeamDateTimeField()
+    end = TeamDateTimeField()
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+    class Meta:
+        model = TimeOff
+        fields = ["id", "member", "member_name", "start", "end", "reason", "created_at"]
+        read_only_fields = ["created_at"]
+
+
 # --- On call, schedule, gaps (outputs only) --------------------------------------------------------------
 
 
@@ -303,11 +317,26 @@ class OnCallSerializer(serializers.Serializer):
     secondary = RoleOnCallSerializer()
 
 
-class SegmentSerializer(serializers.Serializer):
+class ReasonOnlyWhenSetMixin:
+    """`reason` appears only on the segments that have one, so every other segment keeps version 1's shape."""
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if data.get("reason") is None:
+            data.pop("reason", None)
+        return data
+
+
+class SegmentSerializer(ReasonOnlyWhenSetMixin, serializers.Serializer):
     start = serializers.DateTimeField()
     end = serializers.DateTimeField()
     member = PersonSerializer(allow_null=True)
     source = serializers.ChoiceField(choices=SOURCES, allow_null=True)
+    reason = serializers.ChoiceField(
+        choices=REASONS,
+        required=False,
+        help_text="Only on a gap with a known cause: time_off (the shift's person is away).",
+    )
 
 
 class ScheduleSerializer(serializers.Serializer):
@@ -318,9 +347,12 @@ class ScheduleSerializer(serializers.Serializer):
     secondary = SegmentSerializer(many=True)
 
 
-class GapSerializer(serializers.Serializer):
+class GapSerializer(ReasonOnlyWhenSetMixin, serializers.Serializer):
     start = serializers.DateTimeField()
     end = serializers.DateTimeField()
+    reason = serializers.ChoiceField(
+        choices=REASONS, required=False, help_text="Only with a known cause: time_off (the shift's person is away)."
+    )
 
 
 class GapsSerializer(serializers.Serializer):

@@ -36,6 +36,7 @@ router.register(f"{TEAM}/numbers", api_views.SupportNumberViewSet, basename="tea
 router.register(f"{TEAM}/rotations", api_views.RotationViewSet, basename="team-rotation")
 router.register(f"{TEAM}/shifts", api_views.ShiftViewSet, basename="team-shift")
 router.register(f"{TEAM}/overrides", api_views.OverrideViewSet, basename="team-override")
+router.register(f"{TEAM}/time-off", api_views.TimeOffViewSet, basename="team-time-off")
 
 urlpatterns = [
     path("teams/<slug:slug>/oncall/", api_views.TeamOnCallView.as_view(), name="team-oncall"),

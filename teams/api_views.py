@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import OuterRef, Prefetch, Subquery
 from django.utils import timezone
 from django.utils.functional import cached_property
+from django.utils.translation import gettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
@@ -30,7 +31,7 @@ from teams.api_base import (
     query_instant,
     query_window,
 )
-from teams.api_permissions import IsPerson, require_lead, require_superuser
+from teams.api_permissions import IsPerson, require_lead, require_superuser, team_visible_or_404
 from teams.api_serializers import (
     GapsSerializer,
     MemberSerializer,
@@ -41,8 +42,19 @@ from teams.api_serializers import (
     ShiftSerializer,
     SupportNumberSerializer,
     TeamSerializer,
+    TimeOffSerializer,
 )
-from teams.models import Member, Override, Rotation, RotationParticipant, Shift, SupportNumber, Team, TeamMembership
+from teams.models import (
+    Member,
+    Override,
+    Rotation,
+    RotationParticipant,
+    Shift,
+    SupportNumber,
+    Team,
+    TeamMembership,
+    TimeOff,
+)
 
 # --- Output shapes (plain data from selector results) ----------------------------------------------------
 
@@ -263,6 +275,50 @@ class OverrideViewSet(WindowedMixin, TeamChildViewSet):
         return services.override_update(override=override, **data)
 
 
+@extend_schema(tags=["time off"], parameters=[SLUG_PARAM])
+class TimeOffViewSet(WindowedMixin, TeamChildViewSet):
+    """Time off: the person is not rung, reminded or counted on call; their shifts then are gaps (reason
+    time_off) unless an override covers them. A member with a login adds and edits their own; a lead anyone's."""
+
+    serializer_class = TimeOffSerializer
+    filterset_class = api_filters.TimeOffFilter
+
+    def initial(self, request, *args, **kwargs):
+        # Not TeamScopedMixin's "writes are for leads": a member writes their own (checked per row below).
+        APIView.initial(self, request, *args, **kwargs)
+        self.team = team_visible_or_404(user=request.user, slug=kwargs["slug"])
+
+    def get_queryset(self):
+        if self.is_schema_view:
+            return TimeOff.objects.none()
+        return TimeOff.objects.filter(team=self.team).select_related("member").order_by("start", "pk")
+
+    def _require_own(self, member: Member) -> None:
+        """403 unless the user leads the team or `member` is the user themself."""
+        if self.is_team_lead:
+            return
+        if member.user_id is None or member.user_id != self.request.user.pk:
+            raise exceptions.PermissionDenied(gettext("Only a lead of this team may change another person's time off."))
+
+    @WINDOW_DOC
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    def perform_service_create(self, data):
+        self._require_own(data["member"])
+        user = self.request.user if getattr(self.request.user, "pk", None) else None
+        return services.time_off_create(team=self.team, created_by=user, **data)
+
+    def perform_service_update(self, time_off, data):
+        self._require_own(time_off.member)
+        self._require_own(data.get("member", time_off.member))
+        return services.time_off_update(time_off=time_off, **data)
+
+    def perform_destroy(self, time_off):
+        self._require_own(time_off.member)
+        services.time_off_delete(time_off=time_off)
+
+
 # --- Who is on call, the schedule, gaps ------------------------------------------------------------------
 
 
@@ -282,7 +338,13 @@ class TeamOnCallView(TeamScopedMixin, APIView):
 
 def segment_payload(segment, members: dict[int, Member]) -> dict:
     member = members.get(segment.member_id) if segment.member_id is not None else None
-    return {"start": segment.start, "end": segment.end, "member": person(member), "source": segment.source}
+    return {
+        "start": segment.start,
+        "end": segment.end,
+        "member": person(member),
+        "source": segment.source,
+        "reason": segment.reason,
+    }
 
 
 @extend_schema(tags=["on call"], parameters=[SLUG_PARAM])
@@ -319,7 +381,9 @@ class TeamGapsView(TeamScopedMixin, APIView):
         gaps = selectors.team_gaps(team=self.team, start=start, end=end)
         data = {"team": team_ref(self.team), "start": start, "end": end}
         for role, segments in gaps.items():
-            data[role] = [{"start": segment.start, "end": segment.end} for segment in segments]
+            data[role] = [
+                {"start": segment.start, "end": segment.end, "reason": segment.reason} for segment in segments
+            ]
         return Response(GapsSerializer(data).data)
 
 

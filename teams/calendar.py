@@ -1,10 +1,11 @@
 """iCal feeds of the merged schedule: one per team, one per member (their own stretches across teams).
 
 Subscribed to by calendar apps with a secret token in the URL; a wrong or missing token is a 404. Events are
-TRANSP:TRANSPARENT (being on call does not make you busy) and in UTC. UIDs come from the shift or override
-behind a segment, so an edited shift updates its event instead of adding another. A rotation's shift is
-known by its rotation and start: the same UID while it is only planned (beyond the generated horizon, which
-is shorter than the feed), once it is stored, and after a lead gives it to someone else.
+TRANSP:TRANSPARENT (being on call does not make you busy) and in UTC; time off is an event of its own.
+UIDs come from the shift or override behind a segment, so an edited shift updates its event instead of
+adding another. A rotation's shift is known by its rotation and start: the same UID while it is only planned
+(beyond the generated horizon, which is shorter than the feed), once it is stored, and after a lead gives it
+to someone else.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from django.conf import settings
 from django.http import Http404, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.http import require_safe
 
 from teams import rota, selectors
@@ -133,6 +135,27 @@ def _events(
         yield event
 
 
+def _time_off_events(*, feed: str, rows, now: dt.datetime):
+    """One event per time off (whole, not cut to shifts): who is away, when, and why if they said."""
+    for row in rows:
+        event = icalendar.Event()
+        event.add("uid", f"{feed}-timeoff{row.pk}@{UID_DOMAIN}")
+        event.add("dtstamp", now)
+        event.add("dtstart", row.start.astimezone(dt.UTC))
+        event.add("dtend", row.end.astimezone(dt.UTC))
+        event.add(
+            "summary", gettext("%(team)s time off: %(member)s") % {"team": row.team.name, "member": row.member.name}
+        )
+        description = gettext("%(member)s is away: not rung, reminded or on call for %(team)s.") % {
+            "member": row.member.name,
+            "team": row.team.name,
+        }
+        event.add("description", f"{description} {row.reason}".strip())
+        event.add("transp", "TRANSPARENT")
+        event.add("categories", [row.team.name, "time off"])
+        yield event
+
+
 def _response(calendar: icalendar.Calendar, filename: str) -> HttpResponse:
     response = HttpResponse(calendar.to_ical(), content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = f'inline; filename="{filename}"'
@@ -154,6 +177,10 @@ def team_feed(request, slug: str) -> HttpResponse:
     for role, segments in schedule.items():
         for event in _events(feed="t", team=team, role=role, segments=segments, members=members, keys=keys, now=now):
             calendar.add_component(event)
+    for event in _time_off_events(
+        feed="t", rows=selectors.time_off_between(team_ids=[team.pk], start=start, end=end), now=now
+    ):
+        calendar.add_component(event)
     return _response(calendar, f"{team.slug}.ics")
 
 
@@ -174,4 +201,11 @@ def member_feed(request, member_id: int) -> HttpResponse:
             feed=f"m{member.pk}", team=teams[team_id], role=role, segments=segments, members=members, keys=keys, now=now
         ):
             calendar.add_component(event)
+    own_time_off = [
+        row
+        for row in selectors.time_off_between(team_ids=list(teams), start=start, end=end)
+        if row.member_id == member.pk
+    ]
+    for event in _time_off_events(feed=f"m{member.pk}", rows=own_time_off, now=now):
+        calendar.add_component(event)
     return _response(calendar, "on-call.ics")

@@ -34,6 +34,14 @@ def _check_interval(obj: models.Model, what: str) -> None:
         errors["member"] = "This person is not a member of the team."
     if errors:
         raise ValidationError(errors)
+    if what == "override" and obj.team_id and obj.member_id and obj.start and obj.end:
+        away = TimeOff.objects.filter(
+            team_id=obj.team_id, member_id=obj.member_id, start__lt=obj.end, end__gt=obj.start
+        ).first()
+        if away:
+            clash = _time_off_clash(obj.team, away, gettext("is on time off"))
+            hint = gettext("Nobody can cover while away: pick someone else or change the time off first.")
+            raise ValidationError({"member": f"{clash} {hint}"})
     if obj.team_id and obj.role and obj.start and obj.end:
         clash = (
             type(obj)
@@ -54,6 +62,18 @@ def _check_interval(obj: models.Model, what: str) -> None:
                 f"{clash.start.astimezone(tz):%a %d %b %Y %H:%M} to {clash.end.astimezone(tz):%a %d %b %Y %H:%M} "
                 f"({obj.team.timezone}). {hint}"
             )
+
+
+def _time_off_clash(team: "Team", row: "TimeOff | Override", what: str) -> str:
+    """ "Ana is on time off from Mon 7 Dec 2026 09:00 to … (Europe/Berlin)." for a refused overlap."""
+    tz = team.tz
+    return gettext("%(member)s %(what)s from %(start)s to %(end)s (%(zone)s).") % {
+        "member": row.member,
+        "what": what,
+        "start": rota.format_local(row.start, tz, zone=False),
+        "end": rota.format_local(row.end, tz, zone=False),
+        "zone": team.timezone,
+    }
 
 
 class Role(models.TextChoices):
@@ -79,6 +99,7 @@ class Team(models.Model):
         "ack_timeout_minutes",
         "alert_pages_per_hour",
         "allowed_callers",
+        "swap_approval",
         "monthly_budget",
     )
 
@@ -109,6 +130,9 @@ class Team(models.Model):
         blank=True,
         validators=[validate_phone_list],
         help_text="E.164 numbers allowed to call; empty means everyone.",
+    )
+    swap_approval = models.BooleanField(
+        default=False, help_text="A shift swap needs a lead's approval before the taker is on call."
     )
     monthly_budget = models.DecimalField(
         max_digits=10,
@@ -310,6 +334,58 @@ class Override(models.Model):
 
     def clean(self) -> None:
         _check_interval(self, "override")
+
+
+class TimeOff(models.Model):
+    """A member of a team is away from start to end: not rung, reminded or counted on call for that team."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="time_off")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="time_off")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    reason = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["start"]
+        verbose_name = "time off"
+        verbose_name_plural = "time off"
+        indexes = [models.Index(fields=["team", "member", "end", "start"], name="timeoff_team_member_end")]
+        constraints = [
+            models.CheckConstraint(condition=Q(end__gt=models.F("start")), name="timeoff_end_after_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member} away from {self.team} {self.start:%Y-%m-%d %H:%M}Z"
+
+    def clean(self) -> None:
+        errors = {}
+        if self.start and self.end and self.end <= self.start:
+            errors["end"] = gettext("The end must be after the start.")
+        if (
+            self.team_id
+            and self.member_id
+            and not TeamMembership.objects.filter(team_id=self.team_id, member_id=self.member_id).exists()
+        ):
+            errors["member"] = gettext("This person is not a member of the team.")
+        if errors:
+            raise ValidationError(errors)
+        if not (self.team_id and self.member_id and self.start and self.end):
+            return
+        overlapping = Q(team_id=self.team_id, member_id=self.member_id, start__lt=self.end, end__gt=self.start)
+        cover = Override.objects.filter(overlapping).order_by("start").first()
+        if cover:
+            what = gettext("covers %(role)s by an override") % {"role": cover.role}
+            hint = gettext("Nobody can cover while away: move or delete that override first.")
+            raise ValidationError({"start": f"{_time_off_clash(self.team, cover, what)} {hint}"})
+        twin = TimeOff.objects.filter(overlapping).exclude(pk=self.pk).first()
+        if twin:
+            hint = gettext("Change that time off instead.")
+            raise ValidationError({"start": f"{_time_off_clash(self.team, twin, gettext('is already away'))} {hint}"})
 
 
 class ApiToken(models.Model):

@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo
 UTC = dt.UTC
 SHIFT = "shift"
 OVERRIDE = "override"
+# Why a gap is a gap, when it is not simply that nobody is planned.
+TIME_OFF = "time_off"
 
 
 # The years a rota date may fall in: wide enough for any plan, narrow enough that the arithmetic (and the
@@ -48,13 +50,19 @@ class Assignment:
 
 @dataclass(frozen=True)
 class Segment:
-    """A piece of the final schedule: member_id is None in a gap."""
+    """A piece of the final schedule: member_id is None in a gap.
+
+    A gap left by a shift whose person is away has reason TIME_OFF, absent_member_id that person and
+    ref_id the time off behind it.
+    """
 
     member_id: int | None
     start: dt.datetime
     end: dt.datetime
     source: str | None
     ref_id: int | None = None
+    reason: str | None = None
+    absent_member_id: int | None = None
 
 
 def subtract(
@@ -236,13 +244,46 @@ def _reach(items: Sequence[Assignment]) -> list[dt.datetime]:
     return reach
 
 
-def oncall_at(shifts: Iterable[Assignment], overrides: Iterable[Assignment], at: dt.datetime) -> Assignment | None:
-    """The override covering `at`, else the shift covering it, else None."""
-    for items in (overrides, shifts):
-        covering = [item for item in items if item.start <= at < item.end]
-        if covering:
-            return max(covering, key=lambda item: item.start)
+def _latest_covering(items: Iterable[Assignment], at: dt.datetime) -> Assignment | None:
+    covering = [item for item in items if item.start <= at < item.end]
+    return max(covering, key=lambda item: item.start) if covering else None
+
+
+def _away(time_off: Iterable[Assignment], member_id: int, at: dt.datetime) -> Assignment | None:
+    """The time off of `member_id` covering `at`, if any."""
+    for item in time_off:
+        if item.member_id == member_id and item.start <= at < item.end:
+            return item
     return None
+
+
+def oncall_at(
+    shifts: Iterable[Assignment],
+    overrides: Iterable[Assignment],
+    at: dt.datetime,
+    time_off: Sequence[Assignment] = (),
+) -> Assignment | None:
+    """The override covering `at`, else the shift covering it unless its person is away, else None."""
+    override = _latest_covering(overrides, at)
+    if override is not None:
+        return override
+    shift = _latest_covering(shifts, at)
+    if shift is not None and _away(time_off, shift.member_id, at) is None:
+        return shift
+    return None
+
+
+def absence_at(
+    shifts: Iterable[Assignment],
+    overrides: Iterable[Assignment],
+    at: dt.datetime,
+    time_off: Sequence[Assignment] = (),
+) -> Assignment | None:
+    """The time off that leaves the role uncovered at `at`: the shift's person is away and no override covers."""
+    if _latest_covering(overrides, at) is not None:
+        return None
+    shift = _latest_covering(shifts, at)
+    return _away(time_off, shift.member_id, at) if shift is not None else None
 
 
 def schedule(
@@ -250,15 +291,19 @@ def schedule(
     overrides: Iterable[Assignment],
     window_start: dt.datetime,
     window_end: dt.datetime,
+    time_off: Iterable[Assignment] = (),
 ) -> list[Segment]:
     """The final schedule of one role over the window: contiguous segments, gaps included.
 
-    Overrides beat shifts. Adjacent pieces with the same member and source are merged.
+    Overrides beat shifts. A shift's person on time off leaves a gap (reason TIME_OFF) unless an override
+    covers it. Adjacent pieces with the same member, source and reason are merged.
     """
     if window_end <= window_start:
         return []
+    away = [item for item in time_off if item.end > window_start and item.start < window_end]
     layers = []
     points = {window_start, window_end}
+    points.update(p for item in away for p in (item.start, item.end) if window_start < p < window_end)
     for items in (overrides, shifts):
         kept = sorted(
             (item for item in items if item.end > window_start and item.start < window_end),
@@ -275,17 +320,27 @@ def schedule(
             chosen = _covering(items, starts, reach, start)
             if chosen is not None:
                 break
-        member_id = chosen.member_id if chosen else None
-        source = chosen.source if chosen else None
-        ref_id = chosen.ref_id if chosen else None
-        last = segments[-1] if segments else None
-        if last and last.member_id == member_id and last.source == source and last.ref_id == ref_id:
-            segments[-1] = Segment(member_id, last.start, end, source, ref_id)
-        elif last and last.member_id == member_id and last.source == source and (source == SHIFT or member_id is None):
-            # Back-to-back shifts of one person read as one stretch on call.
-            segments[-1] = Segment(member_id, last.start, end, source, last.ref_id)
+        absence = _away(away, chosen.member_id, start) if chosen and chosen.source == SHIFT else None
+        if absence is not None:
+            piece = Segment(None, start, end, None, absence.ref_id, TIME_OFF, absence.member_id)
+        elif chosen is not None:
+            piece = Segment(chosen.member_id, start, end, chosen.source, chosen.ref_id)
         else:
-            segments.append(Segment(member_id, start, end, source, ref_id))
+            piece = Segment(None, start, end, None)
+        last = segments[-1] if segments else None
+        same = last is not None and (last.member_id, last.source, last.reason, last.absent_member_id) == (
+            piece.member_id,
+            piece.source,
+            piece.reason,
+            piece.absent_member_id,
+        )
+        if same and last.ref_id == piece.ref_id:
+            segments[-1] = Segment(**{**piece.__dict__, "start": last.start})
+        elif same and (piece.source == SHIFT or piece.member_id is None):
+            # Back-to-back shifts of one person read as one stretch on call.
+            segments[-1] = Segment(**{**piece.__dict__, "start": last.start, "ref_id": last.ref_id})
+        else:
+            segments.append(piece)
     return segments
 
 
@@ -433,3 +488,63 @@ def double_bookings(first: Sequence[Segment], second: Sequence[Segment]) -> list
         else:
             merged.append(segment)
     return merged
+
+
+# --- Hours in local windows (the fairness report) ------------------------------------------------------------
+
+NIGHT_START, NIGHT_END = dt.time(22), dt.time(7)
+
+
+def merge_intervals(intervals: Iterable[tuple[dt.datetime, dt.datetime]]) -> list[tuple[dt.datetime, dt.datetime]]:
+    """The union of the intervals, as sorted, disjoint pieces."""
+    merged: list[tuple[dt.datetime, dt.datetime]] = []
+    for start, end in sorted(intervals):
+        if end <= start:
+            continue
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def overlap_hours(
+    intervals: Sequence[tuple[dt.datetime, dt.datetime]], windows: Iterable[tuple[dt.datetime, dt.datetime]]
+) -> float:
+    """Hours of the (disjoint, sorted) intervals that fall inside the (disjoint) windows."""
+    starts = [start for start, _ in intervals]
+    total = dt.timedelta(0)
+    for window_start, window_end in windows:
+        i = max(0, bisect.bisect_right(starts, window_start) - 1)
+        while i < len(intervals) and intervals[i][0] < window_end:
+            low, high = max(intervals[i][0], window_start), min(intervals[i][1], window_end)
+            if low < high:
+                total += high - low
+            i += 1
+    return total / dt.timedelta(hours=1)
+
+
+def _local_dates(start: dt.datetime, end: dt.datetime, tz: ZoneInfo) -> list[dt.date]:
+    first, last = start.astimezone(tz).date() - dt.timedelta(days=1), end.astimezone(tz).date()
+    return [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def night_windows(start: dt.datetime, end: dt.datetime, tz: ZoneInfo) -> list[tuple[dt.datetime, dt.datetime]]:
+    """Every local night (22:00 to 07:00 the next morning in `tz`) that touches [start, end)."""
+    return [
+        (
+            localize(dt.datetime.combine(day, NIGHT_START), tz),
+            localize(dt.datetime.combine(day + dt.timedelta(days=1), NIGHT_END), tz),
+        )
+        for day in _local_dates(start, end, tz)
+    ]
+
+
+def weekend_windows(start: dt.datetime, end: dt.datetime, tz: ZoneInfo) -> list[tuple[dt.datetime, dt.datetime]]:
+    """Every local Saturday and Sunday (whole days in `tz`) that touches [start, end)."""
+    return [local_days(day, 1, tz) for day in _local_dates(start, end, tz) if day.weekday() >= 5]
+
+
+def day_windows(days: Iterable[dt.date], tz: ZoneInfo) -> list[tuple[dt.datetime, dt.datetime]]:
+    """The given local dates as whole days in `tz` (holidays), each once."""
+    return [local_days(day, 1, tz) for day in sorted(set(days))]

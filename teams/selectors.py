@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Max, Q, QuerySet
+from django.db.models import Exists, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from teams import rota
@@ -23,6 +23,7 @@ from teams.models import (
     SupportNumber,
     Team,
     TeamMembership,
+    TimeOff,
 )
 
 ROLES = (Role.PRIMARY, Role.SECONDARY)
@@ -40,6 +41,9 @@ class OnCall:
     start: dt.datetime | None
     end: dt.datetime | None
     source: str | None
+    # rota.TIME_OFF when nobody covers because the shift's person is away (then absent is that person).
+    reason: str | None = None
+    absent: Member | None = None
 
 
 def _assignment(row: Shift | Override, source: str) -> rota.Assignment:
@@ -56,15 +60,26 @@ def _generated_until() -> dt.datetime:
     return timezone.now() + dt.timedelta(weeks=settings.SHIFT_HORIZON_WEEKS) - dt.timedelta(days=1)
 
 
-def _rotations(team_ids: list[int]) -> list[tuple]:
-    """[(rotation, [members in order])] of the teams: one query."""
+def _rotations(team_ids: list[int], *, away_between: tuple[dt.datetime, dt.datetime] | None = None) -> list[tuple]:
+    """[(rotation, [members in order])] of the teams: one query. With `away_between` (start, end), each
+    member says whether they have time off in the team then (member.is_away, a subquery of that query)."""
+    participants = RotationParticipant.objects.filter(rotation__team_id__in=team_ids)
+    if away_between is not None:
+        participants = participants.annotate(
+            is_away=Exists(
+                TimeOff.objects.filter(
+                    team_id=OuterRef("rotation__team_id"),
+                    member_id=OuterRef("member_id"),
+                    start__lt=away_between[1],
+                    end__gt=away_between[0],
+                )
+            )
+        )
     rotations: dict[int, tuple] = {}
-    for participant in (
-        RotationParticipant.objects.filter(rotation__team_id__in=team_ids)
-        .select_related("rotation__team", "member")
-        .order_by("rotation_id", "position")
-    ):
+    for participant in participants.select_related("rotation__team", "member").order_by("rotation_id", "position"):
         rotation = participant.rotation
+        if away_between is not None:
+            participant.member.is_away = participant.is_away
         rotations.setdefault(rotation.pk, (rotation, []))[1].append(participant.member)
     return list(rotations.values())
 
@@ -125,28 +140,50 @@ def _projected_shifts(plans: list[tuple], stored: list[Shift], since: dt.datetim
     return projected
 
 
+def _away_during_shift() -> Exists:
+    """True for a shift whose person has time off in its team during some of it (a subquery, no query)."""
+    return Exists(
+        TimeOff.objects.filter(
+            team_id=OuterRef("team_id"),
+            member_id=OuterRef("member_id"),
+            start__lt=OuterRef("end"),
+            end__gt=OuterRef("start"),
+        )
+    )
+
+
 def _rows_overlapping(team_ids: Iterable[int], start: dt.datetime, end: dt.datetime):
-    """Shifts and overrides of the teams overlapping [start, end): two queries, members included.
+    """Shifts, overrides and time off of the teams overlapping [start, end): two queries, members included.
 
     Past the generated horizon the rotations' future shifts are projected (one more query). The stored
     rows are then read over the whole of the planned shifts that reach into the window, so a projection is
-    trimmed exactly as the generation will trim it.
+    trimmed exactly as the generation will trim it. Time off is read (one more query) only when someone
+    has some in the window: a stored shift's person or a rotation's (those queries say so themselves).
     """
     team_ids = list(team_ids)
     since = _generated_until()
-    plans = _plans(_rotations(team_ids), start, end, since) if end > since else []
+    plans = _plans(_rotations(team_ids, away_between=(start, end)), start, end, since) if end > since else []
     lo, hi = _plans_span(plans, start, end)
-    shifts = list(Shift.objects.filter(team_id__in=team_ids, end__gt=lo, start__lt=hi).select_related("member"))
+    shifts = list(
+        Shift.objects.filter(team_id__in=team_ids, end__gt=lo, start__lt=hi)
+        .annotate(has_time_off=_away_during_shift())
+        .select_related("member")
+    )
     overrides = list(
         Override.objects.filter(team_id__in=team_ids, end__gt=start, start__lt=end).select_related("member")
     )
+    time_off: list[TimeOff] = []
+    projected_away = any(member.is_away for _, members, _ in plans for member in members)
+    if projected_away or any(row.has_time_off for row in shifts):
+        time_off = list(TimeOff.objects.filter(team_id__in=team_ids, end__gt=lo, start__lt=hi))
     if plans:
         shifts += _projected_shifts(plans, shifts, since)
-    return shifts, overrides
+    return shifts, overrides, time_off
 
 
-def _group(shifts: list[Shift], overrides: list[Override]):
-    """{(team_id, role): ([shift assignments], [override assignments])} and {member_id: Member}."""
+def _group(shifts: list[Shift], overrides: list[Override], time_off: Iterable[TimeOff] = ()):
+    """{(team_id, role): ([shift assignments], [override assignments])}, {member_id: Member} and
+    {team_id: [time off assignments]}."""
     groups: dict[tuple[int, str], tuple[list, list]] = defaultdict(lambda: ([], []))
     members: dict[int, Member] = {}
     for row in shifts:
@@ -155,7 +192,10 @@ def _group(shifts: list[Shift], overrides: list[Override]):
     for row in overrides:
         groups[(row.team_id, row.role)][1].append(_assignment(row, rota.OVERRIDE))
         members[row.member_id] = row.member
-    return groups, members
+    away: dict[int, list[rota.Assignment]] = defaultdict(list)
+    for row in time_off:
+        away[row.team_id].append(rota.Assignment(row.member_id, row.start, row.end, rota.TIME_OFF, row.pk))
+    return groups, members, away
 
 
 def schedules_for_teams(
@@ -163,12 +203,12 @@ def schedules_for_teams(
 ) -> tuple[dict[tuple[int, str], list[rota.Segment]], dict[int, Member]]:
     """The final schedule per (team, role) over [start, end), in two queries whatever the number of teams."""
     team_ids = list(team_ids)
-    groups, members = _group(*_rows_overlapping(team_ids, start, end))
+    groups, members, away = _group(*_rows_overlapping(team_ids, start, end))
     result = {}
     for team_id in team_ids:
         for role in ROLES:
             shifts, overrides = groups.get((team_id, role), ([], []))
-            result[(team_id, role)] = rota.schedule(shifts, overrides, start, end)
+            result[(team_id, role)] = rota.schedule(shifts, overrides, start, end, away.get(team_id, ()))
     return result, members
 
 
@@ -197,7 +237,9 @@ def team_gaps(*, team: Team, start: dt.datetime, end: dt.datetime) -> dict[str, 
 def oncall_at(*, team: Team, at: dt.datetime) -> dict[str, OnCall]:
     """Who is on call for each role of a team at `at`: two queries on indexed columns.
 
-    The stretch (start, end) is the covering override or shift itself.
+    The stretch (start, end) is the covering override or shift itself. A shift whose person is on time off
+    at `at` covers nothing: the role reads nobody, with reason rota.TIME_OFF and the absent person (the
+    shift query itself says so: no query more).
     """
     return oncall_at_for_teams(team_ids=[team.pk], at=at)[team.pk]
 
@@ -209,23 +251,49 @@ def oncall_at_for_teams(*, team_ids: Iterable[int], at: dt.datetime) -> dict[int
     """
     team_ids = list(team_ids)
     since = _generated_until()
+    instant = at + dt.timedelta(microseconds=1)
+    away_now = Exists(
+        TimeOff.objects.filter(team_id=OuterRef("team_id"), member_id=OuterRef("member_id"), start__lte=at, end__gt=at)
+    )
     if at >= since:
-        plans = _plans(_rotations(team_ids), at, at + dt.timedelta(microseconds=1), since)
-        lo, hi = _plans_span(plans, at, at + dt.timedelta(microseconds=1))
-        shifts = list(Shift.objects.filter(team_id__in=team_ids, end__gt=lo, start__lt=hi).select_related("member"))
-        shifts += _projected_shifts(plans, shifts, since)
+        plans = _plans(_rotations(team_ids, away_between=(at, instant)), at, instant, since)
+        lo, hi = _plans_span(plans, at, instant)
+        shifts = list(
+            Shift.objects.filter(team_id__in=team_ids, end__gt=lo, start__lt=hi)
+            .annotate(is_away=away_now)
+            .select_related("member")
+        )
+        projected = _projected_shifts(plans, shifts, since)
+        for row in projected:
+            row.is_away = row.member.is_away
+        shifts += projected
     else:
-        shifts = list(Shift.objects.filter(team_id__in=team_ids, end__gt=at, start__lte=at).select_related("member"))
+        shifts = list(
+            Shift.objects.filter(team_id__in=team_ids, end__gt=at, start__lte=at)
+            .annotate(is_away=away_now)
+            .select_related("member")
+        )
     overrides = Override.objects.filter(team_id__in=team_ids, end__gt=at, start__lte=at).select_related("member")
-    groups, members = _group(shifts, list(overrides))
+    # The time off that matters here is the one at `at`: an instant's worth stands for it.
+    time_off = [
+        TimeOff(team_id=row.team_id, member_id=row.member_id, start=at, end=instant) for row in shifts if row.is_away
+    ]
+    groups, members, away_by_team = _group(shifts, list(overrides), time_off)
     result: dict[int, dict[str, OnCall]] = {}
     for team_id in team_ids:
         result[team_id] = {}
         for role in ROLES:
             shift_items, override_items = groups.get((team_id, role), ([], []))
-            cover = rota.oncall_at(shift_items, override_items, at)
+            away = away_by_team.get(team_id, ())
+            cover = rota.oncall_at(shift_items, override_items, at, away)
             if cover is None:
-                result[team_id][role] = OnCall(role, None, None, None, None)
+                absence = rota.absence_at(shift_items, override_items, at, away)
+                if absence is None:
+                    result[team_id][role] = OnCall(role, None, None, None, None)
+                else:
+                    result[team_id][role] = OnCall(
+                        role, None, None, None, None, rota.TIME_OFF, members[absence.member_id]
+                    )
             else:
                 member = members[cover.member_id]
                 result[team_id][role] = OnCall(role, member, cover.start, cover.end, cover.source)
@@ -250,19 +318,23 @@ def oncall_with_next(*, team_ids: Iterable[int], at: dt.datetime) -> dict[int, d
     """
     team_ids = list(team_ids)
     window_start, window_end = at - NEXT_LOOKBACK, at + NEXT_LOOKAHEAD
-    shifts, overrides = _rows_overlapping(team_ids, window_start, window_end)
-    groups, members = _group(shifts, overrides)
+    groups, members, away_by_team = _group(*_rows_overlapping(team_ids, window_start, window_end))
     result: dict[int, dict[str, OnCallWithNext]] = {}
     for team_id in team_ids:
         result[team_id] = {}
         for role in ROLES:
             shift_items, override_items = groups.get((team_id, role), ([], []))
-            segments = rota.schedule(shift_items, override_items, window_start, window_end)
+            away = away_by_team.get(team_id, ())
+            segments = rota.schedule(shift_items, override_items, window_start, window_end, away)
             stretch = rota.stretch_at(segments, at)
             if stretch is None:
-                current = OnCall(role, None, None, None, None)
+                gap = rota.segment_at(segments, at)
+                if gap is not None and gap.reason == rota.TIME_OFF:
+                    current = OnCall(role, None, None, None, None, rota.TIME_OFF, members.get(gap.absent_member_id))
+                else:
+                    current = OnCall(role, None, None, None, None)
             else:
-                row = rota.oncall_at(shift_items, override_items, at)
+                row = rota.oncall_at(shift_items, override_items, at, away)
                 start = row.start if stretch.start <= window_start else stretch.start
                 end = row.end if stretch.end >= window_end else stretch.end
                 current = OnCall(role, members[stretch.member_id], start, end, stretch.source)
@@ -271,10 +343,56 @@ def oncall_with_next(*, team_ids: Iterable[int], at: dt.datetime) -> dict[int, d
             if upcoming is not None:
                 end = upcoming.end
                 if end >= window_end:
-                    end = rota.oncall_at(shift_items, override_items, upcoming.start).end
+                    end = rota.oncall_at(shift_items, override_items, upcoming.start, away).end
                 nxt = OnCall(role, members[upcoming.member_id], upcoming.start, end, upcoming.source)
             result[team_id][role] = OnCallWithNext(current, nxt)
     return result
+
+
+def time_off_between(*, team_ids: Iterable[int], start: dt.datetime, end: dt.datetime) -> list[TimeOff]:
+    """The time off of the teams overlapping [start, end), members included: one query."""
+    return list(
+        TimeOff.objects.filter(team_id__in=list(team_ids), end__gt=start, start__lt=end)
+        .select_related("member", "team")
+        .order_by("start", "pk")
+    )
+
+
+# How far back "who carried the least" looks when a gap needs a cover.
+COVER_LOOKBACK = dt.timedelta(days=30)
+
+
+def cover_suggestions(
+    *, team_id: int, gaps: list[rota.Segment], now: dt.datetime
+) -> dict[tuple[dt.datetime, dt.datetime], Member | None]:
+    """For each gap of a team: the teammate with the fewest hours on call (any role) in the last 30 days who
+    is free for the whole gap (not away, not on call in either role, not the person whose time off made it).
+    None when nobody is. A fixed handful of queries for all the gaps of the team."""
+    if not gaps:
+        return {}
+    end = max(gap.end for gap in gaps)
+    schedules, _ = schedules_for_teams(
+        team_ids=[team_id], start=min(now - COVER_LOOKBACK, *(g.start for g in gaps)), end=end
+    )
+    hours: dict[int, float] = defaultdict(float)
+    for segments in schedules.values():
+        for segment in segments:
+            if segment.member_id is None or segment.start >= now:
+                continue
+            span = min(segment.end, now) - max(segment.start, now - COVER_LOOKBACK)
+            if span > dt.timedelta(0):
+                hours[segment.member_id] += span / dt.timedelta(hours=1)
+    away = time_off_between(team_ids=[team_id], start=min(g.start for g in gaps), end=end)
+    teammates = list(Member.objects.filter(memberships__team_id=team_id).order_by("name", "pk"))
+    suggestions: dict[tuple[dt.datetime, dt.datetime], Member | None] = {}
+    for gap in gaps:
+        busy = {gap.absent_member_id}
+        busy.update(row.member_id for row in away if row.start < gap.end and row.end > gap.start)
+        for segments in schedules.values():
+            busy.update(s.member_id for s in segments if s.member_id and s.start < gap.end and s.end > gap.start)
+        free = [member for member in teammates if member.pk not in busy]
+        suggestions[(gap.start, gap.end)] = min(free, key=lambda m: hours[m.pk], default=None)
+    return suggestions
 
 
 def team_by_support_number(*, phone_number: str) -> Team | None:
@@ -336,7 +454,8 @@ def reminder_candidates(
     *, now: dt.datetime
 ) -> tuple[list[Override], list[Shift], dict[tuple[int, str], list[tuple[dt.datetime, dt.datetime]]]]:
     """Overrides and shifts that enter some team's reminder lead time by `now` (teams with reminders on),
-    and the overrides covering those shifts, per (team, role), sorted: three queries whatever the teams."""
+    and what takes hours out of those shifts (overrides, and their people's time off), per (team, role),
+    sorted: three queries whatever the teams, four when someone due is away."""
     leads = list(
         Team.objects.filter(reminder_lead_minutes__gt=0)
         .order_by("reminder_lead_minutes")
@@ -351,7 +470,11 @@ def reminder_candidates(
         due |= Q(team__reminder_lead_minutes=lead, start__lte=now + dt.timedelta(minutes=lead))
     overrides = list(Override.objects.filter(due, start__gt=now).select_related("team", "member"))
     # A shift whose start an override covers may begin for its owner later than the row says (or never).
-    shifts = list(Shift.objects.filter(due, end__gt=now).select_related("team", "member"))
+    shifts = list(
+        Shift.objects.filter(due, end__gt=now)
+        .annotate(has_time_off=_away_during_shift())
+        .select_related("team", "member")
+    )
     covers: dict[tuple[int, str], list[tuple[dt.datetime, dt.datetime]]] = defaultdict(list)
     if shifts:
         for team_id, role, start, end in (
@@ -362,6 +485,24 @@ def reminder_candidates(
             .values_list("team_id", "role", "start", "end")
         ):
             covers[(team_id, role)].append((start, end))
+    away = [row for row in shifts if row.has_time_off]
+    if away:
+        # Time off takes its hours out of the person's own shift, as an override would: the role's shifts do
+        # not overlap, so the piece cut to the shift touches nobody else's reminder.
+        by_person: dict[tuple[int, int], list[tuple[dt.datetime, dt.datetime]]] = defaultdict(list)
+        for team_id, member_id, start, end in TimeOff.objects.filter(
+            team_id__in={row.team_id for row in away},
+            member_id__in={row.member_id for row in away},
+            end__gt=now,
+            start__lt=max(row.end for row in away),
+        ).values_list("team_id", "member_id", "start", "end"):
+            by_person[(team_id, member_id)].append((start, end))
+        for row in away:
+            for start, end in by_person[(row.team_id, row.member_id)]:
+                if start < row.end and end > row.start:
+                    covers[(row.team_id, row.role)].append((max(start, row.start), min(end, row.end)))
+        for intervals in covers.values():
+            intervals.sort()
     return overrides, shifts, covers
 
 

@@ -31,6 +31,7 @@ from teams.models import (
     SupportNumber,
     Team,
     TeamMembership,
+    TimeOff,
     new_calendar_token,
 )
 
@@ -516,6 +517,32 @@ def override_update(*, override: Override, **fields) -> Override:
         return _update(override, fields)
 
 
+def time_off_create(
+    *,
+    team: Team,
+    member: Member,
+    start: dt.datetime,
+    end: dt.datetime,
+    reason: str = "",
+    created_by: AbstractBaseUser | None = None,
+) -> TimeOff:
+    """A member is away: their shifts in [start, end) become gaps unless an override covers them. Refused
+    when it overlaps an override of the same person, or another time off of theirs in the team."""
+    with transaction.atomic():
+        _lock_team(team)
+        return _save(TimeOff(team=team, member=member, start=start, end=end, reason=reason, created_by=created_by))
+
+
+def time_off_update(*, time_off: TimeOff, **fields) -> TimeOff:
+    with transaction.atomic():
+        _lock_team(time_off.team)
+        return _update(time_off, fields)
+
+
+def time_off_delete(*, time_off: TimeOff) -> None:
+    time_off.delete()
+
+
 def token_create(
     *, user=None, team: Team | None = None, scope: str = ApiToken.Scope.FULL, name: str = ""
 ) -> tuple[str, ApiToken]:
@@ -567,5 +594,8 @@ __all__ = [
     "team_delete",
     "team_lock",
     "team_update",
+    "time_off_create",
+    "time_off_delete",
+    "time_off_update",
     "token_create",
 ]

@@ -76,6 +76,14 @@ ENTRIES: tuple[BeatEntry, ...] = (
         dt.timedelta(minutes=1),
         "Texts the people on call about voicemails whose notice never went out.",
     ),
+    # Every minute: a swap nobody took (or no lead approved) lapses when its shift starts; the asker should
+    # hear it then, not an hour later, and the offers stop counting.
+    BeatEntry(
+        "Expire shift swaps",
+        "telephony.tasks.swaps.swaps_expire",
+        dt.timedelta(minutes=1),
+        "Marks swaps whose shift has started as expired and tells the asker.",
+    ),
     # Every minute: pages the next person for open alerts whose acknowledgement timeout (minutes) has passed.
     BeatEntry(
         "Escalate open alerts",

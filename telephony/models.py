@@ -16,6 +16,7 @@ class OutboundMessage(models.Model):
         VOICEMAIL = "voicemail", "Voicemail notification"
         GAP_ALERT = "gap_alert", "Gap alert"
         ROTA_CHANGE = "rota_change", "Rota change notice"
+        SWAP = "swap", "Shift swap"
         ALERT = "alert", "Monitoring alert page"
         BUDGET = "budget", "Budget notice"
         REPLY = "reply", "Reply"
@@ -224,6 +225,66 @@ class EarlyMessageStatus(models.Model):
 
     def __str__(self) -> str:
         return f"{self.message_sid} {self.message_status}"
+
+
+class Swap(models.Model):
+    """A request to cover one future shift: offered to the rotation's teammates, taken by one, approved by a
+    lead when the team asks for approval; approved means an override for the taker over the shift."""
+
+    class State(models.TextChoices):
+        OPEN = "open", "Open"
+        TAKEN = "taken", "Taken (awaiting approval)"
+        APPROVED = "approved", "Approved"
+        DECLINED = "declined", "Declined"
+        CANCELLED = "cancelled", "Cancelled"
+        EXPIRED = "expired", "Expired"
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="swaps")
+    shift = models.ForeignKey("teams.Shift", null=True, on_delete=models.SET_NULL, related_name="swaps")
+    # The shift as it was asked about: a later edit of the shift does not change what was offered.
+    role = models.CharField(max_length=10)
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    asker = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="swaps_asked")
+    taker = models.ForeignKey(Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="swaps_taken")
+    reason = models.CharField(max_length=200, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
+    override = models.ForeignKey("teams.Override", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["state", "start"], name="swap_state_start")]
+        constraints = [
+            # One swap in play per shift: a second ask while one is open or taken is refused.
+            models.UniqueConstraint(
+                fields=["shift"], condition=Q(state__in=["open", "taken"]), name="swap_one_active_per_shift"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"SWAP {self.pk}: {self.asker} {self.role} ({self.state})"
+
+
+class SwapEvent(models.Model):
+    """Every step of a swap, with who and when."""
+
+    swap = models.ForeignKey(Swap, on_delete=models.CASCADE, related_name="events")
+    action = models.CharField(max_length=20)
+    actor = models.CharField(max_length=150, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    member = models.ForeignKey(Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    via = models.CharField(max_length=40, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.swap_id} {self.action} by {self.actor}"
 
 
 class Charge(models.Model):

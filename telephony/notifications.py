@@ -17,10 +17,12 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from teams import rota
 from teams.models import Member, Override, Shift, Team
 from teams.selectors import (
+    cover_suggestions,
     last_ends_before,
     leads_of_teams,
     members_by_id,
@@ -277,7 +279,7 @@ def gaps_alert(*, now: dt.datetime | None = None) -> ScanResult:
         return result
     team_ids = sorted(leads)
     with_rotation = rotation_roles(team_ids=team_ids)
-    schedules, _ = schedules_for_teams(team_ids=team_ids, start=now, end=window_end)
+    schedules, members = schedules_for_teams(team_ids=team_ids, start=now, end=window_end)
     found: list[tuple[int, str, rota.Segment]] = []
     for (team_id, role), segments in schedules.items():
         staffed = (team_id, role) in with_rotation or any(s.member_id is not None for s in segments)
@@ -287,10 +289,14 @@ def gaps_alert(*, now: dt.datetime | None = None) -> ScanResult:
     # An ongoing gap is keyed on its real start (the last end before now), stable from one scan to the next.
     began = last_ends_before(pairs=ongoing, at=now) if ongoing else {}
 
+    suggestions = _covers_for_new_time_off_gaps(found, leads, now)
     messages = []
     for team_id, role, gap in found:
         team = teams[team_id]
-        if gap.start <= now:
+        if gap.reason == rota.TIME_OFF:
+            # One alert per time off and role: the absence is the news, whatever pieces of gap it makes.
+            start_key = f"timeoff{gap.ref_id}"
+        elif gap.start <= now:
             real_start = began.get((team_id, role))
             start_key = real_start.isoformat() if real_start else "never-staffed"
         else:
@@ -304,6 +310,8 @@ def gaps_alert(*, now: dt.datetime | None = None) -> ScanResult:
             else:
                 span = f"from {start_text} to {_when(gap.end, tz)}"
             body = f"{team.name} has no {role} on call {span} ({tz.key}). Please add a shift or an override."
+            if gap.reason == rota.TIME_OFF:
+                body = _time_off_gap_text(team, role, span, tz, members.get(gap.absent_member_id), suggestions, gap)
             messages.append(
                 _Sms(
                     member=lead,
@@ -315,6 +323,48 @@ def gaps_alert(*, now: dt.datetime | None = None) -> ScanResult:
             )
     _send_new(messages, result)
     return result
+
+
+def _covers_for_new_time_off_gaps(found, leads, now: dt.datetime) -> dict:
+    """{(team_id, start, end): suggested Member or None} for the time-off gaps not alerted yet: a few
+    queries per team with such a gap, none on a scan without one."""
+    pending = [(team_id, role, gap) for team_id, role, gap in found if gap.reason == rota.TIME_OFF]
+    if not pending:
+        return {}
+    keys = {
+        f"gap:{team_id}:{role}:timeoff{gap.ref_id}:{lead.pk}"
+        for team_id, role, gap in pending
+        for lead in leads[team_id]
+    }
+    known = set(OutboundMessage.objects.filter(dedupe_key__in=keys).values_list("dedupe_key", flat=True))
+    by_team: dict[int, list[rota.Segment]] = {}
+    for team_id, role, gap in pending:
+        if any(f"gap:{team_id}:{role}:timeoff{gap.ref_id}:{lead.pk}" not in known for lead in leads[team_id]):
+            by_team.setdefault(team_id, []).append(gap)
+    suggestions = {}
+    for team_id, gaps in by_team.items():
+        for (start, end), member in cover_suggestions(team_id=team_id, gaps=gaps, now=now).items():
+            suggestions[(team_id, start, end)] = member
+    return suggestions
+
+
+def _time_off_gap_text(team: Team, role: str, span: str, tz: ZoneInfo, absent, suggestions: dict, gap) -> str:
+    """The gap alert for a gap that time off made: who is away, and who could cover."""
+    text = gettext("%(team)s has no %(role)s on call %(span)s (%(zone)s): %(member)s is on time off.") % {
+        "team": team.name,
+        "role": role,
+        "span": span,
+        "zone": tz.key,
+        "member": absent.name if absent else gettext("someone"),
+    }
+    cover = suggestions.get((team.pk, gap.start, gap.end))
+    if cover is not None:
+        text += " " + gettext(
+            "Suggested cover: %(member)s (fewest hours on call in the last 30 days, free then). Add an override."
+        ) % {"member": cover.name}
+    else:
+        text += " " + gettext("Nobody else is free then: please add a shift or an override.")
+    return text
 
 
 # --- Rota change notices -----------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Inbound SMS commands: opt-outs, and a few commands for members (WHO, HELP, ACK, RESOLVE).
+"""Inbound SMS commands: opt-outs, and a few commands for members (WHO, HELP, ACK, RESOLVE, TAKE, APPROVE,
+DECLINE).
 
 `From` identifies, it does not authenticate (it can be spoofed): nothing here is privileged on its word
 alone beyond what telephony.alerts allows for ACK / RESOLVE (members of the alert's team only).
@@ -15,6 +16,7 @@ from django.utils import timezone
 from teams import rota, selectors, services
 from teams.models import Member
 from telephony.alerts import alert_sms_command
+from telephony.swaps import SWAP_COMMAND, swap_sms_command
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +28,7 @@ ALERT_COMMAND = re.compile(r"^(ACK|RESOLVE)\s+#?(\d{1,12})$")
 
 HELP_TEXT = (
     "Support Roulette: WHO = who is on call now. ACK <id> / RESOLVE <id> = acknowledge or resolve an alert. "
-    "STOP = no more texts, START = texts again."
+    "TAKE <id> = cover a shift swap; leads: APPROVE <id> / DECLINE <id>. STOP = no more texts, START = texts again."
 )
 
 
@@ -77,4 +79,7 @@ def sms_command(*, from_number: str, body: str, at: dt.datetime | None = None) -
     match = ALERT_COMMAND.match(keyword)
     if match:
         return alert_sms_command(member=member, action=match.group(1).lower(), alert_id=int(match.group(2)))
+    match = SWAP_COMMAND.match(keyword)
+    if match:
+        return swap_sms_command(member=member, action=match.group(1), swap_id=int(match.group(2)))
     return HELP_TEXT

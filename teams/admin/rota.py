@@ -1,4 +1,4 @@
-"""The team leads' pages for the rota: rotations (with a preview of a change), shifts and overrides."""
+"""The team leads' pages for the rota: rotations (with a preview of a change), shifts, overrides, time off."""
 
 import datetime as dt
 
@@ -23,6 +23,7 @@ from teams.models import (
     RotationParticipant,
     Shift,
     TeamMembership,
+    TimeOff,
 )
 
 
@@ -261,3 +262,33 @@ class OverrideAdmin(IntervalAdmin):
         else:
             fields = {name: form.cleaned_data[name] for name in OverrideForm.Meta.fields}
             adopt_saved(obj, services.override_create(**fields, created_by=request.user))
+
+
+class TimeOffForm(LocalTimesForm):
+    class Meta:
+        model = TimeOff
+        fields = ("team", "member", "start", "end", "reason")
+
+
+@admin.register(TimeOff)
+class TimeOffAdmin(IntervalAdmin):
+    """Who is away: their shifts then are gaps (the leads are alerted) unless an override covers them."""
+
+    form = TimeOffForm
+    list_display = ("team", "member", "start", "end", "reason", "created_by")
+    list_filter = (("team", TeamListFilter), local_day_filter("start"))
+    list_select_related = ("team", "member", "created_by")
+    search_fields = ("member__name", "reason")
+    fields = ("team", "member", "start", "end", "reason")
+    ordering = ("-start",)
+
+    def save_model(self, request, obj, form, change):
+        # Through the services, under the team's lock: never over an override of the same person.
+        if change:
+            services.time_off_update(time_off=TimeOff.objects.get(pk=obj.pk), **changed_fields(form))
+        else:
+            fields = {name: form.cleaned_data[name] for name in TimeOffForm.Meta.fields}
+            adopt_saved(obj, services.time_off_create(**fields, created_by=request.user))
+
+    def delete_model(self, request, obj):
+        services.time_off_delete(time_off=obj)

@@ -59,7 +59,9 @@ def _style(bar: timeline.Bar, background: str | None = None) -> str:
 
 
 def _segment_text(segment: rota.Segment, members: dict[int, Member]) -> tuple[str, str]:
-    """(kind, label) of a segment: the person (with "override"), or a gap."""
+    """(kind, label) of a segment: the person (with "override"), or a gap (saying who is away, for time off)."""
+    if segment.member_id is None and segment.reason == rota.TIME_OFF:
+        return "gap", _("Gap: %(name)s is on time off") % {"name": _name(members, segment.absent_member_id)}
     if segment.member_id is None:
         return "gap", _("Gap: nobody on call")
     name = _name(members, segment.member_id)

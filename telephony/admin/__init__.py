@@ -1,3 +1,3 @@
 """Admin of the telephony app, one module per area; importing them registers them."""
 
-from telephony.admin import alerts, calls, outbox  # noqa: F401
+from telephony.admin import alerts, calls, outbox, swaps  # noqa: F401

@@ -4,4 +4,5 @@ from telephony.tasks.alerts import *  # noqa: F403
 from telephony.tasks.costs import *  # noqa: F403
 from telephony.tasks.notifications import *  # noqa: F403
 from telephony.tasks.sms import *  # noqa: F403
+from telephony.tasks.swaps import *  # noqa: F403
 from telephony.tasks.voicemail import *  # noqa: F403

@@ -18,7 +18,7 @@ from rest_framework.test import APIClient
 from teams import services
 from teams.models import ApiToken, Member, Override, Rotation, Shift, SupportNumber, Team, TeamMembership
 from telephony import urls as telephony_urls
-from telephony.models import Alert, Call, DialAttempt, OutboundMessage, Voicemail
+from telephony.models import Alert, Call, DialAttempt, OutboundMessage, Swap, Voicemail
 from tests.factories import MemberFactory, MembershipFactory, SupportNumberFactory, TeamFactory, UserFactory
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,6 +99,23 @@ def build_side(slug: str, name: str, digits: str) -> Side:
         to=member.phone, body=f"{name} reminder", kind="reminder", team=team, dedupe_key=f"{slug}-1"
     )
     alert = Alert.objects.create(team=team, summary=f"{name} is down", source=f"{slug}-monitor")
+    services.time_off_create(
+        team=team,
+        member=lead,
+        start=NOW + dt.timedelta(days=20),
+        end=NOW + dt.timedelta(days=21),
+        reason=f"{name} away",
+    )
+    later = Shift.objects.filter(team=team, start__gt=NOW).order_by("start").first()
+    Swap.objects.create(
+        team=team,
+        shift=later,
+        role=later.role,
+        start=later.start,
+        end=later.end,
+        asker=later.member,
+        reason=f"{name} swap",
+    )
     key, _ = services.token_create(user=user, name=f"{slug} lead token")
     alerts_key, alerts_token = services.token_create(team=team, scope=ApiToken.Scope.ALERTS, name=f"{slug} monit")
     return Side(

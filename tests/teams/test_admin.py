@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from teams import services
-from teams.models import ApiToken, Member, Override, Role, Rotation, Shift, SupportNumber, Team, TeamMembership
+from teams.models import ApiToken, Member, Override, Role, Rotation, Shift, SupportNumber, Team, TeamMembership, TimeOff
 from telephony.backends import locmem_outbox
 from telephony.models import OutboundMessage
 from tests.factories import SupportNumberFactory, UserFactory, team_with_members
@@ -943,3 +943,31 @@ def test_changing_the_team_time_zone_in_the_admin_moves_future_hand_offs(platfor
     future = Shift.objects.filter(team=team, start__gt=timezone.now() + dt.timedelta(days=2))
     assert future.exists()
     assert {s.start.astimezone(ZoneInfo("America/New_York")).hour for s in future} == {9}
+
+
+# --- Time off ------------------------------------------------------------------------------------------------
+
+
+@time_machine.travel(NOW, tick=False)
+def test_time_off_is_typed_in_the_team_zone_and_refused_over_the_same_persons_override(client, sao_paulo):
+    team, (ana, bruno) = sao_paulo
+    add = client.get(reverse("admin:teams_timeoff_add")).content.decode()
+    assert "In America/Sao_Paulo" in add
+    form = {
+        "team": team.pk,
+        "member": ana.pk,
+        "start": "2026-12-14T00:00",
+        "end": "2026-12-19T00:00",
+        "reason": "Férias",
+    }
+    assert client.post(reverse("admin:teams_timeoff_add"), form).status_code == 302
+    away = TimeOff.objects.get()
+    assert away.start == dt.datetime(2026, 12, 14, 3, tzinfo=dt.UTC) and away.member == ana
+    listing = client.get(reverse("admin:teams_timeoff_changelist")).content.decode()
+    assert "Mon 14 Dec 2026 00:00 -03 (America/Sao_Paulo)" in listing
+    # An override for Ana inside her time off is refused with the reason, and nothing is saved.
+    response = client.post(
+        reverse("admin:teams_override_add"), _override_form(team, ana, "2026-12-15T09:00", "2026-12-15T18:00")
+    )
+    assert "is on time off from Mon 14 Dec 2026 00:00" in response.content.decode()
+    assert not Override.objects.exists()

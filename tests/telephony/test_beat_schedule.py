@@ -19,6 +19,7 @@ EXPECTED = {
     "telephony.tasks.sms.sms_sweep": (1, "minutes"),
     "telephony.tasks.alerts.alerts_escalate": (1, "minutes"),
     "telephony.tasks.voicemail.voicemails_notify_overdue_task": (1, "minutes"),
+    "telephony.tasks.swaps.swaps_expire": (1, "minutes"),
     "telephony.tasks.costs.charge_prices_sweep": (5, "minutes"),
     "telephony.tasks.costs.budgets_check": (5, "minutes"),
 }

@@ -1,0 +1,236 @@
+"""Shift swaps walked through the API and signed SMS webhooks: ask, offer, take, approve, and what people hear."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import threading
+
+import pytest
+import time_machine
+from django.db import connection
+from rest_framework.test import APIClient
+
+from teams import services
+from teams.models import Role, Shift, TeamMembership
+from telephony import swaps
+from telephony.models import OutboundMessage, Swap
+from tests.factories import MemberFactory, MembershipFactory, SupportNumberFactory, TeamFactory, UserFactory
+from tests.twilio_helpers import post_signed
+from tests.twiml_rules import check_twiml
+
+# Wednesday 2 Dec 2026; the weekly rotation hands off on Fridays at 09:00 in Lisbon.
+NOW = dt.datetime(2026, 12, 2, 12, tzinfo=dt.UTC)
+NUMBER = "+351210000001"
+_sids = itertools.count(1)
+
+
+class Team:
+    def __init__(self, *, swap_approval: bool):
+        self.team = TeamFactory(slug="web", name="Web", timezone="Europe/Lisbon", swap_approval=swap_approval)
+        SupportNumberFactory(team=self.team, phone_number=NUMBER)
+        self.people = {}
+        for name, role in (("Lea", "lead"), ("Ana", "member"), ("Bruno", "member"), ("Carla", "member")):
+            user = UserFactory(username=name.lower(), is_staff=role == "lead")
+            member = MemberFactory(name=name, user=user)
+            MembershipFactory(team=self.team, member=member, role=role)
+            self.people[name] = member
+        services.rotation_create(
+            team=self.team,
+            name="Weekly",
+            role=Role.PRIMARY,
+            member_ids=[self.people[n].pk for n in ("Bruno", "Ana", "Carla")],
+            start_local=dt.datetime(2026, 11, 27, 9),
+            shift_length=dt.timedelta(days=7),
+            now=NOW,
+        )
+        # Ana's next shift: Fri 4 Dec 09:00 to Fri 11 Dec 09:00 (Lisbon is on UTC in winter).
+        self.shift = Shift.objects.get(
+            team=self.team, member=self.people["Ana"], start=dt.datetime(2026, 12, 4, 9, tzinfo=dt.UTC)
+        )
+        self.tokens = {name.lower(): services.token_create(user=m.user)[0] for name, m in self.people.items()}
+
+    def api(self, who: str) -> APIClient:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {self.tokens[who]}")
+        return client
+
+    def texts_to(self, name: str) -> list[str]:
+        return list(
+            OutboundMessage.objects.filter(kind=OutboundMessage.Kind.SWAP, member=self.people[name])
+            .order_by("pk")
+            .values_list("body", flat=True)
+        )
+
+
+def sms(client, sender: str, body: str) -> str | None:
+    params = {
+        "MessageSid": f"SM{next(_sids):032d}",
+        "AccountSid": "AC" + "0" * 32,
+        "From": sender,
+        "To": NUMBER,
+        "Body": body,
+        "NumMedia": "0",
+    }
+    root = check_twiml(post_signed(client, "/telephony/sms/incoming/", params), kind="messaging")
+    message = root.find("Message")
+    return message.text if message is not None else None
+
+
+@pytest.fixture
+def clock():
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def web(db, clock):
+    return Team(swap_approval=True)
+
+
+def ask(web) -> dict:
+    response = web.api("ana").post(
+        "/api/v1/teams/web/swaps/", {"shift": web.shift.pk, "reason": "Wedding"}, format="json"
+    )
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def test_a_swap_goes_open_taken_approved_and_the_taker_is_then_on_call(client, web):
+    swap = ask(web)
+    assert swap["state"] == "open" and swap["asker"]["name"] == "Ana"
+    offer = f"[Web] Reply TAKE {swap['id']} to cover Ana, primary Fri 4 Dec 09:00 - Fri 11 Dec 09:00 (Europe/Lisbon)."
+    assert web.texts_to("Bruno") == [f"{offer} Wedding"]
+    assert web.texts_to("Carla") == [f"{offer} Wedding"]
+    assert web.texts_to("Ana") == [] and web.texts_to("Lea") == []
+
+    # Bruno texts TAKE from his own phone; Carla's later TAKE finds it gone.
+    assert sms(client, web.people["Bruno"].phone, f"take {swap['id']}") == (
+        f"Swap {swap['id']} is yours once a lead approves it."
+    )
+    assert (
+        sms(client, web.people["Carla"].phone, f"TAKE {swap['id']}") == f"Swap {swap['id']} is already taken by Bruno."
+    )
+    assert web.texts_to("Carla")[-1] == f"[Web] Swap {swap['id']} is gone: Bruno covers Ana."
+    assert "Reply APPROVE" in web.texts_to("Lea")[-1]
+    # Not yet on call: approval is pending.
+    at = "2026-12-05T09:00:00Z"
+    assert web.api("ana").get(f"/api/v1/teams/web/oncall/?at={at}").json()["primary"]["member"]["name"] == "Ana"
+
+    # A member cannot approve; the lead does, by SMS from their phone.
+    assert sms(client, web.people["Ana"].phone, f"APPROVE {swap['id']}") == f"There is no swap {swap['id']} for you."
+    assert sms(client, web.people["Lea"].phone, f"APPROVE {swap['id']}") == f"Swap {swap['id']} approved."
+
+    detail = web.api("ana").get(f"/api/v1/teams/web/swaps/{swap['id']}/").json()
+    assert detail["state"] == "approved" and detail["taker"]["name"] == "Bruno"
+    assert [(e["action"], e["actor"]) for e in detail["events"]] == [
+        ("asked", "ana"),
+        ("taken", "Bruno"),
+        ("approved", "Lea"),
+    ]
+    assert all(e["created_at"] for e in detail["events"])
+    oncall = web.api("ana").get(f"/api/v1/teams/web/oncall/?at={at}").json()["primary"]
+    assert oncall["member"]["name"] == "Bruno" and oncall["source"] == "override"
+    assert web.texts_to("Ana")[-1].startswith(f"[Web] Swap {swap['id']} approved: Bruno covers Ana")
+    assert web.texts_to("Bruno")[-1].startswith(f"[Web] Swap {swap['id']} approved: Bruno covers Ana")
+    # Too late to cancel now.
+    cancel = web.api("ana").post(f"/api/v1/teams/web/swaps/{swap['id']}/cancel/")
+    assert cancel.status_code == 400
+
+
+def test_without_approval_a_lead_takes_for_a_teammate_and_it_is_approved_at_once(db, clock):
+    web = Team(swap_approval=False)
+    swap = ask(web)
+    taken = web.api("lea").post(
+        f"/api/v1/teams/web/swaps/{swap['id']}/take/", {"member": web.people["Carla"].pk}, format="json"
+    )
+    assert taken.status_code == 200, taken.content
+    assert taken.json()["state"] == "approved" and taken.json()["taker"]["name"] == "Carla"
+    assert taken.json()["override"] is not None
+    # A member cannot name someone else as the taker.
+    other = ask_again = web.api("bruno").post(
+        f"/api/v1/teams/web/swaps/{swap['id']}/take/", {"member": web.people["Carla"].pk}, format="json"
+    )
+    assert ask_again.status_code == 403, other.content
+
+
+def test_the_asker_cancels_a_lead_declines_and_a_swap_nobody_took_expires(client, web, clock):
+    swap = ask(web)
+    assert web.api("bruno").post(f"/api/v1/teams/web/swaps/{swap['id']}/cancel/").status_code == 403
+    cancelled = web.api("ana").post(f"/api/v1/teams/web/swaps/{swap['id']}/cancel/")
+    assert cancelled.json()["state"] == "cancelled"
+    assert sms(client, web.people["Bruno"].phone, f"TAKE {swap['id']}") == f"Swap {swap['id']} was cancelled."
+
+    second = ask(web)
+    web.api("bruno").post(f"/api/v1/teams/web/swaps/{second['id']}/take/")
+    assert web.api("bruno").post(f"/api/v1/teams/web/swaps/{second['id']}/decline/").status_code == 403
+    declined = web.api("lea").post(f"/api/v1/teams/web/swaps/{second['id']}/decline/")
+    assert declined.json()["state"] == "declined"
+    assert web.texts_to("Bruno")[-1] == f"[Web] Swap {second['id']} declined by lea: Ana keeps the primary shift."
+
+    third = ask(web)
+    clock.move_to(web.shift.start)
+    assert swaps.swaps_expire() == 1
+    assert swaps.swaps_expire() == 0
+    assert Swap.objects.get(pk=third["id"]).state == Swap.State.EXPIRED
+    assert "expired" in web.texts_to("Ana")[-1]
+
+
+def test_bad_swap_requests_are_refused_with_the_field(client, web):
+    lea_shift = web.api("bruno").post("/api/v1/teams/web/swaps/", {"shift": web.shift.pk}, format="json")
+    assert lea_shift.status_code == 403  # not Bruno's shift, and he does not lead
+    missing = web.api("ana").post("/api/v1/teams/web/swaps/", {"shift": 999999}, format="json")
+    assert missing.status_code == 400 and "shift" in missing.json()["error"]["fields"]
+    ask(web)
+    twice = web.api("ana").post("/api/v1/teams/web/swaps/", {"shift": web.shift.pk}, format="json")
+    assert twice.status_code == 400 and "shift" in twice.json()["error"]["fields"]
+    past = Shift.objects.filter(team=web.team, start__lt=NOW).first()
+    started = web.api("lea").post("/api/v1/teams/web/swaps/", {"shift": past.pk}, format="json")
+    assert started.status_code == 400
+    # A stranger's phone gets nothing of the team's swaps.
+    stranger = MemberFactory(name="Zed")
+    MembershipFactory(team=TeamFactory(slug="other"), member=stranger, role=TeamMembership.Role.MEMBER)
+    swap_id = Swap.objects.get().pk
+    assert sms(client, stranger.phone, f"TAKE {swap_id}") == f"There is no swap {swap_id} for you."
+    assert Swap.objects.get().state == Swap.State.OPEN
+
+
+postgres_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="two TAKEs at once need PostgreSQL's concurrent transactions"
+)
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("celery_eager")
+def test_two_takes_at_once_from_two_phones_make_one_winner():
+    with time_machine.travel(NOW, tick=False):
+        web = Team(swap_approval=True)
+        swap = swaps.swap_request(shift=web.shift, actor=swaps.Actor("test"))
+    barrier = threading.Barrier(2)
+    replies: dict[str, str] = {}
+
+    def take(name):
+        def go():
+            try:
+                with time_machine.travel(NOW, tick=False):
+                    barrier.wait(10)
+                    member = web.people[name]
+                    replies[name] = swaps.swap_sms_command(member=member, action="TAKE", swap_id=swap.pk)
+            finally:
+                connection.close()
+
+        return threading.Thread(target=go)
+
+    threads = [take("Bruno"), take("Carla")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    swap.refresh_from_db()
+    assert swap.state == Swap.State.TAKEN
+    winner = swap.taker.name
+    loser = "Carla" if winner == "Bruno" else "Bruno"
+    assert replies[winner] == f"Swap {swap.pk} is yours once a lead approves it."
+    assert replies[loser] == f"Swap {swap.pk} is already taken by {winner}."
+    assert swap.events.filter(action="taken").count() == 1
