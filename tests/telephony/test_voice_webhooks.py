@@ -14,7 +14,7 @@ from django.db import OperationalError, connection
 
 from teams.models import Override, Role, Shift
 from telephony import calls, voicemail
-from telephony.models import Call, DialAttempt, OutboundMessage, Voicemail
+from telephony.models import Alert, Call, DialAttempt, OutboundMessage, Voicemail
 from tests.factories import ShiftFactory, SupportNumberFactory, team_with_members
 from tests.telephony.world import CALLER, NOW, WEB_NUMBER, TwilioCall, dial_action, sid, to_voicemail, voicemail_sms
 from tests.twilio_helpers import post_signed, signature
@@ -322,7 +322,7 @@ def test_database_failing_on_the_incoming_call_still_takes_the_voicemail(web, tw
     # The database is back when the recording arrives: the call and the voicemail are logged, people told.
     call.record(root.find("Record"), recording_sid="RE" + "f" * 32)
     assert Voicemail.objects.get().call == call.call() and call.call().team == web.team
-    assert len(voicemail_sms()) == 2
+    assert [m.to for m in voicemail_sms()] == [web.primary.phone]
 
 
 @pytest.mark.parametrize("table", ["telephony_dialattempt", "teams_shift", "teams_supportnumber"])
@@ -346,7 +346,7 @@ def test_database_failing_on_screening_and_status_answers_valid_twiml(web, twili
         assert "Thank you" in call.record(record, recording_sid="RE" + "1" * 32).find("Say").text
     # The recording status callback comes once the database is back: the voicemail is kept after all.
     call.recording_status(record, recording_sid="RE" + "1" * 32)
-    assert Voicemail.objects.get().call == call.call() and len(voicemail_sms()) == 2
+    assert Voicemail.objects.get().call == call.call() and [m.to for m in voicemail_sms()] == [web.primary.phone]
 
 
 # --- A whole call under a public URL prefix, the secondary token, query strings, GET ------------------------
@@ -488,11 +488,11 @@ def test_with_the_broker_down_every_webhook_answers_within_a_second_and_loses_no
             timings[path] = time.monotonic() - started
             assert response.status_code == 200, path
     assert max(timings.values()) < 1.0, timings
-    # The voicemail and its notices are rows waiting for the sweep, not lost.
+    # The voicemail, its alert and its page are rows waiting for the sweep, not lost.
     voicemail = Voicemail.objects.get()
-    assert voicemail.recording_sid == recording_sid
+    assert voicemail.recording_sid == recording_sid and voicemail.alert.source == "voicemail"
     notices = OutboundMessage.objects.filter(kind="voicemail")
-    assert {m.to for m in notices} == {primary.phone, secondary.phone}
+    assert {m.to for m in notices} == {primary.phone}
     assert {m.status for m in notices} == {"queued"}
 
 
@@ -567,6 +567,8 @@ def test_another_recording_sid_for_the_same_call_makes_no_second_voicemail_or_no
                 )
     voicemail = Voicemail.objects.get()
     assert voicemail.recording_sid == "RE" + "8" * 32
+    # One alert for the call, and its one page to the primary.
+    [alert] = Alert.objects.all()
+    assert alert.voicemail == voicemail and alert.call.call_sid == call_sid
     notices = OutboundMessage.objects.filter(kind="voicemail")
-    assert notices.count() == 2  # primary and secondary, once each
-    assert len({m.to for m in notices}) == 2
+    assert [m.to for m in notices] == [team.shifts.get(role=Role.PRIMARY).member.phone]
