@@ -446,12 +446,12 @@ def alert_resolve_by_key(*, team: Team, dedupe_key: str, actor: str, user=None, 
 
 
 def alerts_of_team(*, team: Team, state: str | None = None):
-    queryset = Alert.objects.filter(team=team).select_related("team").order_by("-created_at", "-pk")
+    queryset = Alert.objects.filter(team=team).select_related("team", "call").order_by("-created_at", "-pk")
     return queryset.filter(state=state) if state else queryset
 
 
 def alert_of_team(*, team: Team, alert_id: int) -> Alert | None:
-    return Alert.objects.filter(team=team, pk=alert_id).select_related("team").first()
+    return Alert.objects.filter(team=team, pk=alert_id).select_related("team", "call").first()
 
 
 # --- SMS commands --------------------------------------------------------------------------------------
