@@ -220,7 +220,7 @@ def voicemail_notify(*, voicemail: Voicemail) -> Alert | None:
         logger.warning("Voicemail %s belongs to no team: nobody to notify", voicemail.recording_sid)
         return None
     with transaction.atomic():
-        voicemail = Voicemail.objects.select_for_update().select_related("call").get(pk=voicemail.pk)
+        voicemail = Voicemail.objects.select_for_update(of=("self",)).select_related("call").get(pk=voicemail.pk)
         existing = Alert.objects.filter(voicemail=voicemail).first()
         if existing is not None:
             return existing
