@@ -496,6 +496,32 @@ def test_with_the_broker_down_every_webhook_answers_within_a_second_and_loses_no
     assert {m.status for m in notices} == {"queued"}
 
 
+def test_with_the_broker_down_a_call_back_request_answers_at_once_and_its_page_waits(
+    transactional_db, client, redis_server
+):
+    with time_machine.travel(NOW, tick=False):
+        team, (primary, secondary) = team_with_members(2, name="Payments")
+        SupportNumberFactory(team=team, phone_number=NUMBER)
+        ShiftFactory(team=team, role=Role.PRIMARY, member=primary)
+        ShiftFactory(team=team, role=Role.SECONDARY, member=secondary)
+    redis_server.stop()
+    call_sid = "CA" + "5" * 32
+    with time_machine.travel(NOW, tick=True):  # a ticking clock: the stopwatch must run
+        post_signed(client, INCOMING, incoming_params(CallSid=call_sid))
+        started = time.monotonic()
+        response = post_signed(
+            client, "/telephony/voice/callback/", {**incoming_params(CallSid=call_sid), "Digits": "1"}
+        )
+        elapsed = time.monotonic() - started
+    assert elapsed < 1.0
+    assert "call you back" in check_twiml(response).find("Say").text
+    alert = Alert.objects.get(source="callback")
+    assert alert.call.outcome == Call.Outcome.CALLBACK
+    # The page is an outbox row waiting for the SMS sweep, not lost.
+    [page] = OutboundMessage.objects.filter(kind="alert")
+    assert (page.to, page.status) == (primary.phone, "queued")
+
+
 # --- Twilio ids have one shape; one voicemail per call ------------------------------------------------------
 
 GARBAGE_SIDS = ["-1", "1e309", "' OR 1=1 --", "CA" + "g" * 32, "CA" + "1" * 31, "XX" + "1" * 32, "ca" + "1" * 32]
