@@ -6,6 +6,10 @@ The chain is a fixed list of stages (primary, secondary, the leads, a final noti
 `Alert.escalation_step` is the last stage paged (0: none yet); paging moves to the first later stage that
 has somebody to text, so each stage happens at most once whoever is on call at the time. Every SMS goes
 through the outbox with the key `alert:{id}:step:{n}:{member_id}`, so a retried tick cannot page twice.
+
+A missed caller is an alert too (telephony.voicemail raises them): source `voicemail`, linked to its call and
+its voicemail, whose page is the voicemail SMS (transcription and link in it); source `callback`, linked to
+its call. The links are unique, so a callback Twilio repeats finds the alert it raised instead of a second.
 """
 
 from __future__ import annotations
@@ -17,10 +21,11 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from teams import selectors, services
 from teams.models import Member, Role, Team
-from telephony.models import Alert, AlertEvent, OutboundMessage
+from telephony.models import Alert, AlertEvent, Call, OutboundMessage, Voicemail
 from telephony.sms import sms_send
 from telephony.sms_text import sms_body_fit_part
 
@@ -30,6 +35,15 @@ STAGE_PRIMARY, STAGE_SECONDARY, STAGE_LEADS, STAGE_FINAL = 1, 2, 3, 4
 STAGE_NAMES = {STAGE_PRIMARY: "primary", STAGE_SECONDARY: "secondary", STAGE_LEADS: "leads", STAGE_FINAL: "final"}
 CAP_WINDOW = dt.timedelta(hours=1)
 DUE_BATCH = 500
+# Every page counts against the team's hourly cap, a voicemail's as much as a monitor's.
+PAGE_KINDS = (OutboundMessage.Kind.ALERT, OutboundMessage.Kind.VOICEMAIL)
+
+
+class Source:
+    """Alert.source values the platform itself raises (a monitor names its own)."""
+
+    VOICEMAIL = "voicemail"
+    CALLBACK = "callback"
 
 
 class Action:
@@ -78,6 +92,21 @@ def _open_with_key(*, team: Team, dedupe_key: str) -> Alert | None:
     )
 
 
+def _linked(*, call: Call | None, source: str, voicemail: Voicemail | None) -> Alert | None:
+    """The alert already raised for this voicemail, or for this call with this source."""
+    condition = Q(pk__in=[])
+    if voicemail is not None:
+        condition |= Q(voicemail=voicemail)
+    if call is not None:
+        condition |= Q(call=call, source=source)
+    return Alert.objects.filter(condition).first()
+
+
+def alert_details_set(*, alert_id: int, details: str) -> None:
+    """Replace an alert's details (a voicemail's transcription arrived after its alert was raised)."""
+    Alert.objects.filter(pk=alert_id).update(details=details)
+
+
 def _fold(alert: Alert) -> Alert:
     # A repeat of an alert that is still open or being worked on: count it, page nobody.
     Alert.objects.filter(pk=alert.pk).update(occurrences=F("occurrences") + 1)
@@ -94,11 +123,14 @@ def alert_raise(
     dedupe_key: str | None = None,
     actor: str = "",
     user=None,
+    call: Call | None = None,
+    voicemail: Voicemail | None = None,
 ) -> tuple[Alert, bool]:
     """Raise an alert and page the first stage of the chain; returns (alert, created).
 
     With a dedupe_key that an unresolved alert of the team already holds, that alert's counter goes up
-    and nobody is paged.
+    and nobody is paged. An alert for a `call` (with this source) or a `voicemail` that already has one is
+    answered as it is: a repeated Twilio callback is not a new occurrence.
     """
     dedupe_key = dedupe_key or None
     summary = " ".join((summary or "").split())
@@ -115,9 +147,18 @@ def alert_raise(
         try:
             with transaction.atomic():
                 alert = Alert.objects.create(
-                    team=team, summary=summary, details=details, source=source, dedupe_key=dedupe_key
+                    team=team,
+                    summary=summary,
+                    details=details,
+                    source=source,
+                    dedupe_key=dedupe_key,
+                    call=call,
+                    voicemail=voicemail,
                 )
         except IntegrityError:
+            linked = _linked(call=call, source=source, voicemail=voicemail)
+            if linked is not None:
+                return linked, False
             # Another request raised the same key a moment ago (the partial unique constraint).
             existing = _open_with_key(team=team, dedupe_key=dedupe_key)
             if existing is None:  # pragma: no cover - it was resolved in between: raise again
@@ -131,20 +172,45 @@ def alert_raise(
 # --- Paging --------------------------------------------------------------------------------------------
 
 
+def _page_content(alert: Alert) -> tuple[str, str, str]:
+    """What a page says between its head and its reply hint, as (before, the part that may be cut, after).
+
+    A voicemail's page is its voicemail SMS: the summary (caller, time, length), the transcription when it
+    has arrived (cut first when too long) and the recording link (kept whole)."""
+    summary = " ".join(alert.summary.split())
+    voicemail = alert.voicemail if alert.voicemail_id else None
+    if voicemail is None:
+        return "", summary, ""
+    link = " " + _("Listen: %(url)s.mp3") % {"url": voicemail.recording_url}
+    if not voicemail.transcription:
+        return f"{summary}.{link}", "", ""
+    return f'{summary}. "', " ".join(voicemail.transcription.split()), f'"{link}'
+
+
+def _page_kind(alert: Alert) -> str:
+    return OutboundMessage.Kind.VOICEMAIL if alert.voicemail_id else OutboundMessage.Kind.ALERT
+
+
 def _page_body(*, alert: Alert, team: Team, stage: int, escalated: bool, held_back: int) -> str:
+    names = {"team": team.name, "id": alert.pk}
     if stage == STAGE_FINAL:
-        prefix = f"[{team.name}] ALERT {alert.pk} still not acknowledged by anyone: "
-        suffix = f" - it stays open. Reply ACK {alert.pk}"
+        prefix = _("[%(team)s] ALERT %(id)s still not acknowledged by anyone: ") % names
+        suffix = _(" - it stays open. Reply ACK %(id)s") % names
     elif escalated:
-        prefix = f"[{team.name}] ALERT {alert.pk} (not acknowledged yet): "
-        suffix = f" - reply ACK {alert.pk}"
+        prefix = _("[%(team)s] ALERT %(id)s (not acknowledged yet): ") % names
+        suffix = _(" - reply ACK %(id)s") % names
     else:
-        prefix = f"[{team.name}] ALERT {alert.pk}: "
-        suffix = f" - reply ACK {alert.pk}"
+        prefix = _("[%(team)s] ALERT %(id)s: ") % names
+        suffix = _(" - reply ACK %(id)s") % names
     if held_back:
-        suffix += f" (+{held_back} pages held back by the {team.alert_pages_per_hour}/h cap)"
-    # GSM-7 where possible; only the summary is cut (visibly), never the alert number or the reply hint.
-    return sms_body_fit_part(before=prefix, part=" ".join(alert.summary.split()), after=suffix, max_segments=2)
+        suffix += _(" (+%(held)s pages held back by the %(cap)s/h cap)") % {
+            "held": held_back,
+            "cap": team.alert_pages_per_hour,
+        }
+    # GSM-7 where possible; only the summary (or a voicemail's transcription) is cut, visibly, never the
+    # alert number, the recording link or the reply hint.
+    before, part, after = _page_content(alert)
+    return sms_body_fit_part(before=prefix + before, part=part, after=after + suffix, max_segments=2)
 
 
 def _stage_targets(*, stage: int, team: Team, now: dt.datetime, cache: dict) -> list[Member]:
@@ -176,9 +242,7 @@ def _page_budget(*, alert: Alert, now: dt.datetime) -> tuple[Team, int]:
     """Lock the alert's team and count the pages its hourly cap still allows. The lock serialises paging
     per team, so two alerts paging at once cannot both take the last slot."""
     team = services.team_lock(team_id=alert.team_id)
-    sent = OutboundMessage.objects.filter(
-        team=team, kind=OutboundMessage.Kind.ALERT, created_at__gt=now - CAP_WINDOW
-    ).count()
+    sent = OutboundMessage.objects.filter(team=team, kind__in=PAGE_KINDS, created_at__gt=now - CAP_WINDOW).count()
     return team, max(team.alert_pages_per_hour - sent, 0)
 
 
@@ -217,7 +281,7 @@ def _page_next(*, alert: Alert, now: dt.datetime) -> None:
         sms_send(
             to=member.phone,
             body=body,
-            kind=OutboundMessage.Kind.ALERT,
+            kind=_page_kind(alert),
             dedupe_key=f"alert:{alert.pk}:step:{stage}:{member.pk}",
             team=team,
             member=member,
@@ -382,12 +446,12 @@ def alert_resolve_by_key(*, team: Team, dedupe_key: str, actor: str, user=None, 
 
 
 def alerts_of_team(*, team: Team, state: str | None = None):
-    queryset = Alert.objects.filter(team=team).select_related("team").order_by("-created_at", "-pk")
+    queryset = Alert.objects.filter(team=team).select_related("team", "call").order_by("-created_at", "-pk")
     return queryset.filter(state=state) if state else queryset
 
 
 def alert_of_team(*, team: Team, alert_id: int) -> Alert | None:
-    return Alert.objects.filter(team=team, pk=alert_id).select_related("team").first()
+    return Alert.objects.filter(team=team, pk=alert_id).select_related("team", "call").first()
 
 
 # --- SMS commands --------------------------------------------------------------------------------------

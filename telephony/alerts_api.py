@@ -71,6 +71,14 @@ class AlertInput(serializers.Serializer):
 
 class AlertOutput(serializers.ModelSerializer):
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    call = serializers.PrimaryKeyRelatedField(
+        read_only=True, allow_null=True, help_text="The call of a `voicemail` or `callback` alert (see calls/)."
+    )
+    call_sid = serializers.CharField(source="call.call_sid", read_only=True, allow_null=True, default=None)
+    caller = serializers.CharField(source="call.from_number", read_only=True, allow_null=True, default=None)
+    voicemail = serializers.PrimaryKeyRelatedField(
+        read_only=True, allow_null=True, help_text="The voicemail of a `voicemail` alert (see voicemails/)."
+    )
 
     class Meta:
         model = Alert
@@ -81,6 +89,10 @@ class AlertOutput(serializers.ModelSerializer):
             "details",
             "source",
             "dedupe_key",
+            "call",
+            "call_sid",
+            "caller",
+            "voicemail",
             "state",
             "occurrences",
             "escalation_step",

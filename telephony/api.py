@@ -11,7 +11,7 @@ from rest_framework.routers import SimpleRouter
 
 from teams.api_base import SLUG_PARAM, TeamScopedMixin
 from teams.api_filters import InstantFilter
-from telephony.models import Call, DialAttempt, OutboundMessage, Voicemail
+from telephony.models import Alert, Call, DialAttempt, OutboundMessage, Voicemail
 
 # --- Serializers -----------------------------------------------------------------------------------------
 
@@ -22,8 +22,17 @@ class DialAttemptSerializer(serializers.ModelSerializer):
         fields = ["position", "target", "member", "phone", "dial_status", "accepted_at"]
 
 
+class CallAlertSerializer(serializers.ModelSerializer):
+    """The alert a missed caller raised: `voicemail` (they left a message) or `callback` (they asked for one)."""
+
+    class Meta:
+        model = Alert
+        fields = ["id", "source", "state", "summary", "acknowledged_by", "acknowledged_at"]
+
+
 class CallSerializer(serializers.ModelSerializer):
     attempts = DialAttemptSerializer(many=True, read_only=True)
+    alerts = CallAlertSerializer(many=True, read_only=True)
 
     class Meta:
         model = Call
@@ -40,17 +49,22 @@ class CallSerializer(serializers.ModelSerializer):
             "started_at",
             "ended_at",
             "attempts",
+            "alerts",
         ]
 
 
 class VoicemailSerializer(serializers.ModelSerializer):
     call_sid = serializers.CharField(source="call.call_sid", read_only=True, allow_null=True, default=None)
+    alert = serializers.IntegerField(
+        source="alert.pk", read_only=True, allow_null=True, default=None, help_text="The alert it raised."
+    )
 
     class Meta:
         model = Voicemail
         fields = [
             "id",
             "call_sid",
+            "alert",
             "recording_sid",
             "recording_url",
             "duration_seconds",
@@ -125,7 +139,8 @@ class CallViewSet(TeamScopedMixin, viewsets.ReadOnlyModelViewSet):
         if getattr(self, "swagger_fake_view", False):
             return Call.objects.none()
         attempts = Prefetch("attempts", queryset=DialAttempt.objects.order_by("position"))
-        return Call.objects.filter(team=self.team).prefetch_related(attempts).order_by("-started_at", "-pk")
+        alerts = Prefetch("alerts", queryset=Alert.objects.order_by("pk"))
+        return Call.objects.filter(team=self.team).prefetch_related(attempts, alerts).order_by("-started_at", "-pk")
 
 
 @extend_schema(tags=["logs"], parameters=[SLUG_PARAM])
@@ -138,7 +153,7 @@ class VoicemailViewSet(TeamScopedMixin, viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Voicemail.objects.none()
-        return Voicemail.objects.filter(team=self.team).select_related("call").order_by("-created_at", "-pk")
+        return Voicemail.objects.filter(team=self.team).select_related("call", "alert").order_by("-created_at", "-pk")
 
 
 @extend_schema(tags=["logs"], parameters=[SLUG_PARAM])

@@ -28,6 +28,9 @@ from telephony.models import Call, DialAttempt
 logger = logging.getLogger(__name__)
 
 ANSWERED_DIAL_STATUSES = frozenset({"completed", "answered"})
+# Our own dial status: the callee heard who was calling and pressed 2 to pass the call on.
+PASSED = "passed"
+PASS_DIGITS = "2"
 FINAL_CALL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 
 
@@ -199,7 +202,8 @@ def attempt_accept(*, attempt_id: int | None, dial_call_sid: str, parent_call_si
     """The callee pressed a key during screening: store the acceptance on our side, once.
 
     Twilio may report the leg `completed` whether or not anyone accepted, so this row is what makes a call
-    answered.
+    answered. The key 2 passes instead: the attempt is marked `passed`, the leg is hung up (False), and
+    its Dial action moves the call on at once. A pass never undoes an acceptance already stored.
     """
     if attempt_id is None or not digits:
         return False
@@ -210,6 +214,9 @@ def attempt_accept(*, attempt_id: int | None, dial_call_sid: str, parent_call_si
     attempts = DialAttempt.objects.filter(pk=attempt_id)
     if parent_call_sid:
         attempts = attempts.filter(call__call_sid=parent_call_sid)
+    if digits == PASS_DIGITS:
+        attempts.filter(accepted_at__isnull=True).update(dial_status=PASSED, dial_call_sid=dial_call_sid)
+        return False
     updated = attempts.filter(accepted_at__isnull=True).update(accepted_at=timezone.now(), dial_call_sid=dial_call_sid)
     return bool(updated) or attempts.filter(accepted_at__isnull=False).exists()
 
@@ -243,7 +250,8 @@ def dial_result(
         logger.warning("Dial result for an unknown attempt %s of call %s: voicemail", attempt_id, call_sid)
         return Decision(Next.VOICEMAIL)
     call = attempt.call
-    attempt.dial_status = dial_status
+    # A pass stays a pass, whatever Twilio reports for the leg that hung up (completed or no-answer).
+    attempt.dial_status = attempt.dial_status if attempt.dial_status == PASSED else dial_status
     if dial_call_sid:
         attempt.dial_call_sid = dial_call_sid
     attempt.save(update_fields=["dial_status", "dial_call_sid"])

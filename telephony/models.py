@@ -13,7 +13,7 @@ class OutboundMessage(models.Model):
     class Kind(models.TextChoices):
         REMINDER = "reminder", "Shift reminder"
         HANDOFF = "handoff", "Hand-off notice"
-        VOICEMAIL = "voicemail", "Voicemail notification"
+        VOICEMAIL = "voicemail", "Voicemail page"
         GAP_ALERT = "gap_alert", "Gap alert"
         ROTA_CHANGE = "rota_change", "Rota change notice"
         SWAP = "swap", "Shift swap"
@@ -72,6 +72,7 @@ class Call(models.Model):
         ANSWERED = "answered", "Answered"
         VOICEMAIL = "voicemail", "Voicemail"
         ABANDONED = "abandoned", "Abandoned"
+        CALLBACK = "callback", "Call-back requested"
         UNKNOWN_NUMBER = "unknown_number", "Unknown number"
         REFUSED = "refused", "Caller not allowed"
         FAILED = "failed", "Failed"
@@ -112,7 +113,9 @@ class DialAttempt(models.Model):
     member = models.ForeignKey(Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     phone = models.CharField(max_length=20)
     dial_call_sid = models.CharField(max_length=40, blank=True)
-    dial_status = models.CharField(max_length=20, blank=True)
+    dial_status = models.CharField(
+        max_length=20, blank=True, help_text="Twilio's DialCallStatus, or `passed` when the callee pressed 2."
+    )
     accepted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -162,6 +165,9 @@ class Alert(models.Model):
     details = models.TextField(blank=True)
     source = models.CharField(max_length=100, blank=True)
     dedupe_key = models.CharField(max_length=200, null=True, blank=True)
+    # A missed caller's alert (source `voicemail` or `callback`) names its call, and a voicemail's its message.
+    call = models.ForeignKey(Call, null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts")
+    voicemail = models.OneToOneField(Voicemail, null=True, blank=True, on_delete=models.SET_NULL, related_name="alert")
     state = models.CharField(max_length=12, choices=State.choices, default=State.OPEN)
     occurrences = models.PositiveIntegerField(default=1)
     escalation_step = models.PositiveSmallIntegerField(default=0)
@@ -184,7 +190,11 @@ class Alert(models.Model):
                 fields=["team", "dedupe_key"],
                 condition=Q(dedupe_key__isnull=False) & ~Q(state="resolved"),
                 name="alert_open_dedupe_key",
-            )
+            ),
+            # One voicemail alert and one call-back alert per call, however often Twilio repeats a callback.
+            models.UniqueConstraint(
+                fields=["call", "source"], condition=Q(call__isnull=False), name="alert_one_per_call_and_source"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -15,6 +15,7 @@ from django_celery_beat.models import PeriodicTask
 
 from teams import timeline
 from teams.models import Team
+from telephony.calls import PASSED
 from telephony.models import Alert, Call, Charge, OutboundMessage, Voicemail
 
 
@@ -23,7 +24,7 @@ def alerts_unresolved(*, team_ids: Iterable[int]) -> list[Alert]:
     return list(
         Alert.objects.filter(team_id__in=list(team_ids))
         .exclude(state=Alert.State.RESOLVED)
-        .select_related("team")
+        .select_related("team", "call", "voicemail")
         .order_by("-created_at", "-pk")
     )
 
@@ -35,11 +36,15 @@ def _within(field: str, ranges: Mapping[int, tuple[dt.datetime, dt.datetime]]) -
     return condition
 
 
+def calls_with_passes(queryset):
+    """Calls with `passed_count`: how many callees pressed 2 to pass (in the same query, whatever the rows)."""
+    return queryset.annotate(passed_count=Count("attempts", filter=Q(attempts__dial_status=PASSED)))
+
+
 def calls_within(*, ranges: Mapping[int, tuple[dt.datetime, dt.datetime]]) -> list[Call]:
     """Calls per team started inside that team's [start, end) (each team's own day, say), newest first."""
-    return list(
-        Call.objects.filter(_within("started_at", ranges)).select_related("answered_by").order_by("-started_at")
-    )
+    calls = Call.objects.filter(_within("started_at", ranges)).select_related("answered_by")
+    return list(calls_with_passes(calls).order_by("-started_at"))
 
 
 def voicemails_within(*, ranges: Mapping[int, tuple[dt.datetime, dt.datetime]]) -> list[Voicemail]:

@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.http import HttpResponse
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
@@ -26,6 +27,10 @@ logger = logging.getLogger(__name__)
 VOICEMAIL_MAX_SECONDS = 120
 VOICEMAIL_SILENCE_SECONDS = 5
 SCREEN_SECONDS = 8
+# After the call-back offer, how long the caller has to press 1 before the beep and the recording.
+CALLBACK_OFFER_SECONDS = 3
+# The screening key that passes the call on to the next person; any other key accepts it.
+PASS_KEY = "2"
 EMERGENCY_RING_SECONDS = 25
 
 APOLOGY = "We are sorry, we cannot connect your call right now."
@@ -98,8 +103,14 @@ def dial(*, phone: str, ring_seconds: int, attempt_id: int, intro: str = "") -> 
     return twiml
 
 
-def screening(*, team_name: str, attempt_id: int) -> VoiceResponse:
-    """The whisper on the callee's leg: a key press accepts; a personal voicemail presses nothing, hangs up."""
+def digits_spoken(number: str) -> str:
+    """A phone number as <Say> should read it: digit by digit ("4 9 1 7 0"), not "forty-nine billion"."""
+    return " ".join(char for char in number if char.isdigit())
+
+
+def screening(*, team_name: str, attempt_id: int, caller: str = "") -> VoiceResponse:
+    """The whisper on the callee's leg: who is calling, then 1 (or any key but 2) accepts, 2 passes the call
+    on at once; a personal voicemail presses nothing and is hung up on."""
     twiml = VoiceResponse()
     gather = twiml.gather(
         num_digits=1,
@@ -109,21 +120,51 @@ def screening(*, team_name: str, attempt_id: int) -> VoiceResponse:
         action=url("voice-accept", attempt=attempt_id),
         method="POST",
     )
-    team_name = clean_text(team_name)
-    who = f"Support call for {team_name}." if team_name else "Support call."
-    gather.say(f"{who} Press any key to accept.")
+    team_name, digits = clean_text(team_name), digits_spoken(caller)
+    names = {"team": team_name, "caller": digits or _("a withheld number")}
+    who = (
+        _("Support call for %(team)s from %(caller)s.") % names
+        if team_name
+        else _("Support call from %(caller)s.") % names
+    )
+    gather.say(f"{who} {_('Press 1 to accept, 2 to pass.')}")
     twiml.hangup()
     return twiml
 
 
-def voicemail(*, intro: str = VOICEMAIL_PROMPT) -> VoiceResponse:
+def voicemail(*, intro: str = VOICEMAIL_PROMPT, offer_callback: bool = False) -> VoiceResponse:
     """A short prompt and a Record whose every callback is ours; an empty recording falls through to goodbye.
 
+    With `offer_callback`, the prompt ends with "press 1 to be called back" in a short Gather: a key goes to
+    the call-back URL, silence falls through to the Record (one answer, no extra round trip for the caller).
     The Record action always points at a URL (without one Twilio re-requests the current URL: a loop).
     The recording URL tolerates a database outage, so the fallback answer may use it too.
     """
     twiml = VoiceResponse()
     twiml.say(clean_text(intro) or VOICEMAIL_PROMPT)
+    if offer_callback:
+        # finishOnKey "": a # is a key like the others (a message, not a silent fall-through).
+        gather = twiml.gather(
+            num_digits=1,
+            finish_on_key="",
+            timeout=CALLBACK_OFFER_SECONDS,
+            action=url("voice-callback"),
+            method="POST",
+        )
+        gather.say(_("To be called back without leaving a message, press 1."))
+    _record(twiml)
+    return twiml
+
+
+def callback_confirmed(*, caller: str) -> VoiceResponse:
+    """The caller asked for a call back: say on which number, and end the call."""
+    return say_and_hang_up(
+        _("Thank you. We will call you back on %(caller)s as soon as we can. Goodbye.")
+        % {"caller": digits_spoken(caller)}
+    )
+
+
+def _record(twiml: VoiceResponse) -> None:
     twiml.record(
         action=url("voice-recording"),
         method="POST",
@@ -139,7 +180,6 @@ def voicemail(*, intro: str = VOICEMAIL_PROMPT) -> VoiceResponse:
     )
     twiml.say(NO_MESSAGE)
     twiml.hangup()
-    return twiml
 
 
 def apology_voicemail() -> VoiceResponse:

@@ -17,6 +17,7 @@ urlpatterns = [
     path("voice/screen/", voice.screen, name="voice-screen"),
     path("voice/accept/", voice.accept, name="voice-accept"),
     path("voice/dial-result/", voice.dial_result, name="voice-dial-result"),
+    path("voice/callback/", voice.callback, name="voice-callback"),
     path("voice/recording/", voice.recording, name="voice-recording"),
     path("voice/recording-status/", voice.recording_status, name="voice-recording-status"),
     path("voice/transcription/", voice.transcription, name="voice-transcription"),

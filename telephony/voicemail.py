@@ -1,27 +1,30 @@
-"""Voicemail: store a recording once however often Twilio reports it, attach its transcription, and tell the
-people on call (after a bounded wait for the transcription, with a beat sweep as the safety net).
+"""Voicemail: store a recording once however often Twilio reports it, attach its transcription, and raise
+its alert (after a bounded wait for the transcription, with a beat sweep as the safety net). The alert pages
+the team's chain until someone acknowledges it (telephony.alerts); its page is the voicemail SMS.
 
 The call flow (telephony.calls) hands a caller here when the escalation chain is exhausted; the recording,
-recording status and transcription callbacks arrive here in any order and any number of times.
+recording status and transcription callbacks arrive here in any order and any number of times. At the
+voicemail prompt a caller with a real number may ask for a call back instead: a `callback` alert.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from teams import selectors
-from teams.models import Member, Team
+from teams.models import Team
+from telephony import alerts
 from telephony.calls import call_insert, caller_is_withheld, param_fit, phone_normalize
-from telephony.models import Call, OutboundMessage, Voicemail
+from telephony.models import Alert, Call, OutboundMessage, Voicemail
 from telephony.queue import task_publish
-from telephony.sms import sms_send
-from telephony.sms_text import sms_body_fit_part
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +115,7 @@ def voicemail_transcription_attach(
     to_number: str = "",
     recording_url: str = "",
 ) -> Voicemail | None:
-    """Attach the transcription (it arrives after the recording) and notify now if nobody was told yet."""
+    """Attach the transcription (it arrives after the recording) and raise the alert now if not raised yet."""
     recording_sid, status = (
         param_fit(Voicemail, "recording_sid", recording_sid),
         param_fit(Voicemail, "transcription_status", status),
@@ -136,16 +139,29 @@ def voicemail_transcription_attach(
     voicemail.transcription = text if status == "completed" else ""
     voicemail.transcription_status = status
     voicemail.save(update_fields=["transcription", "transcription_status"])
-    voicemail_notify(voicemail=voicemail)
+    alert = Alert.objects.filter(voicemail=voicemail).only("pk").first()
+    if alert is None:
+        voicemail_notify(voicemail=voicemail)
+    else:
+        # Paged already without it (the wait ran out, the broker was down): the alert and later pages carry it.
+        alerts.alert_details_set(alert_id=alert.pk, details=voicemail_alert_details(voicemail))
     return voicemail
 
 
 def _arrange_notification(voicemail: Voicemail) -> None:
     """Notify at once, or after a bounded wait for the transcription when one is coming.
 
-    The wait is a Celery task with a countdown. If it cannot be published (broker down), notify now,
-    without the transcription: the outbox rows are written and the SMS sweep sends them later.
+    The wait is a Celery task with a countdown. If it cannot be published (broker down), raise the alert now,
+    without the transcription: its pages are outbox rows the SMS sweep sends later. If the alert cannot be
+    raised (a database error), the voicemail is stored all the same and the overdue sweep raises it.
     """
+    try:
+        _arrange_alert(voicemail)
+    except Exception:
+        logger.exception("Could not raise the alert of voicemail %s now: the overdue sweep will", voicemail.pk)
+
+
+def _arrange_alert(voicemail: Voicemail) -> None:
     if voicemail.transcription_status or voicemail.duration_seconds == 0:
         voicemail_notify(voicemail=voicemail)
         return
@@ -161,60 +177,74 @@ def _arrange_notification(voicemail: Voicemail) -> None:
         voicemail_notify(voicemail=voicemail)
 
 
-def voicemail_recipients(*, team: Team, at: dt.datetime) -> list[Member]:
-    """The people on call (primary and secondary), else the team leads."""
-    oncall = selectors.oncall_at(team=team, at=at)
-    people: list[Member] = []
-    for role in ("primary", "secondary"):
-        member = oncall[role].member
-        if member is not None and member.pk not in {p.pk for p in people}:
-            people.append(member)
-    return people or selectors.team_leads(team=team)
+def voicemail_caller(from_number: str) -> str:
+    """The caller as a person reads it: their number, or "a withheld number"."""
+    return _("a withheld number") if caller_is_withheld(from_number) else from_number
 
 
-def voicemail_sms_body(voicemail: Voicemail, team: Team) -> str:
-    """Caller, local time, length, then the transcript (cut first when too long) and the link (kept whole)."""
-    local = (voicemail.created_at or timezone.now()).astimezone(team.tz)
-    caller = "a withheld number" if caller_is_withheld(voicemail.from_number) else voicemail.from_number
-    minutes, seconds = divmod(voicemail.duration_seconds, 60)
-    head = f"Voicemail for {team.name} from {caller}, {local:%a %d %b %H:%M %Z}, {minutes}:{seconds:02d} long."
-    link = f" Listen: {voicemail.recording_url}.mp3"
-    if not voicemail.transcription:
-        return sms_body_fit_part(before=head, part="", after=link)
-    return sms_body_fit_part(before=f'{head} "', part=voicemail.transcription, after=f'"{link}')
+def _length(seconds: int) -> str:
+    minutes, seconds = divmod(seconds, 60)
+    return f"{minutes}:{seconds:02d}"
 
 
-def voicemail_notify(*, voicemail: Voicemail, at: dt.datetime | None = None) -> int:
-    """One SMS per recipient per voicemail (the dedupe key makes a second call a no-op). Returns how many
-    outbox rows this call wrote or found."""
+def _local(instant: dt.datetime | None, team: Team) -> str:
+    return f"{(instant or timezone.now()).astimezone(team.tz):%a %d %b %H:%M %Z}"
+
+
+def voicemail_alert_summary(voicemail: Voicemail, team: Team) -> str:
+    """Caller, local time (with its zone) and length: the head of every page about this voicemail."""
+    return _("Voicemail from %(caller)s, %(when)s, %(length)s long") % {
+        "caller": voicemail_caller(voicemail.from_number),
+        "when": _local(voicemail.created_at, team),
+        "length": _length(voicemail.duration_seconds),
+    }
+
+
+def voicemail_alert_details(voicemail: Voicemail) -> str:
+    """The transcription (or why there is none yet) and the recording link."""
+    if voicemail.transcription:
+        text = voicemail.transcription
+    elif voicemail.transcription_status and voicemail.transcription_status != "completed":
+        text = _("No transcription (Twilio said: %(status)s).") % {"status": voicemail.transcription_status}
+    else:
+        text = _("No transcription yet.")
+    return text + "\n\n" + _("Recording: %(url)s.mp3") % {"url": voicemail.recording_url}
+
+
+def voicemail_notify(*, voicemail: Voicemail) -> Alert | None:
+    """Raise the voicemail's alert, once however often this runs: it pages the team's chain like any alert
+    (primary, then the secondary after the acknowledgement timeout, then the leads), and its page is the
+    voicemail SMS. The voicemail row is locked while its alert is looked for and raised."""
     team = voicemail.team
     if team is None:
         logger.warning("Voicemail %s belongs to no team: nobody to notify", voicemail.recording_sid)
-        return 0
-    recipients = voicemail_recipients(team=team, at=at or timezone.now())
-    if not recipients:
-        logger.warning("Voicemail %s for %s: nobody on call and no lead to notify", voicemail.recording_sid, team)
-    body = voicemail_sms_body(voicemail, team)
-    for member in recipients:
-        sms_send(
-            to=member.phone,
-            body=body,
-            kind="voicemail",
-            dedupe_key=f"voicemail:{voicemail.recording_sid}:{member.pk}",
+        return None
+    with transaction.atomic():
+        voicemail = Voicemail.objects.select_for_update(of=("self",)).select_related("call").get(pk=voicemail.pk)
+        existing = Alert.objects.filter(voicemail=voicemail).first()
+        if existing is not None:
+            return existing
+        alert, _created = alerts.alert_raise(
             team=team,
-            member=member,
+            summary=voicemail_alert_summary(voicemail, team),
+            details=voicemail_alert_details(voicemail),
+            source=alerts.Source.VOICEMAIL,
+            actor=voicemail_caller(voicemail.from_number),
+            call=voicemail.call,
+            voicemail=voicemail,
         )
-    return len(recipients)
+    return alert
 
 
 def voicemails_notify_overdue(*, now: dt.datetime | None = None) -> int:
-    """Notify voicemails whose delayed notice never ran (a lost countdown task, a worker restart).
+    """Raise the alerts of voicemails whose delayed raise never ran (a lost countdown task, a worker restart,
+    a database error after the recording was stored).
 
-    Looks at the last day's voicemails older than the transcription wait with no voicemail SMS yet; the
-    people on call when the message was left get it. Returns how many voicemails were notified.
+    Looks at the last day's voicemails older than the transcription wait with no alert yet (nor a voicemail
+    SMS of the days before voicemails were alerts). Returns how many alerts were raised.
     """
     now = now or timezone.now()
-    already = OutboundMessage.objects.filter(
+    texted_before_alerts = OutboundMessage.objects.filter(
         kind=OutboundMessage.Kind.VOICEMAIL,
         dedupe_key__startswith=Concat(Value("voicemail:"), OuterRef("recording_sid"), Value(":")),
     )
@@ -222,16 +252,20 @@ def voicemails_notify_overdue(*, now: dt.datetime | None = None) -> int:
         Voicemail.objects.select_related("team")
         .filter(
             team__isnull=False,
+            alert__isnull=True,
             created_at__lte=now - dt.timedelta(seconds=TRANSCRIPTION_WAIT_SECONDS + 60),
             created_at__gte=now - dt.timedelta(days=1),
         )
-        .exclude(Exists(already))
+        .exclude(Exists(texted_before_alerts))
     )
-    notified = 0
+    raised = 0
     for voicemail in overdue:
-        if voicemail_notify(voicemail=voicemail, at=voicemail.created_at):
-            notified += 1
-    return notified
+        try:
+            raised += voicemail_notify(voicemail=voicemail) is not None
+        except Exception:
+            # One broken voicemail must not keep the others from paging; the next sweep tries it again.
+            logger.exception("Could not raise the alert of voicemail %s", voicemail.pk)
+    return raised
 
 
 def voicemail_notify_by_id(voicemail_id: int) -> None:
@@ -239,3 +273,50 @@ def voicemail_notify_by_id(voicemail_id: int) -> None:
     voicemail = Voicemail.objects.select_related("team").filter(pk=voicemail_id).first()
     if voicemail is not None:
         voicemail_notify(voicemail=voicemail)
+
+
+# --- call-back requests --------------------------------------------------------------------------------
+
+
+# A number a person can call back from their mobile: E.164, not a SIP URI, a browser client or "anonymous".
+_CALLABLE = re.compile(r"\+[1-9]\d{5,14}")
+
+
+def caller_is_callable(from_number: str) -> bool:
+    return bool(_CALLABLE.fullmatch(from_number)) and not caller_is_withheld(from_number)
+
+
+def callback_offered(*, call: Call | None, team: Team | None) -> bool:
+    """A caller may ask for a call back instead of a message when we have a number to call back."""
+    return team is not None and call is not None and caller_is_callable(call.from_number)
+
+
+def callback_request(*, call_sid: str, from_number: str, to_number: str) -> Alert | None:
+    """The caller pressed 1 at the voicemail prompt: raise a `callback` alert with their number, paged like
+    any alert; the call's outcome says so. Once per call however often Twilio repeats the key press.
+
+    None when there is nobody to raise it for (no team, a withheld number): the caller then leaves a message.
+    """
+    call_sid = param_fit(Call, "call_sid", call_sid)
+    call = Call.objects.select_related("team").filter(call_sid=call_sid).first() if call_sid else None
+    if call is None or call.team is None or not caller_is_callable(call.from_number):
+        logger.warning("Call-back request for call %s that cannot be called back: voicemail", call_sid)
+        return None
+    team = call.team
+    with transaction.atomic():
+        Call.objects.filter(
+            pk=call.pk, outcome__in=[Call.Outcome.IN_PROGRESS, Call.Outcome.ABANDONED, Call.Outcome.FAILED]
+        ).update(outcome=Call.Outcome.CALLBACK)
+        alert, _created = alerts.alert_raise(
+            team=team,
+            summary=_("Call back %(caller)s: asked for a call back, %(when)s")
+            % {"caller": call.from_number, "when": _local(timezone.now(), team)},
+            details=_(
+                "The caller chose a call back instead of a voicemail. Call %(caller)s, then acknowledge this alert."
+            )
+            % {"caller": call.from_number},
+            source=alerts.Source.CALLBACK,
+            actor=call.from_number,
+            call=call,
+        )
+    return alert

@@ -2,6 +2,9 @@
 acknowledge and resolve actions, which record the admin user like any other transition."""
 
 from django.contrib import admin, messages
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from teams.admin import TeamListFilter
 from teams.admin.time import local_day_filter
@@ -40,6 +43,7 @@ class AlertAdmin(TeamLogAdmin):
         "id",
         "team",
         "summary",
+        "source",
         "state",
         "occurrences",
         "escalation_step",
@@ -49,18 +53,27 @@ class AlertAdmin(TeamLogAdmin):
         "resolved_by",
     ]
     list_display_links = ["id", "summary"]
-    list_select_related = ["team"]
+    list_select_related = ["team", "call", "voicemail"]
     search_fields = ["summary", "dedupe_key", "source"]
     inlines = [AlertEventInline]
     actions = ["acknowledge", "resolve"]
     # Transitions go through the actions (they stop escalation and are recorded); nothing is edited by hand.
-    readonly_fields = [f.name for f in Alert._meta.fields]
+    readonly_fields = [*(f.name for f in Alert._meta.fields), "recording"]
+
+    @admin.display(description=gettext_lazy("Recording"))
+    def recording(self, alert):
+        """A voicemail alert's message, one click away."""
+        if not alert.voicemail_id or not alert.voicemail.recording_url:
+            return "-"
+        return format_html(
+            '<a href="{}.mp3" target="_blank" rel="noopener">{}</a>', alert.voicemail.recording_url, _("Listen")
+        )
 
     # A lead is offered only the teams they lead; days are cut at each team's midnight.
-    list_filter = ["state", ("team", TeamListFilter), local_day_filter("created_at")]
+    list_filter = ["state", "source", ("team", TeamListFilter), local_day_filter("created_at")]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("team")
+        return super().get_queryset(request).select_related("team", "call", "voicemail")
 
     def has_change_permission(self, request, obj=None):
         return may_see_team_logs(request)  # the acknowledge and resolve actions need it

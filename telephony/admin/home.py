@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from teams import rota, selectors, timeline
 from teams.admin.timeline import rota_overview
 from telephony import selectors as logs
+from telephony.admin.calls import call_ending
 from telephony.models import Alert
 
 LOGS_SHOWN = 20  # per team and kind; the rest is one click away in the list
@@ -41,6 +42,9 @@ def _alert_row(alert: Alert) -> dict:
         "created": rota.format_local(alert.created_at, alert.team.tz),
         "url": reverse("admin:telephony_alert_change", args=[alert.pk]),
         "is_open": alert.state == Alert.State.OPEN,
+        # A missed caller's alert: their call, and the message they left.
+        "call_url": reverse("admin:telephony_call_change", args=[alert.call_id]) if alert.call_id else "",
+        "recording_url": f"{alert.voicemail.recording_url}.mp3" if alert.voicemail_id else "",
     }
 
 
@@ -59,6 +63,7 @@ def lead_home(request):
         calls[call.team_id].append(
             {
                 "call": call,
+                "ended": call_ending(call),
                 "at": rota.format_local(call.started_at, tz_of[call.team_id]),
                 "url": reverse("admin:telephony_call_change", args=[call.pk]),
             }

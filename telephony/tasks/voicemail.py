@@ -1,4 +1,4 @@
-"""Voice tasks: the voicemail notice sent after a bounded wait for its transcription."""
+"""Voice tasks: the voicemail's alert raised after a bounded wait for its transcription, and its sweep."""
 
 import logging
 
@@ -19,14 +19,14 @@ __all__ = ["voicemail_notify_task", "voicemails_notify_overdue_task"]
     name="telephony.tasks.voicemail.voicemail_notify_task",
 )
 def voicemail_notify_task(voicemail_id: int) -> None:
-    """Safe to run twice: the outbox dedupe key sends each recipient one SMS per voicemail."""
+    """Safe to run twice: a voicemail has one alert, and each of its pages one outbox row."""
     voicemail_notify_by_id(voicemail_id)
 
 
 @shared_task(acks_late=True)
 def voicemails_notify_overdue_task() -> str:
-    """Beat: a safety net for voicemail notices whose delayed task was lost; logs one line."""
-    notified = voicemails_notify_overdue()
-    summary = f"{notified} overdue voicemail notice(s) sent"
+    """Beat: a safety net for voicemail alerts whose delayed task was lost or failed; logs one line."""
+    raised = voicemails_notify_overdue()
+    summary = f"{raised} overdue voicemail alert(s) raised"
     logger.info("Voicemail sweep: %s", summary)
     return summary

@@ -1,5 +1,5 @@
 """Voice webhooks. Three are public (incoming, fallback, status); the others are reached only through URLs
-our own TwiML hands to Twilio (screening, key press, dial result, recording, transcription).
+our own TwiML hands to Twilio (screening, key press, dial result, call-back request, recording, transcription).
 
 Each view reads Twilio's parameters, calls one function of telephony.calls and renders the decision with
 telephony.twiml. None answers 500: any exception becomes safe TwiML (an apology and a voicemail).
@@ -51,7 +51,10 @@ def _render(decision: calls.Decision, *, dial_intro: str, voicemail_intro: str):
             attempt_id=decision.attempt.pk,
             intro=dial_intro,
         )
-    return twiml.voicemail(intro=f"{voicemail_intro} {twiml.VOICEMAIL_PROMPT}".strip())
+    return twiml.voicemail(
+        intro=f"{voicemail_intro} {twiml.VOICEMAIL_PROMPT}".strip(),
+        offer_callback=voicemail.callback_offered(call=decision.call, team=decision.team),
+    )
 
 
 @twilio_webhook
@@ -99,18 +102,25 @@ def status(request):
 @twilio_webhook
 @twiml.safe_twiml(twiml.hang_up)
 def screen(request):
-    """The whisper on the callee's leg (`<Number url>`): press a key to accept."""
+    """The whisper on the callee's leg (`<Number url>`): who calls; press 1 to accept, 2 to pass."""
     attempt = calls.attempt_for_screening(attempt_id=_int(request.GET.get("attempt")))
     if attempt is None:
         return twiml.response(twiml.hang_up())
     team = attempt.call.team
-    return twiml.response(twiml.screening(team_name=team.name if team else "", attempt_id=attempt.pk))
+    return twiml.response(
+        twiml.screening(
+            team_name=team.name if team else "",
+            attempt_id=attempt.pk,
+            caller="" if calls.caller_is_withheld(attempt.call.from_number) else attempt.call.from_number,
+        )
+    )
 
 
 @twilio_webhook
 @twiml.safe_twiml(twiml.hang_up)
 def accept(request):
-    """The screening Gather's action: a key press accepts (the legs are bridged), silence hangs up."""
+    """The screening Gather's action: a key press accepts (the legs are bridged); 2 passes and hangs up the
+    leg, so its Dial action rings the next person at once."""
     accepted = calls.attempt_accept(
         attempt_id=_int(request.GET.get("attempt")),
         dial_call_sid=_param(request, "CallSid"),
@@ -135,6 +145,20 @@ def dial_result(request):
     return twiml.response(
         _render(decision, dial_intro=twiml.HOLD, voicemail_intro="Sorry, nobody could take your call.")
     )
+
+
+@twilio_webhook
+@twiml.safe_twiml(twiml.apology_voicemail)
+def callback(request):
+    """The voicemail prompt's Gather action: 1 asks for a call back (an alert; the caller hears when and the
+    call ends). Any other key, or a call-back that cannot be raised, leaves a message after all."""
+    if _param(request, "Digits") == "1":
+        alert = voicemail.callback_request(
+            call_sid=_param(request, "CallSid"), from_number=_param(request, "From"), to_number=_param(request, "To")
+        )
+        if alert is not None:
+            return twiml.response(twiml.callback_confirmed(caller=alert.call.from_number))
+    return twiml.response(twiml.voicemail())
 
 
 def _store_recording(request) -> None:

@@ -1,10 +1,16 @@
 """Fixtures for the telephony tests: a fake Twilio that the real twilio client talks to, the clock, team Web and
 its calls (plain helpers are in tests/telephony/world.py)."""
 
+import os
+import signal
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import pytest
 import time_machine
+from django.conf import settings as django_settings
 
 from roulette.celery import app as celery_app
 from telephony.backends import locmem_outbox
@@ -66,3 +72,75 @@ def web(db, clock):
 def twilio(client, django_capture_on_commit_callbacks):
     """Start a call as Twilio would: `twilio()` or `twilio(caller=..., to=...)` gives a TwilioCall."""
     return lambda **kw: TwilioCall(client, django_capture_on_commit_callbacks, **kw)
+
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CELERY = Path(sys.executable).with_name("celery")
+
+
+class CeleryWorkers:
+    """Real `celery worker` processes on REDIS_URL and the test database, sending SMS to the fake Twilio.
+    Start one with .start(); .kill(process) is SIGKILL (no warm shutdown, nothing acknowledged)."""
+
+    def __init__(self, fake_twilio, database_url: str):
+        self.fake_twilio = fake_twilio
+        self.database_url = database_url
+        self.processes: list[subprocess.Popen] = []
+
+    def start(self) -> subprocess.Popen:
+        env = {
+            **os.environ,
+            "DATABASE_URL": self.database_url,
+            "DATABASE_CONN_MAX_AGE": "0",  # no connection left behind to block dropping the test database
+            "REDIS_URL": django_settings.REDIS_URL,
+            "DJANGO_SECRET_KEY": django_settings.SECRET_KEY,
+            "SMS_BACKEND": "twilio",
+            "TWILIO_API_BASE_URL": self.fake_twilio.url,
+            "TWILIO_ACCOUNT_SID": django_settings.TWILIO_ACCOUNT_SID,
+            "TWILIO_AUTH_TOKEN": django_settings.TWILIO_AUTH_TOKEN,
+            "TWILIO_SMS_FROM": django_settings.TWILIO_SMS_FROM,
+            "PUBLIC_BASE_URL": django_settings.PUBLIC_BASE_URL,
+        }
+        process = subprocess.Popen(
+            [str(CELERY), "-A", "roulette", "worker", "-P", "solo", "-l", "warning", "--without-gossip",
+             "--without-mingle", "--without-heartbeat"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )  # fmt: skip
+        self.processes.append(process)
+        return process
+
+    @staticmethod
+    def kill(process: subprocess.Popen) -> None:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            if process.poll() is not None:
+                continue
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=5)
+
+
+@pytest.fixture
+def celery_workers(test_database_url, fake_twilio):
+    """Start real Celery workers (PostgreSQL and Redis only: a subprocess cannot see SQLite's test database)."""
+    workers = CeleryWorkers(fake_twilio, test_database_url)
+    try:
+        yield workers
+    finally:
+        fake_twilio.release()  # a HANGing request must not keep a worker from stopping
+        workers.stop_all()
+
+
+@pytest.fixture
+def worker(celery_workers):
+    """One real Celery worker."""
+    return celery_workers.start()

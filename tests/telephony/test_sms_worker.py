@@ -1,10 +1,6 @@
 """End to end with a real Celery worker on Redis: a committed `sms_send` reaches the fake Twilio."""
 
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -14,9 +10,6 @@ from telephony.models import OutboundMessage
 from telephony.sms import sms_send
 from tests.factories import MemberFactory
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CELERY = Path(sys.executable).with_name("celery")
-
 pytestmark = [
     pytest.mark.celery_worker,
     pytest.mark.skipif(not settings.REDIS_URL, reason="REDIS_URL is unset: no broker for a real Celery worker."),
@@ -25,40 +18,6 @@ pytestmark = [
         reason="Needs PostgreSQL: a worker subprocess cannot see the SQLite test database of this process.",
     ),
 ]
-
-
-@pytest.fixture
-def worker(test_database_url, fake_twilio):
-    env = {
-        **os.environ,
-        "DATABASE_URL": test_database_url,
-        "DATABASE_CONN_MAX_AGE": "0",  # no connection left behind to block dropping the test database
-        "REDIS_URL": settings.REDIS_URL,
-        "DJANGO_SECRET_KEY": settings.SECRET_KEY,
-        "SMS_BACKEND": "twilio",
-        "TWILIO_API_BASE_URL": fake_twilio.url,
-        "TWILIO_ACCOUNT_SID": settings.TWILIO_ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": settings.TWILIO_AUTH_TOKEN,
-        "TWILIO_SMS_FROM": settings.TWILIO_SMS_FROM,
-        "PUBLIC_BASE_URL": settings.PUBLIC_BASE_URL,
-    }
-    process = subprocess.Popen(
-        [str(CELERY), "-A", "roulette", "worker", "-P", "solo", "-l", "warning", "--without-gossip",
-         "--without-mingle", "--without-heartbeat"],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )  # fmt: skip
-    try:
-        yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
 
 
 def test_committed_send_reaches_fake_twilio_through_a_real_worker(worker, fake_twilio, settings):

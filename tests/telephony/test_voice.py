@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 
 from teams.models import Role, Team
-from telephony.models import Call, DialAttempt, OutboundMessage, Voicemail
+from telephony.models import Alert, Call, DialAttempt, OutboundMessage, Voicemail
 from telephony.tasks.sms import sms_deliver
 from telephony.tasks.voicemail import voicemail_notify_task, voicemails_notify_overdue_task
 from telephony.voicemail import TRANSCRIPTION_WAIT_SECONDS, voicemail_notify_by_id
@@ -68,7 +68,9 @@ def test_no_answer_and_busy_escalate_to_fallback_then_voicemail(web, twilio):
     assert [a.target for a in logged.attempts.all()] == ["primary", "secondary", "fallback"]
     voicemail = Voicemail.objects.get()
     assert (voicemail.call, voicemail.team, voicemail.from_number) == (logged, web.team, CALLER)
-    assert [m.to for m in voicemail_sms()] == sorted([web.primary.phone, web.secondary.phone])
+    # The voicemail is an alert: its page (the voicemail SMS) goes to the primary first.
+    assert [m.to for m in voicemail_sms()] == [web.primary.phone]
+    assert Alert.objects.get().source == "voicemail"
 
 
 @pytest.mark.usefixtures("celery_eager")
@@ -87,7 +89,7 @@ def test_nobody_on_call_goes_to_voicemail_and_the_leads_are_told(db, clock, twil
 
 
 @pytest.mark.usefixtures("celery_eager")
-def test_repeated_recording_callbacks_store_one_voicemail_and_send_one_sms_each(web, twilio):
+def test_repeated_recording_callbacks_store_one_voicemail_one_alert_and_one_page(web, twilio):
     call = twilio()
     root = call.leg(call.incoming().find("Dial"), "no-answer")
     root = call.leg(root.find("Dial"), "no-answer")
@@ -98,12 +100,11 @@ def test_repeated_recording_callbacks_store_one_voicemail_and_send_one_sms_each(
     call.recording_status(record, recording_sid=recording_sid)
     call.record(record, recording_sid=recording_sid)
     call.recording_status(record, recording_sid=recording_sid)
+    call.transcription(record, recording_sid=recording_sid, text="Hello")
+    call.transcription(record, recording_sid=recording_sid, text="Hello")
     assert Voicemail.objects.count() == 1
-    assert len(voicemail_sms()) == 2
-    assert {m.dedupe_key for m in voicemail_sms()} == {
-        f"voicemail:{recording_sid}:{web.primary.pk}",
-        f"voicemail:{recording_sid}:{web.secondary.pk}",
-    }
+    alert = Alert.objects.get()
+    assert [m.dedupe_key for m in voicemail_sms()] == [f"alert:{alert.pk}:step:1:{web.primary.pk}"]
 
 
 @pytest.mark.usefixtures("celery_eager")
@@ -123,12 +124,12 @@ def test_the_sms_waits_for_the_transcription_and_includes_it(web, twilio, monkey
     call.transcription(record, recording_sid=recording_sid, text="The checkout is down since noon.")
     voicemail = Voicemail.objects.get()
     assert voicemail.transcription == "The checkout is down since noon."
-    assert all('"The checkout is down since noon."' in m.body for m in voicemail_sms())
-    assert len(voicemail_sms()) == 2
+    [page] = voicemail_sms()
+    assert '"The checkout is down since noon."' in page.body and page.to == web.primary.phone
 
     # The bounded wait runs out later: nobody gets a second SMS.
     voicemail_notify_by_id(waiting[0][0][0])
-    assert len(voicemail_sms()) == 2
+    assert len(voicemail_sms()) == 1
 
 
 def test_a_broker_outage_loses_no_voicemail_notice(web, twilio, monkeypatch):
@@ -145,7 +146,7 @@ def test_a_broker_outage_loses_no_voicemail_notice(web, twilio, monkeypatch):
     assert Voicemail.objects.count() == 1
     # Rows are in the outbox, queued: the SMS helper's sweep sends them when the broker is back.
     assert {m.status for m in voicemail_sms()} == {OutboundMessage.Status.QUEUED}
-    assert len(voicemail_sms()) == 2
+    assert [m.to for m in voicemail_sms()] == [web.primary.phone]
 
 
 def test_unknown_number_gets_a_polite_message(db, clock, twilio):
@@ -225,7 +226,9 @@ def test_screening_names_the_team(web, twilio):
         call.params(CallSid=sid("CA"), ParentCallSid=call.call_sid, Direction="outbound-dial"),
         whisper=True,
     )
-    assert whisper.find("Gather/Say").text == "Support call for Web. Press any key to accept."
+    assert whisper.find("Gather/Say").text == (
+        "Support call for Web from 4 9 1 7 0 1 2 3 4 5 6 7 8. Press 1 to accept, 2 to pass."
+    )
     assert whisper.find("Gather").get("numDigits") == "1"
 
 
@@ -250,12 +253,12 @@ def test_a_lost_transcription_wait_is_caught_by_the_overdue_sweep(web, twilio, c
         root = call.leg(root.find("Dial"), "no-answer")
     call.record(root.find("Record"), recording_sid="RE" + "6" * 32)
     assert voicemail_sms() == []
-    assert voicemails_notify_overdue_task() == "0 overdue voicemail notice(s) sent"  # still waiting
+    assert voicemails_notify_overdue_task() == "0 overdue voicemail alert(s) raised"  # still waiting
     clock.move_to(NOW + dt.timedelta(seconds=TRANSCRIPTION_WAIT_SECONDS + 61))
-    voicemails_notify_overdue_task()
-    assert {m.to for m in voicemail_sms()} == {web.primary.phone, web.secondary.phone}
-    voicemails_notify_overdue_task()  # and only once
-    assert len(voicemail_sms()) == 2
+    assert voicemails_notify_overdue_task() == "1 overdue voicemail alert(s) raised"
+    assert [m.to for m in voicemail_sms()] == [web.primary.phone]
+    assert voicemails_notify_overdue_task() == "0 overdue voicemail alert(s) raised"  # and only once
+    assert len(voicemail_sms()) == 1 and Alert.objects.count() == 1
 
 
 # --- Every DialCallStatus, with and without the screening key press -----------------------------------------
@@ -368,7 +371,7 @@ def test_status_callback_before_and_after_everything(web, twilio):
     call.status("completed", 50)
     logged = call.call()
     assert logged.outcome == Call.Outcome.VOICEMAIL and logged.duration_seconds == 50
-    assert Voicemail.objects.count() == 1 and len(voicemail_sms()) == 2
+    assert Voicemail.objects.count() == 1 and [m.to for m in voicemail_sms()] == [web.primary.phone]
 
 
 @pytest.mark.usefixtures("celery_eager")
@@ -384,7 +387,7 @@ def test_odd_recording_durations_still_keep_the_voicemail(web, twilio, duration)
     )
     assert "Thank you" in call.post(record.get("action"), params).find("Say").text
     assert Voicemail.objects.get().recording_sid == recording_sid
-    assert len(voicemail_sms()) == 2
+    assert [m.to for m in voicemail_sms()] == [web.primary.phone]
 
 
 @pytest.mark.parametrize("duration", ["-5", "99999999999999"])
@@ -425,7 +428,7 @@ def test_any_caller_id_reaches_a_person_and_can_leave_a_voicemail(web, twilio, c
     call.record(record, recording_sid="RE" + "c" * 32)
     voicemail = Voicemail.objects.get()
     assert voicemail.call == call.call() and voicemail.team == web.team
-    assert len(voicemail_sms()) == 2
+    assert [m.to for m in voicemail_sms()] == [web.primary.phone]
 
 
 @pytest.mark.usefixtures("celery_eager")
@@ -433,7 +436,8 @@ def test_any_caller_id_reaches_a_person_and_can_leave_a_voicemail(web, twilio, c
 def test_withheld_callers_are_named_as_such_in_the_voicemail_sms(web, twilio, caller):
     call = twilio(caller=caller)
     call.record(to_voicemail(call), recording_sid="RE" + "d" * 32)
-    assert all("from a withheld number," in message.body for message in voicemail_sms())
+    [page] = voicemail_sms()
+    assert "from a withheld number," in page.body
 
 
 @pytest.mark.parametrize("caller", ["+266696687", "anonymous", "", "client:+4917000000001"])
@@ -545,7 +549,7 @@ def test_a_greeting_or_team_name_with_control_characters_is_still_valid_twiml(we
     dial = root.find("Dial")
     leg = call.params(CallSid=sid("CA"), ParentCallSid=call.call_sid, Direction="outbound-dial")
     whisper = call.post(dial.find("Number").get("url"), leg, whisper=True)
-    assert "Press any key to accept." in whisper.find("Gather/Say").text
+    assert "Press 1 to accept, 2 to pass." in whisper.find("Gather/Say").text
     to_voicemail(call)
 
 

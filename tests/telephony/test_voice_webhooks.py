@@ -14,7 +14,7 @@ from django.db import OperationalError, connection
 
 from teams.models import Override, Role, Shift
 from telephony import calls, voicemail
-from telephony.models import Call, DialAttempt, OutboundMessage, Voicemail
+from telephony.models import Alert, Call, DialAttempt, OutboundMessage, Voicemail
 from tests.factories import ShiftFactory, SupportNumberFactory, team_with_members
 from tests.telephony.world import CALLER, NOW, WEB_NUMBER, TwilioCall, dial_action, sid, to_voicemail, voicemail_sms
 from tests.twilio_helpers import post_signed, signature
@@ -322,7 +322,7 @@ def test_database_failing_on_the_incoming_call_still_takes_the_voicemail(web, tw
     # The database is back when the recording arrives: the call and the voicemail are logged, people told.
     call.record(root.find("Record"), recording_sid="RE" + "f" * 32)
     assert Voicemail.objects.get().call == call.call() and call.call().team == web.team
-    assert len(voicemail_sms()) == 2
+    assert [m.to for m in voicemail_sms()] == [web.primary.phone]
 
 
 @pytest.mark.parametrize("table", ["telephony_dialattempt", "teams_shift", "teams_supportnumber"])
@@ -346,7 +346,7 @@ def test_database_failing_on_screening_and_status_answers_valid_twiml(web, twili
         assert "Thank you" in call.record(record, recording_sid="RE" + "1" * 32).find("Say").text
     # The recording status callback comes once the database is back: the voicemail is kept after all.
     call.recording_status(record, recording_sid="RE" + "1" * 32)
-    assert Voicemail.objects.get().call == call.call() and len(voicemail_sms()) == 2
+    assert Voicemail.objects.get().call == call.call() and [m.to for m in voicemail_sms()] == [web.primary.phone]
 
 
 # --- A whole call under a public URL prefix, the secondary token, query strings, GET ------------------------
@@ -488,12 +488,38 @@ def test_with_the_broker_down_every_webhook_answers_within_a_second_and_loses_no
             timings[path] = time.monotonic() - started
             assert response.status_code == 200, path
     assert max(timings.values()) < 1.0, timings
-    # The voicemail and its notices are rows waiting for the sweep, not lost.
+    # The voicemail, its alert and its page are rows waiting for the sweep, not lost.
     voicemail = Voicemail.objects.get()
-    assert voicemail.recording_sid == recording_sid
+    assert voicemail.recording_sid == recording_sid and voicemail.alert.source == "voicemail"
     notices = OutboundMessage.objects.filter(kind="voicemail")
-    assert {m.to for m in notices} == {primary.phone, secondary.phone}
+    assert {m.to for m in notices} == {primary.phone}
     assert {m.status for m in notices} == {"queued"}
+
+
+def test_with_the_broker_down_a_call_back_request_answers_at_once_and_its_page_waits(
+    transactional_db, client, redis_server
+):
+    with time_machine.travel(NOW, tick=False):
+        team, (primary, secondary) = team_with_members(2, name="Payments")
+        SupportNumberFactory(team=team, phone_number=NUMBER)
+        ShiftFactory(team=team, role=Role.PRIMARY, member=primary)
+        ShiftFactory(team=team, role=Role.SECONDARY, member=secondary)
+    redis_server.stop()
+    call_sid = "CA" + "5" * 32
+    with time_machine.travel(NOW, tick=True):  # a ticking clock: the stopwatch must run
+        post_signed(client, INCOMING, incoming_params(CallSid=call_sid))
+        started = time.monotonic()
+        response = post_signed(
+            client, "/telephony/voice/callback/", {**incoming_params(CallSid=call_sid), "Digits": "1"}
+        )
+        elapsed = time.monotonic() - started
+    assert elapsed < 1.0
+    assert "call you back" in check_twiml(response).find("Say").text
+    alert = Alert.objects.get(source="callback")
+    assert alert.call.outcome == Call.Outcome.CALLBACK
+    # The page is an outbox row waiting for the SMS sweep, not lost.
+    [page] = OutboundMessage.objects.filter(kind="alert")
+    assert (page.to, page.status) == (primary.phone, "queued")
 
 
 # --- Twilio ids have one shape; one voicemail per call ------------------------------------------------------
@@ -567,6 +593,8 @@ def test_another_recording_sid_for_the_same_call_makes_no_second_voicemail_or_no
                 )
     voicemail = Voicemail.objects.get()
     assert voicemail.recording_sid == "RE" + "8" * 32
+    # One alert for the call, and its one page to the primary.
+    [alert] = Alert.objects.all()
+    assert alert.voicemail == voicemail and alert.call.call_sid == call_sid
     notices = OutboundMessage.objects.filter(kind="voicemail")
-    assert notices.count() == 2  # primary and secondary, once each
-    assert len({m.to for m in notices}) == 2
+    assert [m.to for m in notices] == [team.shifts.get(role=Role.PRIMARY).member.phone]

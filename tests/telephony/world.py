@@ -80,26 +80,34 @@ class TwilioCall:
         return self.post(settings.PUBLIC_BASE_URL + "/telephony/voice/incoming/", self.params(CallStatus="ringing"))
 
     def leg(self, dial: ET.Element, outcome: str, *, child_sid: str | None = None, seconds: int = 12) -> ET.Element:
-        """The dialled person's leg: accept (key press), voicemail (answers, presses nothing), or a
-        DialCallStatus such as no-answer / busy. Returns the TwiML of the Dial action."""
+        """The dialled person's leg: accept (key press), pass (presses 2: the leg is hung up), voicemail
+        (answers, presses nothing), or a DialCallStatus such as no-answer / busy. Returns the TwiML of the
+        Dial action."""
         number = dial.find("Number")
         child = child_sid or sid("CA")
         self.legs.append(number.text)
         leg_params = self.params(CallSid=child, ParentCallSid=self.call_sid, Direction="outbound-dial", To=number.text)
         status = outcome
-        if outcome in ("accept", "voicemail"):
+        if outcome in ("accept", "pass", "voicemail"):
             whisper = self.post(number.get("url"), leg_params, whisper=True)
             gather = whisper.find("Gather")
-            assert "Press any key to accept" in gather.find("Say").text
+            assert "Press 1 to accept, 2 to pass." in gather.find("Say").text
             assert [verb.tag for verb in whisper] == ["Gather", "Hangup"]
             if outcome == "accept":
                 accepted = self.post(gather.get("action"), {**leg_params, "Digits": "5"})
                 assert list(accepted) == []  # nothing more on the leg: Twilio bridges the call
+            if outcome == "pass":
+                passed = self.post(gather.get("action"), {**leg_params, "Digits": "2"})
+                assert [verb.tag for verb in passed] == ["Hangup"]  # the leg ends at once
             status = "completed"
         duration = str(seconds) if status == "completed" else "0"
         return self.post(
             dial.get("action"), self.params(DialCallStatus=status, DialCallSid=child, DialCallDuration=duration)
         )
+
+    def press(self, gather: ET.Element, digits: str) -> ET.Element:
+        """The caller presses `digits` during a Gather of their own leg (the voicemail prompt's offer)."""
+        return self.post(gather.get("action"), self.params(Digits=digits))
 
     def record(self, record: ET.Element, *, recording_sid: str, duration: int = 42) -> ET.Element:
         params = self.params(
