@@ -35,8 +35,11 @@ def gunicorn(tmp_path):
     port = _free_port()
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
+    # On the real clock: under faketime gunicorn's arbiter compares its faked time with the real mtimes of the
+    # workers' heartbeat files, takes every worker for hung and kills it mid-request.
+    real_clock = {key: value for key, value in os.environ.items() if not key.startswith(("LD_PRELOAD", "FAKETIME"))}
     env = {
-        **os.environ,
+        **real_clock,
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
         "ROULETTE_VAR_DIR": str(tmp_path),
         # The fallback webhook answers without the database; this one is never migrated.
