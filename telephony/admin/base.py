@@ -50,3 +50,25 @@ def action_attach(model, action, site: admin.AdminSite = admin.site) -> bool:
     if action not in actions:
         model_admin.actions = [*actions, action]
     return True
+
+
+class EventHistoryInline(admin.TabularInline):
+    """The history rows of an alert or a swap: shown to whoever may see the team's logs, never edited."""
+
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_view_permission(self, request, obj=None):
+        return may_see_team_logs(request)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user", "member")
