@@ -17,7 +17,6 @@ from telephony.models import Alert, AlertEvent
 class AlertEventInline(EventHistoryInline):
     model = AlertEvent
     fields = ["created_at", "action", "actor", "user", "member", "detail"]
-    readonly_fields = fields
 
 
 @admin.register(Alert)

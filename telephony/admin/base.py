@@ -52,11 +52,15 @@ def action_attach(model, action, site: admin.AdminSite = admin.site) -> bool:
     return True
 
 
-class EventHistoryInline(admin.TabularInline):
-    """The history rows of an alert or a swap: shown to whoever may see the team's logs, never edited."""
+class ReadOnlyInline(admin.TabularInline):
+    """Rows shown on their parent's page and never added, edited or deleted there; every field is read-only.
+    The parent admin has already decided who may see the parent, and so its rows."""
 
     extra = 0
     can_delete = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -66,6 +70,13 @@ class EventHistoryInline(admin.TabularInline):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def has_view_permission(self, request, obj=None):
+        return True
+
+
+class EventHistoryInline(ReadOnlyInline):
+    """The history rows of an alert or a swap: shown to whoever may see the team's logs."""
 
     def has_view_permission(self, request, obj=None):
         return may_see_team_logs(request)

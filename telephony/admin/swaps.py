@@ -15,7 +15,6 @@ from telephony.models import Swap, SwapEvent
 class SwapEventInline(EventHistoryInline):
     model = SwapEvent
     fields = ["created_at", "action", "actor", "via", "user", "member"]
-    readonly_fields = fields
 
 
 @admin.register(Swap)
