@@ -220,9 +220,25 @@ class OverrideForm(LocalTimesForm):
 
 
 class IntervalAdmin(TeamTimeAdmin, LeadScopedAdmin):
-    """Shifts and overrides: start and end are typed and shown in the team's time zone, with the zone named."""
+    """Shifts, overrides and time off: start and end are typed and shown in the team's time zone, with the zone
+    named. Every save goes through the services (`create`, and `update` taking the row as `update_keyword`),
+    under the team's lock, so two leads cannot book overlapping intervals at once."""
 
     list_select_related = ("team", "member")
+    create = None
+    update = None
+    update_keyword = ""
+    records_creator = True
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            row = type(obj).objects.get(pk=obj.pk)
+            type(self).update(**{self.update_keyword: row}, **changed_fields(form))
+        else:
+            fields = {name: form.cleaned_data[name] for name in self.form.Meta.fields}
+            if self.records_creator:
+                fields["created_by"] = request.user
+            adopt_saved(obj, type(self).create(**fields))
 
 
 @admin.register(Shift)
@@ -236,13 +252,11 @@ class ShiftAdmin(IntervalAdmin):
     readonly_fields = ("is_edited", "rotation")
     ordering = ("start",)
 
-    def save_model(self, request, obj, form, change):
-        # Through the services: the team's lock keeps two leads from booking overlapping shifts at once, and
-        # the shift is marked edited so regeneration of the rotation leaves it alone.
-        if change:
-            services.shift_update(shift=Shift.objects.get(pk=obj.pk), **changed_fields(form))
-        else:
-            adopt_saved(obj, services.shift_create(**{name: form.cleaned_data[name] for name in ShiftForm.Meta.fields}))
+    # shift_update marks the shift edited, so regeneration of the rotation leaves it alone.
+    create = staticmethod(services.shift_create)
+    update = staticmethod(services.shift_update)
+    update_keyword = "shift"
+    records_creator = False
 
 
 @admin.register(Override)
@@ -255,13 +269,9 @@ class OverrideAdmin(IntervalAdmin):
     fields = ("team", "role", "member", "start", "end", "reason")
     ordering = ("-start",)
 
-    def save_model(self, request, obj, form, change):
-        # Through the services, under the team's lock: no two overlapping overrides.
-        if change:
-            services.override_update(override=Override.objects.get(pk=obj.pk), **changed_fields(form))
-        else:
-            fields = {name: form.cleaned_data[name] for name in OverrideForm.Meta.fields}
-            adopt_saved(obj, services.override_create(**fields, created_by=request.user))
+    create = staticmethod(services.override_create)
+    update = staticmethod(services.override_update)
+    update_keyword = "override"
 
 
 class TimeOffForm(LocalTimesForm):
@@ -282,13 +292,10 @@ class TimeOffAdmin(IntervalAdmin):
     fields = ("team", "member", "start", "end", "reason")
     ordering = ("-start",)
 
-    def save_model(self, request, obj, form, change):
-        # Through the services, under the team's lock: never over an override of the same person.
-        if change:
-            services.time_off_update(time_off=TimeOff.objects.get(pk=obj.pk), **changed_fields(form))
-        else:
-            fields = {name: form.cleaned_data[name] for name in TimeOffForm.Meta.fields}
-            adopt_saved(obj, services.time_off_create(**fields, created_by=request.user))
+    # time_off_create refuses time off over an override of the same person.
+    create = staticmethod(services.time_off_create)
+    update = staticmethod(services.time_off_update)
+    update_keyword = "time_off"
 
     def delete_model(self, request, obj):
         services.time_off_delete(time_off=obj)

@@ -971,3 +971,27 @@ def test_time_off_is_typed_in_the_team_zone_and_refused_over_the_same_persons_ov
     )
     assert "is on time off from Mon 14 Dec 2026 00:00" in response.content.decode()
     assert not Override.objects.exists()
+
+
+@time_machine.travel(NOW, tick=False)
+@pytest.mark.parametrize("model", ["shift", "override", "timeoff"])
+def test_a_lead_adds_then_moves_the_end_of_each_kind_of_interval_in_local_time(client, sao_paulo, model):
+    team, (ana, bruno) = sao_paulo
+    form = {"team": team.pk, "member": ana.pk, "start": "2026-12-21T09:00", "end": "2026-12-21T18:00"}
+    if model != "timeoff":
+        form["role"] = "primary"
+    if model != "shift":
+        form["reason"] = "cover"
+    added = client.post(reverse(f"admin:teams_{model}_add"), form)
+    assert added.status_code == 302, added.content.decode()[:2000]
+    row = {"shift": Shift, "override": Override, "timeoff": TimeOff}[model].objects.get(member=ana, team=team)
+    assert row.end == dt.datetime(2026, 12, 21, 21, tzinfo=dt.UTC)  # 18:00 at UTC-3
+    if model != "shift":
+        assert row.created_by.username == "lead-sp"
+    moved = client.post(reverse(f"admin:teams_{model}_change", args=[row.pk]), {**form, "end": "2026-12-21T20:00"})
+    assert moved.status_code == 302, moved.content.decode()[:2000]
+    row.refresh_from_db()
+    assert row.start == dt.datetime(2026, 12, 21, 12, tzinfo=dt.UTC)
+    assert row.end == dt.datetime(2026, 12, 21, 23, tzinfo=dt.UTC)
+    if model == "shift":
+        assert row.is_edited
