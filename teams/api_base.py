@@ -128,7 +128,8 @@ class TeamScopedMixin:
 
 
 class TeamChildViewSet(TeamScopedMixin, viewsets.ModelViewSet):
-    """CRUD of one kind of object inside a team; subclasses say how to create and update through services."""
+    """CRUD of one kind of object inside a team; subclasses say how to create, update and delete through
+    services."""
 
     http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
 
@@ -154,6 +155,12 @@ class TeamChildViewSet(TeamScopedMixin, viewsets.ModelViewSet):
         raise NotImplementedError
 
     def perform_service_update(self, obj, data: dict):
+        raise NotImplementedError
+
+    def perform_destroy(self, obj):
+        self.perform_service_delete(obj)
+
+    def perform_service_delete(self, obj):
         raise NotImplementedError
 
 

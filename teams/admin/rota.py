@@ -96,6 +96,9 @@ class RotationAdmin(TeamTimeAdmin, LeadScopedAdmin):
     inlines = [ParticipantInline]
     actions = ["generate_shifts_now"]
     change_form_template = "admin/teams/rotation/change_form.html"
+    # Like the API: the future shifts it planned go too (a plain delete left weeks of them on call).
+    delete = staticmethod(services.rotation_delete)
+    row_keyword = "rotation"
     formfield_overrides = {models.DurationField: {"form_class": IsoDurationField}}
 
     @admin.display(description=_("Shift length"), ordering="shift_length")
@@ -193,13 +196,6 @@ class RotationAdmin(TeamTimeAdmin, LeadScopedAdmin):
             if people:
                 messages.info(request, f"{len(people)} people whose time on call moved will get an SMS.")
 
-    def delete_model(self, request, obj):
-        # Like the API: the future shifts it planned go too (a plain delete left weeks of them on call).
-        services.rotation_delete(rotation=obj)
-
-    def delete_queryset(self, request, queryset):
-        for rotation in queryset.select_related("team"):
-            services.rotation_delete(rotation=rotation)
 
     @admin.action(description="Generate shifts now (up to the horizon)")
     def generate_shifts_now(self, request, queryset):
@@ -221,19 +217,18 @@ class OverrideForm(LocalTimesForm):
 
 class IntervalAdmin(TeamTimeAdmin, LeadScopedAdmin):
     """Shifts, overrides and time off: start and end are typed and shown in the team's time zone, with the zone
-    named. Every save goes through the services (`create`, and `update` taking the row as `update_keyword`),
-    under the team's lock, so two leads cannot book overlapping intervals at once."""
+    named. Every save goes through the services (`create`; `update` and `delete` take the row as
+    `row_keyword`), under the team's lock, so two leads cannot book overlapping intervals at once."""
 
     list_select_related = ("team", "member")
     create = None
     update = None
-    update_keyword = ""
     records_creator = True
 
     def save_model(self, request, obj, form, change):
         if change:
             row = type(obj).objects.get(pk=obj.pk)
-            type(self).update(**{self.update_keyword: row}, **changed_fields(form))
+            type(self).update(**{self.row_keyword: row}, **changed_fields(form))
         else:
             fields = {name: form.cleaned_data[name] for name in self.form.Meta.fields}
             if self.records_creator:
@@ -255,7 +250,8 @@ class ShiftAdmin(IntervalAdmin):
     # shift_update marks the shift edited, so regeneration of the rotation leaves it alone.
     create = staticmethod(services.shift_create)
     update = staticmethod(services.shift_update)
-    update_keyword = "shift"
+    delete = staticmethod(services.shift_delete)
+    row_keyword = "shift"
     records_creator = False
 
 
@@ -271,7 +267,8 @@ class OverrideAdmin(IntervalAdmin):
 
     create = staticmethod(services.override_create)
     update = staticmethod(services.override_update)
-    update_keyword = "override"
+    delete = staticmethod(services.override_delete)
+    row_keyword = "override"
 
 
 class TimeOffForm(LocalTimesForm):
@@ -295,7 +292,5 @@ class TimeOffAdmin(IntervalAdmin):
     # time_off_create refuses time off over an override of the same person.
     create = staticmethod(services.time_off_create)
     update = staticmethod(services.time_off_update)
-    update_keyword = "time_off"
-
-    def delete_model(self, request, obj):
-        services.time_off_delete(time_off=obj)
+    delete = staticmethod(services.time_off_delete)
+    row_keyword = "time_off"

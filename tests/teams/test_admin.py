@@ -15,7 +15,7 @@ from django.utils import timezone
 from teams import services
 from teams.models import ApiToken, Member, Override, Role, Rotation, Shift, SupportNumber, Team, TeamMembership, TimeOff
 from telephony.backends import locmem_outbox
-from telephony.models import OutboundMessage
+from telephony.models import Call, OutboundMessage
 from tests.factories import SupportNumberFactory, UserFactory, team_with_members
 
 pytestmark = pytest.mark.django_db
@@ -411,8 +411,6 @@ def test_a_bad_date_time_names_the_field_and_saves_nothing(client, sao_paulo):
 
 
 def test_logs_read_in_the_team_zone_and_the_day_filter_cuts_at_local_midnight(client, sao_paulo):
-    from telephony.models import Call
-
     team, _ = sao_paulo
     now = dt.datetime(2026, 12, 2, 15, tzinfo=dt.UTC)  # 12:00 in São Paulo
     with time_machine.travel(now, tick=False):
@@ -995,3 +993,37 @@ def test_a_lead_adds_then_moves_the_end_of_each_kind_of_interval_in_local_time(c
     assert row.end == dt.datetime(2026, 12, 21, 23, tzinfo=dt.UTC)
     if model == "shift":
         assert row.is_edited
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_lead_deletes_intervals_and_numbers_in_the_admin_one_by_one_or_selected(client, sao_paulo):
+    team, (ana, bruno) = sao_paulo
+    at = dt.datetime(2026, 12, 21, 12, tzinfo=dt.UTC)
+    shift = services.shift_create(team=team, role=Role.PRIMARY, member=ana, start=at, end=at + dt.timedelta(hours=8))
+    overrides = [
+        services.override_create(team=team, role=Role.SECONDARY, member=bruno, start=at + dt.timedelta(days=d),
+                                 end=at + dt.timedelta(days=d, hours=4))
+        for d in (1, 2)
+    ]  # fmt: skip
+    number = SupportNumberFactory(team=team)
+    assert client.post(reverse("admin:teams_shift_delete", args=[shift.pk]), {"post": "yes"}).status_code == 302
+    assert (
+        client.post(reverse("admin:teams_supportnumber_delete", args=[number.pk]), {"post": "yes"}).status_code == 302
+    )
+    selected = {"action": "delete_selected", "_selected_action": [o.pk for o in overrides], "post": "yes"}
+    assert client.post(reverse("admin:teams_override_changelist"), selected).status_code == 302
+    assert not Shift.objects.filter(pk=shift.pk).exists()
+    assert not SupportNumber.objects.filter(pk=number.pk).exists()
+    assert not Override.objects.filter(team=team).exists()
+
+
+def test_a_superuser_deletes_a_team_in_the_admin_and_its_calls_stay_in_the_log(client):
+    from telephony.models import Call
+
+    team, _ = team_with_members(1, name="Gone", slug="gone")
+    call = Call.objects.create(team=team, call_sid="CA" + "1" * 32, from_number="+4915112345678", to_number="+4930")
+    client.force_login(UserFactory(username="root-del", is_superuser=True))
+    assert client.post(reverse("admin:teams_team_delete", args=[team.pk]), {"post": "yes"}).status_code == 302
+    assert not Team.objects.filter(pk=team.pk).exists()
+    call.refresh_from_db()
+    assert call.team_id is None

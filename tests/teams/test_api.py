@@ -215,6 +215,17 @@ def test_rotation_update_and_delete(world):
     assert Shift.objects.filter(team=world.alpha, start__lte=NOW).exists()  # history stays
 
 
+
+@pytest.mark.parametrize("kind", ["shifts", "overrides", "numbers"])
+def test_a_lead_deletes_a_shift_an_override_or_a_number_and_a_member_may_not(world, kind):
+    row = {"shifts": world.shift, "overrides": world.override, "numbers": world.alpha.numbers.get()}[kind]
+    url = f"/api/v1/teams/alpha/{kind}/{row.pk}/"
+    assert world.client("reader").delete(url).status_code == 403
+    assert type(row).objects.filter(pk=row.pk).exists()
+    assert world.client("lead").delete(url).status_code == 204
+    assert not type(row).objects.filter(pk=row.pk).exists()
+    assert world.client("lead").get(url).status_code == 404
+
 @pytest.mark.usefixtures("celery_eager")
 def test_a_rotation_change_through_the_api_tells_each_person_it_moves_once(world, django_capture_on_commit_callbacks):
     ana, bruno = world.others
