@@ -59,8 +59,7 @@ def _check_interval(obj: models.Model, what: str) -> None:
             )
             raise ValidationError(
                 f"This {what} overlaps another {obj.role} {what} of the team: {clash.member}, "
-                f"{clash.start.astimezone(tz):%a %d %b %Y %H:%M} to {clash.end.astimezone(tz):%a %d %b %Y %H:%M} "
-                f"({obj.team.timezone}). {hint}"
+                f"{rota.format_local(clash.start, tz, zone=False)} to {rota.format_local(clash.end, tz)}. {hint}"
             )
 
 

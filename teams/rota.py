@@ -136,8 +136,13 @@ def format_local(instant: dt.datetime, tz: ZoneInfo, *, year: bool = True, zone:
     """An instant as a person in `tz` reads it: "Mon 7 Dec 2026 09:00 CET (Europe/Berlin)"; without the year
     and the zone for short texts ("Mon 7 Dec 09:00")."""
     local = instant.astimezone(tz)
-    text = f"{local:%a} {local.day} {local:%b}" + (f" {local.year}" if year else "") + f" {local:%H:%M}"
+    text = format_wall(local, year=year)
     return f"{text} {local.tzname()} ({tz.key})" if zone else text
+
+
+def format_wall(wall: dt.datetime, *, year: bool = True) -> str:
+    """A wall-clock time as it reads, whatever its zone: "Mon 7 Dec 2026 09:00" ("Mon 7 Dec 09:00")."""
+    return f"{wall:%a} {wall.day} {wall:%b}" + (f" {wall.year}" if year else "") + f" {wall:%H:%M}"
 
 
 # Shift lengths are ISO-8601 durations wherever a person or a program reads or types one (API and admin).

@@ -132,7 +132,7 @@ def wall_note(wall: dt.datetime, tz: ZoneInfo) -> str | None:
     if kind is None:
         return None
     values = {
-        "wall": wall.strftime("%a %d %b %Y %H:%M"),
+        "wall": rota.format_wall(wall),
         "zone": tz.key,
         "saved": rota.format_local(rota.localize(wall, tz), tz),
     }
