@@ -20,10 +20,9 @@ from teams.api_permissions import IsPerson, team_for_request
 from teams.api_serializers import (
     parse_query_instant,
 )
-from teams.limits import MAX_SEGMENTS_PER_ROLE
+from teams.limits import MAX_SEGMENTS_PER_ROLE, MAX_WINDOW
 from teams.models import Team
 
-MAX_WINDOW = dt.timedelta(days=366)
 DEFAULT_WINDOW = dt.timedelta(days=7)
 
 SLUG_PARAM = OpenApiParameter("slug", OpenApiTypes.STR, OpenApiParameter.PATH, description="The team's slug.")

@@ -27,6 +27,13 @@ TIME_OFF = "time_off"
 MIN_YEAR, MAX_YEAR = 1970, 2999
 
 
+def year_problem(year: int, *, what: str) -> str | None:
+    """Why `year` is refused for `what` ("a start"), or None."""
+    if MIN_YEAR <= year <= MAX_YEAR:
+        return None
+    return f"Give {what} between the years {MIN_YEAR} and {MAX_YEAR}."
+
+
 @dataclass(frozen=True)
 class PlannedShift:
     """A shift a rotation calls for: the n-th hand-off to the next one."""
