@@ -190,10 +190,11 @@ def redis_server(tmp_path, settings, monkeypatch):
     broker_url, transport_options = celery_app.conf.broker_url, celery_app.conf.broker_transport_options
     celery_app.conf.broker_url = server.url
     celery_app.conf.broker_transport_options = {}
-    celery_app.conf.task_always_eager = False  # the autouse fixture restores it
+    eager, celery_app.conf.task_always_eager = celery_app.conf.task_always_eager, False
     try:
         yield server
     finally:
         celery_app.conf.broker_url, celery_app.conf.broker_transport_options = broker_url, transport_options
+        celery_app.conf.task_always_eager = eager
         settings.CACHES = caches  # before the server stops: other fixtures' teardowns may use the cache
         server.stop()

@@ -196,7 +196,6 @@ class RotationAdmin(TeamTimeAdmin, LeadScopedAdmin):
             if people:
                 messages.info(request, f"{len(people)} people whose time on call moved will get an SMS.")
 
-
     @admin.action(description="Generate shifts now (up to the horizon)")
     def generate_shifts_now(self, request, queryset):
         counts = services.shifts_generate(rotations=queryset.select_related("team"))

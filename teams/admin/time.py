@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -188,7 +188,7 @@ class TeamTimeAdmin:
 def _is_datetime(model, name: str) -> bool:
     try:
         return isinstance(model._meta.get_field(name), models.DateTimeField)
-    except Exception:  # a method or an admin callable, not a field
+    except FieldDoesNotExist:  # a method or an admin callable, not a field
         return False
 
 
