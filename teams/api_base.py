@@ -16,7 +16,7 @@ from rest_framework import exceptions, status, viewsets
 from rest_framework.response import Response
 
 from teams import rota, selectors
-from teams.api_permissions import IsPerson, team_for_request
+from teams.api_permissions import IsPerson, require_standing, team_and_standing, team_for_request
 from teams.api_serializers import (
     parse_query_instant,
 )
@@ -98,6 +98,24 @@ def check_schedule_size(*, team: Team, start: dt.datetime, end: dt.datetime) -> 
 
 
 # --- Base classes ----------------------------------------------------------------------------------------
+
+
+class TeamStandingMixin:
+    """Views under teams/{slug}/ that integration tokens may use too, where who may use each method is said
+    once in `standings`, e.g. {"get": (LEAD, MEMBER), "post": (LEAD,)}. Before the handler runs, `self.team`
+    is the team (404 when the caller may not see it) and `self.standing` the caller's standing in it (403,
+    saying what they may do instead, when the method is not for them)."""
+
+    standings: dict[str, tuple[str, ...]] = {}
+    team: Team
+    standing: str
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        self.team, self.standing = team_and_standing(request, kwargs["slug"])
+        method = "get" if request.method == "HEAD" else request.method.lower()
+        if method in self.standings:
+            require_standing(self.standing, self.standings[method])
 
 
 class TeamScopedMixin:
