@@ -183,11 +183,11 @@ def rotation_delete(*, rotation: Rotation, now: dt.datetime | None = None) -> No
 
 
 def membership_add(*, team: Team, member: Member, role: str = "member") -> TeamMembership:
-    membership, _ = TeamMembership.objects.get_or_create(team=team, member=member, defaults={"role": role})
-    if membership.role != role:
-        membership.role = role
-    membership.full_clean()
-    membership.save()
+    """The member joins the team in `role`, or takes that role if already in it."""
+    TeamMembership(team=team, member=member, role=role).full_clean(validate_unique=False, validate_constraints=False)
+    membership, created = TeamMembership.objects.get_or_create(team=team, member=member, defaults={"role": role})
+    if not created and membership.role != role:
+        _update(membership, {"role": role})
     return membership
 
 
