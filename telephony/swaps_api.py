@@ -13,10 +13,11 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from teams import selectors
 from teams.api_base import TeamStandingMixin
 from teams.api_pagination import Pagination
 from teams.api_permissions import LEAD, MEMBER, require_standing
-from teams.models import Member, Shift, Team
+from teams.models import Member, Team
 from telephony import swaps
 from telephony.models import Swap, SwapEvent
 
@@ -120,7 +121,7 @@ class SwapListCreate(TeamStandingMixin, GenericAPIView):
         team, standing = self.team, self.standing
         data = SwapInput(data=request.data)
         data.is_valid(raise_exception=True)
-        shift = Shift.objects.select_related("member").filter(team=team, pk=data.validated_data["shift"]).first()
+        shift = selectors.team_shift(team=team, shift_id=data.validated_data["shift"])
         if shift is None:
             raise exceptions.ValidationError({"shift": ["No such shift in this team."]})
         own = _own_member(request)
@@ -162,7 +163,7 @@ class SwapTake(TeamStandingMixin, APIView):
         member_id = data.validated_data.get("member")
         if member_id is not None and (own is None or member_id != own.pk):
             require_standing(standing, (LEAD,))
-            taker = Member.objects.filter(pk=member_id, memberships__team=team).first()
+            taker = selectors.team_member(team=team, member_id=member_id)
             if taker is None:
                 raise exceptions.ValidationError({"member": [f"Member {member_id} is not a member of this team."]})
         elif own is not None:
