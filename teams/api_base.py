@@ -16,14 +16,13 @@ from rest_framework import exceptions, status, viewsets
 from rest_framework.response import Response
 
 from teams import rota, selectors
-from teams.api_permissions import IsPerson, team_for_request
+from teams.api_permissions import IsPerson, require_standing, team_and_standing, team_for_request
 from teams.api_serializers import (
     parse_query_instant,
 )
-from teams.limits import MAX_SEGMENTS_PER_ROLE
+from teams.limits import MAX_SEGMENTS_PER_ROLE, MAX_WINDOW
 from teams.models import Team
 
-MAX_WINDOW = dt.timedelta(days=366)
 DEFAULT_WINDOW = dt.timedelta(days=7)
 
 SLUG_PARAM = OpenApiParameter("slug", OpenApiTypes.STR, OpenApiParameter.PATH, description="The team's slug.")
@@ -101,6 +100,24 @@ def check_schedule_size(*, team: Team, start: dt.datetime, end: dt.datetime) -> 
 # --- Base classes ----------------------------------------------------------------------------------------
 
 
+class TeamStandingMixin:
+    """Views under teams/{slug}/ that integration tokens may use too, where who may use each method is said
+    once in `standings`, e.g. {"get": (LEAD, MEMBER), "post": (LEAD,)}. Before the handler runs, `self.team`
+    is the team (404 when the caller may not see it) and `self.standing` the caller's standing in it (403,
+    saying what they may do instead, when the method is not for them)."""
+
+    standings: dict[str, tuple[str, ...]] = {}
+    team: Team
+    standing: str
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        self.team, self.standing = team_and_standing(request, kwargs["slug"])
+        method = "get" if request.method == "HEAD" else request.method.lower()
+        if method in self.standings:
+            require_standing(self.standing, self.standings[method])
+
+
 class TeamScopedMixin:
     """Views under teams/{slug}/: the team is readable by the user (else 404), led by them for writes (else 403)."""
 
@@ -128,7 +145,8 @@ class TeamScopedMixin:
 
 
 class TeamChildViewSet(TeamScopedMixin, viewsets.ModelViewSet):
-    """CRUD of one kind of object inside a team; subclasses say how to create and update through services."""
+    """CRUD of one kind of object inside a team; subclasses say how to create, update and delete through
+    services."""
 
     http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
 
@@ -154,6 +172,12 @@ class TeamChildViewSet(TeamScopedMixin, viewsets.ModelViewSet):
         raise NotImplementedError
 
     def perform_service_update(self, obj, data: dict):
+        raise NotImplementedError
+
+    def perform_destroy(self, obj):
+        self.perform_service_delete(obj)
+
+    def perform_service_delete(self, obj):
         raise NotImplementedError
 
 

@@ -56,9 +56,9 @@ def _parse_iso(text: str, *, example: str) -> dt.datetime:
         value = dt.datetime.fromisoformat(text)
     except ValueError as exc:
         raise ValueError(f"'{text}' is not an ISO-8601 date-time, e.g. {example}.") from exc
-    # Far-off years only overflow the arithmetic that follows; nobody plans a rota there.
-    if not rota.MIN_YEAR <= value.year <= rota.MAX_YEAR:
-        raise ValueError(f"Give a date-time between the years {rota.MIN_YEAR} and {rota.MAX_YEAR}.")
+    problem = rota.year_problem(value.year, what="a date-time")
+    if problem:
+        raise ValueError(problem)
     return value
 
 

@@ -161,7 +161,7 @@ class MemberViewSet(TeamChildViewSet):
             )
         return services.member_update(team=self.team, member=member, **data)
 
-    def perform_destroy(self, member):
+    def perform_service_delete(self, member):
         services.member_remove(team=self.team, member=member)
 
 
@@ -185,6 +185,9 @@ class SupportNumberViewSet(TeamChildViewSet):
 
     def perform_service_update(self, number, data):
         return services.support_number_update(number=number, user=self.request.user, **data)
+
+    def perform_service_delete(self, number):
+        services.support_number_delete(number=number)
 
 
 # --- Rotations -------------------------------------------------------------------------------------------
@@ -218,7 +221,7 @@ class RotationViewSet(TeamChildViewSet):
     def perform_service_update(self, rotation, data):
         return services.rotation_update(rotation=rotation, **self._arguments(data))
 
-    def perform_destroy(self, rotation):
+    def perform_service_delete(self, rotation):
         services.rotation_delete(rotation=rotation)
 
 
@@ -250,6 +253,9 @@ class ShiftViewSet(WindowedMixin, TeamChildViewSet):
     def perform_service_update(self, shift, data):
         return services.shift_update(shift=shift, **data)
 
+    def perform_service_delete(self, shift):
+        services.shift_delete(shift=shift)
+
 
 @extend_schema(tags=["overrides"], parameters=[SLUG_PARAM])
 class OverrideViewSet(WindowedMixin, TeamChildViewSet):
@@ -273,6 +279,9 @@ class OverrideViewSet(WindowedMixin, TeamChildViewSet):
 
     def perform_service_update(self, override, data):
         return services.override_update(override=override, **data)
+
+    def perform_service_delete(self, override):
+        services.override_delete(override=override)
 
 
 @extend_schema(tags=["time off"], parameters=[SLUG_PARAM])
@@ -314,7 +323,7 @@ class TimeOffViewSet(WindowedMixin, TeamChildViewSet):
         self._require_own(data.get("member", time_off.member))
         return services.time_off_update(time_off=time_off, **data)
 
-    def perform_destroy(self, time_off):
+    def perform_service_delete(self, time_off):
         self._require_own(time_off.member)
         services.time_off_delete(time_off=time_off)
 

@@ -164,24 +164,39 @@ def _response(calendar: icalendar.Calendar, filename: str) -> HttpResponse:
     return response
 
 
+def _feed(*, feed: str, title: str, teams: dict[int, Team], member_id: int | None, filename: str) -> HttpResponse:
+    """The on-call stretches and time off of `teams` over feed_window (PAST back, AHEAD ahead): every member's, or
+    only `member_id`'s."""
+    now = timezone.now()
+    start, end = feed_window(now)
+    schedules, members = selectors.schedules_for_teams(team_ids=list(teams), start=start, end=end)
+    if member_id is not None:
+        schedules = {key: [s for s in segments if s.member_id == member_id] for key, segments in schedules.items()}
+    calendar = _calendar(title)
+    keys = ShiftKeys(team_ids=list(teams), segments=[s for segments in schedules.values() for s in segments])
+    for (team_id, role), segments in schedules.items():
+        for event in _events(
+            feed=feed, team=teams[team_id], role=role, segments=segments, members=members, keys=keys, now=now
+        ):
+            calendar.add_component(event)
+    time_off = [
+        row
+        for row in selectors.time_off_between(team_ids=list(teams), start=start, end=end)
+        if member_id is None or row.member_id == member_id
+    ]
+    for event in _time_off_events(feed=feed, rows=time_off, now=now):
+        calendar.add_component(event)
+    return _response(calendar, filename)
+
+
 @require_safe
 def team_feed(request, slug: str) -> HttpResponse:
     team = Team.objects.filter(slug=slug).first()
     if team is None or not _token_matches(request.GET.get("token"), team.calendar_token):
         raise Http404("No such calendar.")
-    now = timezone.now()
-    start, end = feed_window(now)
-    schedule, members = selectors.team_schedule_with_members(team=team, start=start, end=end)
-    calendar = _calendar(f"{team.name} on call")
-    keys = ShiftKeys(team_ids=[team.pk], segments=[s for segments in schedule.values() for s in segments])
-    for role, segments in schedule.items():
-        for event in _events(feed="t", team=team, role=role, segments=segments, members=members, keys=keys, now=now):
-            calendar.add_component(event)
-    for event in _time_off_events(
-        feed="t", rows=selectors.time_off_between(team_ids=[team.pk], start=start, end=end), now=now
-    ):
-        calendar.add_component(event)
-    return _response(calendar, f"{team.slug}.ics")
+    return _feed(
+        feed="t", title=f"{team.name} on call", teams={team.pk: team}, member_id=None, filename=f"{team.slug}.ics"
+    )
 
 
 @require_safe
@@ -189,23 +204,7 @@ def member_feed(request, member_id: int) -> HttpResponse:
     member = Member.objects.filter(pk=member_id).first()
     if member is None or not _token_matches(request.GET.get("token"), member.calendar_token):
         raise Http404("No such calendar.")
-    now = timezone.now()
-    start, end = feed_window(now)
     teams = {team.pk: team for team in member.teams.all()}
-    schedules, members = selectors.schedules_for_teams(team_ids=list(teams), start=start, end=end)
-    calendar = _calendar(f"{member.name}: on call")
-    own = {key: [s for s in segments if s.member_id == member.pk] for key, segments in schedules.items()}
-    keys = ShiftKeys(team_ids=list(teams), segments=[s for segments in own.values() for s in segments])
-    for (team_id, role), segments in own.items():
-        for event in _events(
-            feed=f"m{member.pk}", team=teams[team_id], role=role, segments=segments, members=members, keys=keys, now=now
-        ):
-            calendar.add_component(event)
-    own_time_off = [
-        row
-        for row in selectors.time_off_between(team_ids=list(teams), start=start, end=end)
-        if row.member_id == member.pk
-    ]
-    for event in _time_off_events(feed=f"m{member.pk}", rows=own_time_off, now=now):
-        calendar.add_component(event)
-    return _response(calendar, "on-call.ics")
+    return _feed(
+        feed=f"m{member.pk}", title=f"{member.name}: on call", teams=teams, member_id=member.pk, filename="on-call.ics"
+    )

@@ -13,6 +13,12 @@ MIN_SHIFT_LENGTH = dt.timedelta(hours=1)
 # rotation's row of participants (read by every call and every oncall/) small.
 MAX_ROTATION_MEMBERS = 100
 
+# A shift of a year covers every real rotation (weekly, monthly, a quarter at sea); longer is a typo.
+MAX_SHIFT_LENGTH = dt.timedelta(days=366)
+
+# schedule/, gaps/ and the report read at most a year at a time.
+MAX_WINDOW = dt.timedelta(days=366)
+
 # An allow-list names the people (or robots) who may call a team line: a customer's support staff, a
 # monitoring provider's outbound numbers. Hundreds at most; 1,000 leaves room. Every call reads the list.
 MAX_ALLOWED_CALLERS = 1000

@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils.translation import gettext, gettext_lazy
 
 from teams import rota
-from teams.limits import MIN_SHIFT_LENGTH
+from teams.limits import MAX_SHIFT_LENGTH, MIN_SHIFT_LENGTH
 from teams.validators import (
     validate_business_hours,
     validate_desk_phones,
@@ -69,8 +69,7 @@ def _check_interval(obj: models.Model, what: str) -> None:
             )
             raise ValidationError(
                 f"This {what} overlaps another {obj.role} {what} of the team: {clash.member}, "
-                f"{clash.start.astimezone(tz):%a %d %b %Y %H:%M} to {clash.end.astimezone(tz):%a %d %b %Y %H:%M} "
-                f"({obj.team.timezone}). {hint}"
+                f"{rota.format_local(clash.start, tz, zone=False)} to {rota.format_local(clash.end, tz)}. {hint}"
             )
 
 
@@ -389,13 +388,12 @@ class Rotation(models.Model):
         return dt.datetime.combine(self.start_date, self.start_time)
 
     def clean(self) -> None:
-        if self.start_date is not None and not rota.MIN_YEAR <= self.start_date.year <= rota.MAX_YEAR:
-            raise ValidationError(
-                {"start_date": f"Give a start between the years {rota.MIN_YEAR} and {rota.MAX_YEAR}."}
-            )
+        problem = rota.year_problem(self.start_date.year, what="a start") if self.start_date else None
+        if problem:
+            raise ValidationError({"start_date": problem})
         if self.shift_length is not None and self.shift_length < MIN_SHIFT_LENGTH:
             raise ValidationError({"shift_length": gettext("A shift lasts at least an hour (PT1H).")})
-        if self.shift_length is not None and self.shift_length > dt.timedelta(days=366):
+        if self.shift_length is not None and self.shift_length > MAX_SHIFT_LENGTH:
             raise ValidationError({"shift_length": "A shift lasts at most a year (P366D)."})
 
 

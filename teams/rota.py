@@ -27,6 +27,13 @@ TIME_OFF = "time_off"
 MIN_YEAR, MAX_YEAR = 1970, 2999
 
 
+def year_problem(year: int, *, what: str) -> str | None:
+    """Why `year` is refused for `what` ("a start"), or None."""
+    if MIN_YEAR <= year <= MAX_YEAR:
+        return None
+    return f"Give {what} between the years {MIN_YEAR} and {MAX_YEAR}."
+
+
 @dataclass(frozen=True)
 class PlannedShift:
     """A shift a rotation calls for: the n-th hand-off to the next one."""
@@ -136,8 +143,13 @@ def format_local(instant: dt.datetime, tz: ZoneInfo, *, year: bool = True, zone:
     """An instant as a person in `tz` reads it: "Mon 7 Dec 2026 09:00 CET (Europe/Berlin)"; without the year
     and the zone for short texts ("Mon 7 Dec 09:00")."""
     local = instant.astimezone(tz)
-    text = f"{local:%a} {local.day} {local:%b}" + (f" {local.year}" if year else "") + f" {local:%H:%M}"
+    text = format_wall(local, year=year)
     return f"{text} {local.tzname()} ({tz.key})" if zone else text
+
+
+def format_wall(wall: dt.datetime, *, year: bool = True) -> str:
+    """A wall-clock time as it reads, whatever its zone: "Mon 7 Dec 2026 09:00" ("Mon 7 Dec 09:00")."""
+    return f"{wall:%a} {wall.day} {wall:%b}" + (f" {wall.year}" if year else "") + f" {wall:%H:%M}"
 
 
 # Shift lengths are ISO-8601 durations wherever a person or a program reads or types one (API and admin).

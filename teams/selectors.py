@@ -458,6 +458,36 @@ def members_of_teams(team_ids: Iterable[int]) -> QuerySet[Member]:
     return Member.objects.filter(memberships__team_id__in=list(team_ids)).distinct()
 
 
+def team_member(*, team: Team, member_id: int) -> Member | None:
+    """The member `member_id` if they belong to `team`."""
+    return Member.objects.filter(pk=member_id, memberships__team=team).first()
+
+
+def team_shift(*, team: Team, shift_id: int) -> Shift | None:
+    """The shift `shift_id` of `team`, with its member."""
+    return Shift.objects.select_related("member").filter(team=team, pk=shift_id).first()
+
+
+def role_people_free(
+    *, team_id: int, role: str, start: dt.datetime, end: dt.datetime, exclude_member_id: int | None = None
+) -> list[Member]:
+    """The people of the role's rotation (every member of the team when the role has none) who are not away
+    at any moment of [start, end), by name: who may cover the role then."""
+    rotation = Rotation.objects.filter(team_id=team_id, role=role).first()
+    if rotation is not None:
+        people = Member.objects.filter(pk__in=RotationParticipant.objects.filter(rotation=rotation).values("member_id"))
+    else:
+        people = Member.objects.filter(memberships__team_id=team_id)
+    away = TimeOff.objects.filter(team_id=team_id, start__lt=end, end__gt=start).values("member_id")
+    return list(people.exclude(pk=exclude_member_id).exclude(pk__in=away).order_by("name", "pk"))
+
+
+def teams_with_budget(*, team_id: int | None = None) -> list[Team]:
+    """The teams that set a monthly budget (only `team_id`, when given)."""
+    teams = Team.objects.filter(monthly_budget__isnull=False)
+    return list(teams if team_id is None else teams.filter(pk=team_id))
+
+
 def support_numbers_all() -> set[str]:
     return set(SupportNumber.objects.values_list("phone_number", flat=True))
 

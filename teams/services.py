@@ -11,7 +11,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext
@@ -177,6 +177,11 @@ def support_number_update(*, number: SupportNumber, user=None, **fields) -> Supp
     return _update(number, fields)
 
 
+def support_number_delete(*, number: SupportNumber) -> None:
+    """The number stops reaching the team; calls already logged keep their rows."""
+    number.delete()
+
+
 def rotation_delete(*, rotation: Rotation, now: dt.datetime | None = None) -> None:
     """Delete a rotation with the future shifts it planned that nobody edited; the rest is history."""
     now = now or timezone.now()
@@ -187,11 +192,11 @@ def rotation_delete(*, rotation: Rotation, now: dt.datetime | None = None) -> No
 
 
 def membership_add(*, team: Team, member: Member, role: str = "member") -> TeamMembership:
-    membership, _ = TeamMembership.objects.get_or_create(team=team, member=member, defaults={"role": role})
-    if membership.role != role:
-        membership.role = role
-    membership.full_clean()
-    membership.save()
+    """The member joins the team in `role`, or takes that role if already in it."""
+    TeamMembership(team=team, member=member, role=role).full_clean(validate_unique=False, validate_constraints=False)
+    membership, created = TeamMembership.objects.get_or_create(team=team, member=member, defaults={"role": role})
+    if not created and membership.role != role:
+        _update(membership, {"role": role})
     return membership
 
 
@@ -532,6 +537,15 @@ def override_create(
         )
 
 
+def shift_delete(*, shift: Shift) -> None:
+    """A shift removed by hand: the role has a gap there unless an override covers it."""
+    shift.delete()
+
+
+def override_delete(*, override: Override) -> None:
+    override.delete()
+
+
 def override_update(*, override: Override, **fields) -> Override:
     with transaction.atomic():
         _lock_team(override.team)
@@ -590,6 +604,11 @@ def token_create(
     return key, row
 
 
+def tokens_revoke(*, tokens: QuerySet[ApiToken], at: dt.datetime | None = None) -> int:
+    """Revoke the tokens not revoked yet; returns how many. A revoked token authenticates nobody."""
+    return tokens.filter(revoked_at__isnull=True).update(revoked_at=at or timezone.now())
+
+
 __all__ = [
     "RotaError",
     "calendar_token_regenerate",
@@ -601,15 +620,18 @@ __all__ = [
     "member_update",
     "membership_add",
     "override_create",
+    "override_delete",
     "override_update",
     "rotation_create",
     "rotation_delete",
     "rotation_form_save",
     "rotation_update",
     "shift_create",
+    "shift_delete",
     "shift_update",
     "shifts_generate",
     "support_number_create",
+    "support_number_delete",
     "support_number_update",
     "team_create",
     "team_delete",
@@ -619,4 +641,5 @@ __all__ = [
     "time_off_delete",
     "time_off_update",
     "token_create",
+    "tokens_revoke",
 ]

@@ -14,8 +14,9 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from teams.api_base import TeamStandingMixin
 from teams.api_pagination import Pagination
-from teams.api_permissions import INTEGRATION, LEAD, MEMBER, require_standing, team_and_standing
+from teams.api_permissions import INTEGRATION, LEAD, MEMBER
 from teams.authentication import IntegrationPrincipal
 from teams.models import Team
 from telephony import alerts
@@ -132,7 +133,8 @@ class ResolveByKeyInput(serializers.Serializer):
     dedupe_key = serializers.CharField(max_length=200)
 
 
-class AlertListCreate(GenericAPIView):
+class AlertListCreate(TeamStandingMixin, GenericAPIView):
+    standings = {"get": (LEAD, MEMBER), "post": (LEAD, INTEGRATION)}
     pagination_class = Pagination
     serializer_class = AlertOutput
     queryset = Alert.objects.none()  # the schema generator's model hint; the real list is per team
@@ -145,8 +147,7 @@ class AlertListCreate(GenericAPIView):
         responses=AlertOutput(many=True),
     )
     def get(self, request, slug: str):
-        team, standing = team_and_standing(request, slug)
-        require_standing(standing, (LEAD, MEMBER))
+        team = self.team
         query = AlertListQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         page = self.paginate_queryset(alerts.alerts_of_team(team=team, state=query.validated_data.get("state")))
@@ -164,15 +165,16 @@ class AlertListCreate(GenericAPIView):
         responses={201: AlertOutput, 200: OpenApiResponse(AlertOutput, description="Folded into an open alert.")},
     )
     def post(self, request, slug: str):
-        team, standing = team_and_standing(request, slug)
-        require_standing(standing, (LEAD, INTEGRATION))
+        team = self.team
         data = AlertInput(data=request.data)
         data.is_valid(raise_exception=True)
         alert, created = alerts.alert_raise(team=team, actor=_actor(request), user=request.user, **data.validated_data)
         return Response(AlertOutput(alert).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
-class AlertDetail(APIView):
+class AlertDetail(TeamStandingMixin, APIView):
+    standings = {"get": (LEAD, MEMBER)}
+
     @extend_schema(
         tags=["alerts"],
         operation_id="alerts_retrieve",
@@ -180,20 +182,20 @@ class AlertDetail(APIView):
         responses=AlertDetailOutput,
     )
     def get(self, request, slug: str, alert_id: int):
-        team, standing = team_and_standing(request, slug)
-        require_standing(standing, (LEAD, MEMBER))
+        team = self.team
         alert = _alert_or_404(team, alert_id)
         return Response(AlertDetailOutput(alert).data)
 
 
-class _AlertTransition(APIView):
+class _AlertTransition(TeamStandingMixin, APIView):
     """POST …/alerts/{id}/<transition>/: a lead or member of the team moves the alert on through `service`."""
+
+    standings = {"post": (LEAD, MEMBER)}
 
     service = None
 
     def post(self, request, slug: str, alert_id: int):
-        team, standing = team_and_standing(request, slug)
-        require_standing(standing, (LEAD, MEMBER))
+        team = self.team
         alert = _alert_or_404(team, alert_id)
         alert, _ = type(self).service(
             alert=alert, actor=_actor(request), user=request.user, member=_member_of(request), via="API"
@@ -229,7 +231,9 @@ class AlertResolve(_AlertTransition):
     service = staticmethod(alerts.alert_resolve)
 
 
-class AlertResolveByKey(APIView):
+class AlertResolveByKey(TeamStandingMixin, APIView):
+    standings = {"post": (LEAD, MEMBER, INTEGRATION)}
+
     @extend_schema(
         tags=["alerts"],
         operation_id="alerts_resolve_by_key",
@@ -239,8 +243,7 @@ class AlertResolveByKey(APIView):
         responses=AlertOutput,
     )
     def post(self, request, slug: str):
-        team, standing = team_and_standing(request, slug)
-        require_standing(standing, (LEAD, MEMBER, INTEGRATION))
+        team = self.team
         data = ResolveByKeyInput(data=request.data)
         data.is_valid(raise_exception=True)
         alert = alerts.alert_resolve_by_key(

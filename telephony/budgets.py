@@ -17,7 +17,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext
 
 from teams.models import Member, Team
-from teams.selectors import leads_of_teams
+from teams.selectors import leads_of_teams, teams_with_budget
 from telephony import selectors
 from telephony.models import OutboundMessage
 from telephony.sms import sms_send
@@ -95,9 +95,9 @@ def _check(teams: list[Team], now: dt.datetime) -> int:
 
 def budgets_check(*, now: dt.datetime | None = None) -> int:
     """Beat: every team with a budget; returns how many notices were written. Four queries in all."""
-    return _check(list(Team.objects.filter(monthly_budget__isnull=False)), now or timezone.now())
+    return _check(teams_with_budget(), now or timezone.now())
 
 
 def team_budget_check(*, team_id: int, now: dt.datetime | None = None) -> int:
     """After one of the team's prices arrived."""
-    return _check(list(Team.objects.filter(pk=team_id, monthly_budget__isnull=False)), now or timezone.now())
+    return _check(teams_with_budget(team_id=team_id), now or timezone.now())

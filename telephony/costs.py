@@ -101,29 +101,23 @@ def call_charge_record(*, call: Call) -> Charge | None:
     """The caller's call is over (final status callback): its inbound minutes, estimated, then priced."""
     if not call.call_sid:
         return None
-    seconds = call.duration_seconds or 0
-    minutes, estimate = call_estimate(kind=Charge.Kind.CALL_IN, seconds=seconds)
-    charge = Charge(
-        kind=Charge.Kind.CALL_IN,
-        sid=call.call_sid,
-        team_id=call.team_id,
-        occurred_at=call.started_at,
-        seconds=seconds,
-        units=minutes,
-        estimate=estimate,
-    )
-    return _record(charge, countdown=FIRST_LOOKUP_SECONDS)
+    return _minutes_record(kind=Charge.Kind.CALL_IN, sid=call.call_sid, call=call, seconds=call.duration_seconds)
 
 
 def leg_charge_record(*, call: Call, dial_call_sid: str, seconds: int | None) -> Charge | None:
     """A dialled leg is over (the Dial action reports DialCallSid and DialCallDuration): its forwarded minutes."""
     if not dial_call_sid:
         return None
+    return _minutes_record(kind=Charge.Kind.FORWARD_LEG, sid=dial_call_sid, call=call, seconds=seconds)
+
+
+def _minutes_record(*, kind: str, sid: str, call: Call, seconds: int | None) -> Charge | None:
+    """A leg of `call` billed by the minute: estimated now, priced when Twilio reports its price."""
     seconds = seconds or 0
-    minutes, estimate = call_estimate(kind=Charge.Kind.FORWARD_LEG, seconds=seconds)
+    minutes, estimate = call_estimate(kind=kind, seconds=seconds)
     charge = Charge(
-        kind=Charge.Kind.FORWARD_LEG,
-        sid=dial_call_sid,
+        kind=kind,
+        sid=sid,
         team_id=call.team_id,
         occurred_at=call.started_at,
         seconds=seconds,

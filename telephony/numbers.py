@@ -18,6 +18,7 @@ from django.urls import reverse
 from requests import RequestException
 from twilio.base.exceptions import TwilioException
 
+from teams import services
 from teams.models import SupportNumber
 from telephony.twilio import twilio_client
 
@@ -83,7 +84,7 @@ def numbers_sync(*, numbers: Iterable[SupportNumber] | None = None, client=None)
             report.failed[number.phone_number] = str(error)
             continue
         if number.twilio_sid != twilio_number.sid:
-            SupportNumber.objects.filter(pk=number.pk).update(twilio_sid=twilio_number.sid)
+            services.support_number_update(number=number, twilio_sid=twilio_number.sid)
         report.updated.append(number.phone_number)
     return report
 

@@ -75,7 +75,7 @@ def _hours(delta: dt.timedelta) -> float:
 
 def team_report(*, team: Team, start: dt.datetime, end: dt.datetime) -> TeamReport:
     schedule, people = selectors.team_schedule_with_members(team=team, start=start, end=end)
-    members = {m.pk: m for m in Member.objects.filter(memberships__team=team).order_by("name", "pk")}
+    members = {m.pk: m for m in selectors.members_of_teams([team.pk]).order_by("name", "pk")}
     for member_id, member in people.items():
         members.setdefault(member_id, member)  # on call in the window, since left the team
     loads = {member_id: MemberLoad(member) for member_id, member in members.items()}

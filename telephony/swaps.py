@@ -24,7 +24,7 @@ from django.utils.translation import gettext, gettext_lazy
 
 from teams import rota, selectors, services
 from teams.errors import RotaError
-from teams.models import Member, Rotation, RotationParticipant, Shift, Team, TeamMembership, TimeOff
+from teams.models import Member, Shift, Team, TeamMembership
 from telephony.models import OutboundMessage, Swap, SwapEvent
 from telephony.notifications import role_name
 from telephony.sms import sms_send
@@ -101,13 +101,9 @@ def _record(swap: Swap, action: str, actor: Actor) -> None:
 def swap_teammates(*, swap: Swap) -> list[Member]:
     """Who is offered the shift: the other people of the role's rotation (every other member of the team
     when the role has none), less anyone away during the shift."""
-    rotation = Rotation.objects.filter(team_id=swap.team_id, role=swap.role).first()
-    if rotation is not None:
-        people = Member.objects.filter(pk__in=RotationParticipant.objects.filter(rotation=rotation).values("member_id"))
-    else:
-        people = Member.objects.filter(memberships__team_id=swap.team_id)
-    away = TimeOff.objects.filter(team_id=swap.team_id, start__lt=swap.end, end__gt=swap.start).values("member_id")
-    return list(people.exclude(pk=swap.asker_id).exclude(pk__in=away).order_by("name", "pk"))
+    return selectors.role_people_free(
+        team_id=swap.team_id, role=swap.role, start=swap.start, end=swap.end, exclude_member_id=swap.asker_id
+    )
 
 
 def _leads(team: Team) -> list[Member]:

@@ -7,15 +7,17 @@ Who may do what (another team's team or swap is a 404, a step beyond one's stand
 """
 
 from django.urls import path
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions, serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from teams import selectors
+from teams.api_base import TeamStandingMixin
 from teams.api_pagination import Pagination
-from teams.api_permissions import LEAD, MEMBER, require_standing, team_and_standing
-from teams.models import Member, Shift, Team
+from teams.api_permissions import LEAD, MEMBER, require_standing
+from teams.models import Member, Team
 from telephony import swaps
 from telephony.models import Swap, SwapEvent
 
@@ -91,7 +93,8 @@ def _output(team: Team, swap: Swap) -> dict:
     return SwapOutput(_swap_or_404(team, swap.pk)).data
 
 
-class SwapListCreate(GenericAPIView):
+class SwapListCreate(TeamStandingMixin, GenericAPIView):
+    standings = {"get": (LEAD, MEMBER), "post": (LEAD, MEMBER)}
     pagination_class = Pagination
     serializer_class = SwapOutput
     queryset = Swap.objects.none()
@@ -103,8 +106,7 @@ class SwapListCreate(GenericAPIView):
         responses=SwapOutput(many=True),
     )
     def get(self, request, slug: str):
-        team, standing = team_and_standing(request, slug)
-        require_standing(standing, (LEAD, MEMBER))
+        team = self.team
         page = self.paginate_queryset(_swaps(team))
         return self.get_paginated_response(SwapOutput(page, many=True).data)
 
@@ -116,11 +118,10 @@ class SwapListCreate(GenericAPIView):
         responses={201: SwapOutput},
     )
     def post(self, request, slug: str):
-        team, standing = team_and_standing(request, slug)
-        require_standing(standing, (LEAD, MEMBER))
+        team, standing = self.team, self.standing
         data = SwapInput(data=request.data)
         data.is_valid(raise_exception=True)
-        shift = Shift.objects.select_related("member").filter(team=team, pk=data.validated_data["shift"]).first()
+        shift = selectors.team_shift(team=team, shift_id=data.validated_data["shift"])
         if shift is None:
             raise exceptions.ValidationError({"shift": ["No such shift in this team."]})
         own = _own_member(request)
@@ -132,17 +133,20 @@ class SwapListCreate(GenericAPIView):
         return Response(_output(team, swap), status=status.HTTP_201_CREATED)
 
 
-class SwapDetail(APIView):
+class SwapDetail(TeamStandingMixin, APIView):
+    standings = {"get": (LEAD, MEMBER)}
+
     @extend_schema(
         tags=["swaps"], operation_id="swaps_retrieve", summary="One swap with its history", responses=SwapOutput
     )
     def get(self, request, slug: str, id: int):
-        team, standing = team_and_standing(request, slug)
-        require_standing(standing, (LEAD, MEMBER))
+        team = self.team
         return Response(SwapOutput(_swap_or_404(team, id)).data)
 
 
-class SwapTake(APIView):
+class SwapTake(TeamStandingMixin, APIView):
+    standings = {"post": (LEAD, MEMBER)}
+
     @extend_schema(
         tags=["swaps"],
         operation_id="swaps_take",
@@ -151,8 +155,7 @@ class SwapTake(APIView):
         responses=SwapOutput,
     )
     def post(self, request, slug: str, id: int):
-        team, standing = team_and_standing(request, slug)
-        require_standing(standing, (LEAD, MEMBER))
+        team, standing = self.team, self.standing
         swap = _swap_or_404(team, id)
         data = TakeInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -160,7 +163,7 @@ class SwapTake(APIView):
         member_id = data.validated_data.get("member")
         if member_id is not None and (own is None or member_id != own.pk):
             require_standing(standing, (LEAD,))
-            taker = Member.objects.filter(pk=member_id, memberships__team=team).first()
+            taker = selectors.team_member(team=team, member_id=member_id)
             if taker is None:
                 raise exceptions.ValidationError({"member": [f"Member {member_id} is not a member of this team."]})
         elif own is not None:
@@ -171,48 +174,49 @@ class SwapTake(APIView):
         return Response(_output(team, swap))
 
 
-class _LeadStep(APIView):
+class _LeadStep(TeamStandingMixin, APIView):
     """POST …/swaps/{id}/<step>/ by a lead of the team."""
+
+    standings = {"post": (LEAD,)}
 
     service = None
 
     def post(self, request, slug: str, id: int):
-        team, standing = team_and_standing(request, slug)
-        require_standing(standing, (LEAD,))
+        team = self.team
         swap = _swap_or_404(team, id)
         swap = type(self).service(swap=swap, actor=swaps.Actor.of_user(request.user, via="API"))
         return Response(_output(team, swap))
 
 
-class SwapApprove(_LeadStep):
-    service = staticmethod(swaps.swap_approve)
-
-    @extend_schema(
+@extend_schema_view(
+    post=extend_schema(
         tags=["swaps"],
         operation_id="swaps_approve",
         summary="Approve a taken swap: the taker gets an override over the shift",
         request=None,
         responses=SwapOutput,
     )
-    def post(self, request, slug: str, id: int):
-        return super().post(request, slug, id)
+)
+class SwapApprove(_LeadStep):
+    service = staticmethod(swaps.swap_approve)
 
 
-class SwapDecline(_LeadStep):
-    service = staticmethod(swaps.swap_decline)
-
-    @extend_schema(
+@extend_schema_view(
+    post=extend_schema(
         tags=["swaps"],
         operation_id="swaps_decline",
         summary="Decline a taken swap: the asker keeps the shift",
         request=None,
         responses=SwapOutput,
     )
-    def post(self, request, slug: str, id: int):
-        return super().post(request, slug, id)
+)
+class SwapDecline(_LeadStep):
+    service = staticmethod(swaps.swap_decline)
 
 
-class SwapCancel(APIView):
+class SwapCancel(TeamStandingMixin, APIView):
+    standings = {"post": (LEAD, MEMBER)}
+
     @extend_schema(
         tags=["swaps"],
         operation_id="swaps_cancel",
@@ -221,8 +225,7 @@ class SwapCancel(APIView):
         responses=SwapOutput,
     )
     def post(self, request, slug: str, id: int):
-        team, standing = team_and_standing(request, slug)
-        require_standing(standing, (LEAD, MEMBER))
+        team, standing = self.team, self.standing
         swap = _swap_or_404(team, id)
         own = _own_member(request)
         if standing != LEAD and (own is None or own.pk != swap.asker_id):

@@ -18,7 +18,6 @@ from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from teams import selectors as rota_selectors
 from teams.api_base import SLUG_PARAM, TeamScopedMixin
 from teams.models import Team
 from telephony import selectors
@@ -104,7 +103,7 @@ class TeamUsageView(TeamScopedMixin, APIView):
         summary="What the team's phone line cost in a month: calls, forwarded legs, SMS, in USD (leads only).",
     )
     def get(self, request, slug: str):
-        if not rota_selectors.is_lead(user=request.user, team=self.team):
+        if not self.is_team_lead:
             raise exceptions.PermissionDenied(gettext("Only the team's leads see what its phone line costs."))
         month = parse_month(request.query_params.get("month"), team=self.team, now=timezone.now())
         usage = selectors.usage_month(team=self.team, month=month)

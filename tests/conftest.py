@@ -17,6 +17,7 @@ from celery.signals import before_task_publish
 from django.core.cache import cache
 
 from roulette.celery import app as celery_app
+from tests.processes import process_stop
 
 
 @pytest.fixture(autouse=True)
@@ -35,6 +36,25 @@ def _test_settings(settings, tmp_path):
     settings.ALLOWED_HOSTS = ["*"]
     # Real hashing costs ~1 s per user on these machines; the tests do not test password strength.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def pytest_collection_modifyitems(config, items):
+    """A `celery_worker` test starts worker (or beat) subprocesses: they need PostgreSQL, since a subprocess
+    cannot see this process's SQLite test database, and a Redis broker (REDIS_URL, or one of the test's own)."""
+    from django.conf import settings
+
+    on_postgresql = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+    for item in items:
+        if item.get_closest_marker("celery_worker") is None:
+            continue
+        if not on_postgresql:
+            item.add_marker(
+                pytest.mark.skip(
+                    reason="Needs PostgreSQL: worker and beat subprocesses cannot see SQLite's test database."
+                )
+            )
+        elif not settings.REDIS_URL and "redis_server" not in item.fixturenames:
+            item.add_marker(pytest.mark.skip(reason="REDIS_URL is unset: no broker for a real Celery worker."))
 
 
 @pytest.fixture(autouse=True)
@@ -120,8 +140,7 @@ class RedisServer:
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
+            process_stop(self.process)
         self.process = None
 
     def queued(self, queue: str = "celery") -> int:
@@ -171,10 +190,11 @@ def redis_server(tmp_path, settings, monkeypatch):
     broker_url, transport_options = celery_app.conf.broker_url, celery_app.conf.broker_transport_options
     celery_app.conf.broker_url = server.url
     celery_app.conf.broker_transport_options = {}
-    celery_app.conf.task_always_eager = False  # the autouse fixture restores it
+    eager, celery_app.conf.task_always_eager = celery_app.conf.task_always_eager, False
     try:
         yield server
     finally:
         celery_app.conf.broker_url, celery_app.conf.broker_transport_options = broker_url, transport_options
+        celery_app.conf.task_always_eager = eager
         settings.CACHES = caches  # before the server stops: other fixtures' teardowns may use the cache
         server.stop()

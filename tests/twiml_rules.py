@@ -2,7 +2,7 @@
 
 TwiML has no published schema. The table of verbs, their allowed children and attributes is derived from
 the twilio library's own builder classes (each `Parent.child(...)` method nests one element and names its
-attributes as keyword arguments); a few rules from Twilio's docs (TWILIO.md) are written by hand on top.
+attributes as keyword arguments); a few rules from Twilio's docs (../shared/TWILIO.md) are written by hand on top.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ BOOLEAN_ATTRIBUTES = {"answerOnBridge", "playBeep", "transcribe", "record", "han
 INTEGER_ATTRIBUTES = {"timeout", "maxLength", "numDigits", "loop", "timeLimit", "length"}
 URL_ATTRIBUTES = {"action", "url", "recordingStatusCallback", "transcribeCallback", "statusCallback"}
 TEXT_ELEMENTS = {"Say", "Number", "Message", "Body", "Play", "Client", "Sip", "Redirect", "Dial"}
-# Verbs whose action ends the document's flow: anything after them never runs (TWILIO.md, Dial).
+# Verbs whose action ends the document's flow: anything after them never runs (../shared/TWILIO.md, Dial).
 FLOW_ENDING_WITH_ACTION = {"Dial", "Record", "Gather"}
 
 

@@ -96,6 +96,9 @@ class RotationAdmin(TeamTimeAdmin, LeadScopedAdmin):
     inlines = [ParticipantInline]
     actions = ["generate_shifts_now"]
     change_form_template = "admin/teams/rotation/change_form.html"
+    # Like the API: the future shifts it planned go too (a plain delete left weeks of them on call).
+    delete = staticmethod(services.rotation_delete)
+    row_keyword = "rotation"
     formfield_overrides = {models.DurationField: {"form_class": IsoDurationField}}
 
     @admin.display(description=_("Shift length"), ordering="shift_length")
@@ -193,14 +196,6 @@ class RotationAdmin(TeamTimeAdmin, LeadScopedAdmin):
             if people:
                 messages.info(request, f"{len(people)} people whose time on call moved will get an SMS.")
 
-    def delete_model(self, request, obj):
-        # Like the API: the future shifts it planned go too (a plain delete left weeks of them on call).
-        services.rotation_delete(rotation=obj)
-
-    def delete_queryset(self, request, queryset):
-        for rotation in queryset.select_related("team"):
-            services.rotation_delete(rotation=rotation)
-
     @admin.action(description="Generate shifts now (up to the horizon)")
     def generate_shifts_now(self, request, queryset):
         counts = services.shifts_generate(rotations=queryset.select_related("team"))
@@ -220,9 +215,24 @@ class OverrideForm(LocalTimesForm):
 
 
 class IntervalAdmin(TeamTimeAdmin, LeadScopedAdmin):
-    """Shifts and overrides: start and end are typed and shown in the team's time zone, with the zone named."""
+    """Shifts, overrides and time off: start and end are typed and shown in the team's time zone, with the zone
+    named. Every save goes through the services (`create`; `update` and `delete` take the row as
+    `row_keyword`), under the team's lock, so two leads cannot book overlapping intervals at once."""
 
     list_select_related = ("team", "member")
+    create = None
+    update = None
+    records_creator = True
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            row = type(obj).objects.get(pk=obj.pk)
+            type(self).update(**{self.row_keyword: row}, **changed_fields(form))
+        else:
+            fields = {name: form.cleaned_data[name] for name in self.form.Meta.fields}
+            if self.records_creator:
+                fields["created_by"] = request.user
+            adopt_saved(obj, type(self).create(**fields))
 
 
 @admin.register(Shift)
@@ -236,13 +246,12 @@ class ShiftAdmin(IntervalAdmin):
     readonly_fields = ("is_edited", "rotation")
     ordering = ("start",)
 
-    def save_model(self, request, obj, form, change):
-        # Through the services: the team's lock keeps two leads from booking overlapping shifts at once, and
-        # the shift is marked edited so regeneration of the rotation leaves it alone.
-        if change:
-            services.shift_update(shift=Shift.objects.get(pk=obj.pk), **changed_fields(form))
-        else:
-            adopt_saved(obj, services.shift_create(**{name: form.cleaned_data[name] for name in ShiftForm.Meta.fields}))
+    # shift_update marks the shift edited, so regeneration of the rotation leaves it alone.
+    create = staticmethod(services.shift_create)
+    update = staticmethod(services.shift_update)
+    delete = staticmethod(services.shift_delete)
+    row_keyword = "shift"
+    records_creator = False
 
 
 @admin.register(Override)
@@ -255,13 +264,10 @@ class OverrideAdmin(IntervalAdmin):
     fields = ("team", "role", "member", "start", "end", "reason")
     ordering = ("-start",)
 
-    def save_model(self, request, obj, form, change):
-        # Through the services, under the team's lock: no two overlapping overrides.
-        if change:
-            services.override_update(override=Override.objects.get(pk=obj.pk), **changed_fields(form))
-        else:
-            fields = {name: form.cleaned_data[name] for name in OverrideForm.Meta.fields}
-            adopt_saved(obj, services.override_create(**fields, created_by=request.user))
+    create = staticmethod(services.override_create)
+    update = staticmethod(services.override_update)
+    delete = staticmethod(services.override_delete)
+    row_keyword = "override"
 
 
 class TimeOffForm(LocalTimesForm):
@@ -282,13 +288,8 @@ class TimeOffAdmin(IntervalAdmin):
     fields = ("team", "member", "start", "end", "reason")
     ordering = ("-start",)
 
-    def save_model(self, request, obj, form, change):
-        # Through the services, under the team's lock: never over an override of the same person.
-        if change:
-            services.time_off_update(time_off=TimeOff.objects.get(pk=obj.pk), **changed_fields(form))
-        else:
-            fields = {name: form.cleaned_data[name] for name in TimeOffForm.Meta.fields}
-            adopt_saved(obj, services.time_off_create(**fields, created_by=request.user))
-
-    def delete_model(self, request, obj):
-        services.time_off_delete(time_off=obj)
+    # time_off_create refuses time off over an override of the same person.
+    create = staticmethod(services.time_off_create)
+    update = staticmethod(services.time_off_update)
+    delete = staticmethod(services.time_off_delete)
+    row_keyword = "time_off"

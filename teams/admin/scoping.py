@@ -74,6 +74,20 @@ class LeadScopedAdmin(NotFoundOutsideScope, admin.ModelAdmin):
     """Scopes everything to the user's teams through `team_path` (the lookup from the model to Team)."""
 
     team_path = "team"
+    # Deletes go through this service (taking the row as `row_keyword`); None = Django's own delete.
+    delete = None
+    row_keyword = ""
+
+    def delete_model(self, request, obj):
+        if type(self).delete is None:
+            return super().delete_model(request, obj)
+        type(self).delete(**{self.row_keyword: obj})
+
+    def delete_queryset(self, request, queryset):
+        if type(self).delete is None:
+            return super().delete_queryset(request, queryset)
+        for obj in queryset:
+            type(self).delete(**{self.row_keyword: obj})
 
     def _is_lead(self, request) -> bool:
         return is_lead_in_admin(request)

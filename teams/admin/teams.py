@@ -133,6 +133,9 @@ class TeamAdmin(TeamTimeAdmin, LeadScopedAdmin):
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser
 
+    delete = staticmethod(services.team_delete)
+    row_keyword = "team"
+
     def save_model(self, request, obj, form, change):
         if not change:
             adopt_saved(obj, services.team_create(**{name: form.cleaned_data[name] for name in form.Meta.fields}))
@@ -277,6 +280,8 @@ class SupportNumberAdmin(LeadScopedAdmin):
     list_filter = (("team", TeamListFilter), "sms_enabled")
     search_fields = ("phone_number",)
     fields = ("team", "phone_number", "sms_enabled", "menu", "menu_prompt")
+    delete = staticmethod(services.support_number_delete)
+    row_keyword = "number"
 
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)

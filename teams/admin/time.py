@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -132,7 +132,7 @@ def wall_note(wall: dt.datetime, tz: ZoneInfo) -> str | None:
     if kind is None:
         return None
     values = {
-        "wall": wall.strftime("%a %d %b %Y %H:%M"),
+        "wall": rota.format_wall(wall),
         "zone": tz.key,
         "saved": rota.format_local(rota.localize(wall, tz), tz),
     }
@@ -188,7 +188,7 @@ class TeamTimeAdmin:
 def _is_datetime(model, name: str) -> bool:
     try:
         return isinstance(model._meta.get_field(name), models.DateTimeField)
-    except Exception:  # a method or an admin callable, not a field
+    except FieldDoesNotExist:  # a method or an admin callable, not a field
         return False
 
 

@@ -24,7 +24,6 @@ HOME_DAYS = 14
 EDGE_READ = dt.timedelta(days=14)
 HANDOFFS_SHOWN = 3
 MONTH_PARAM = re.compile(r"^(\d{4})-(\d{2})$")
-ROLES = (Role.PRIMARY, Role.SECONDARY)
 
 
 def window_from_params(params, *, now: dt.datetime, tz) -> timeline.Window:
@@ -104,14 +103,14 @@ def team_timeline(*, team: Team, params, now: dt.datetime) -> dict:
     schedules, members = selectors.team_schedule_with_members(
         team=team, start=window.start - EDGE_READ, end=window.end + EDGE_READ
     )
-    placed = {role: timeline.bars(schedules[role], window.start, window.end) for role in ROLES}
+    placed = {role: timeline.bars(schedules[role], window.start, window.end) for role in selectors.ROLES}
     palette = timeline.colours(
         bar.segment.member_id for bars in placed.values() for bar in bars if bar.segment.member_id
     )
     doubles = rota.double_bookings(schedules[Role.PRIMARY], schedules[Role.SECONDARY])
     double_bars = timeline.bars(doubles, window.start, window.end)
     rows = []
-    for role in ROLES:
+    for role in selectors.ROLES:
         bars = []
         for bar in placed[role]:
             segment = bar.segment
@@ -182,7 +181,7 @@ def team_oncall_now(*, team: Team, now: dt.datetime) -> list[dict]:
             "member": current[role].member,
             "until": rota.format_local(current[role].end, team.tz) if current[role].end else None,
         }
-        for role in ROLES
+        for role in selectors.ROLES
     ]
 
 
@@ -198,7 +197,7 @@ def rota_overview(*, teams: list[Team], now: dt.datetime, days: int = HOME_DAYS)
     for team in teams:
         tz = team.tz
         roles = []
-        for role in ROLES:
+        for role in selectors.ROLES:
             segments = schedules[(team.pk, role)]
             cover = current[team.pk][role].current
             roles.append(

@@ -2,7 +2,6 @@
 
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
-from django.utils import timezone
 
 from teams import services
 from teams.admin.scoping import NotFoundOutsideScope, led_team_ids
@@ -73,5 +72,5 @@ class ApiTokenAdmin(NotFoundOutsideScope, admin.ModelAdmin):
 
     @admin.action(description="Revoke the selected tokens")
     def revoke(self, request, queryset):
-        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        count = services.tokens_revoke(tokens=queryset)
         self.message_user(request, f"Revoked {count} token(s).")

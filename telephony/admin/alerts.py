@@ -10,31 +10,13 @@ from teams.admin import TeamListFilter
 from teams.admin.time import local_day_filter
 from telephony import alerts
 from telephony.admin.alert_buttons import alert_button_urls
-from telephony.admin.base import TeamLogAdmin, may_see_team_logs
+from telephony.admin.base import EventHistoryInline, TeamLogAdmin, may_see_team_logs
 from telephony.models import Alert, AlertEvent
 
 
-class AlertEventInline(admin.TabularInline):
+class AlertEventInline(EventHistoryInline):
     model = AlertEvent
-    extra = 0
-    can_delete = False
     fields = ["created_at", "action", "actor", "user", "member", "detail"]
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_view_permission(self, request, obj=None):
-        return may_see_team_logs(request)
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("user", "member")
 
 
 @admin.register(Alert)

@@ -50,3 +50,36 @@ def action_attach(model, action, site: admin.AdminSite = admin.site) -> bool:
     if action not in actions:
         model_admin.actions = [*actions, action]
     return True
+
+
+class ReadOnlyInline(admin.TabularInline):
+    """Rows shown on their parent's page and never added, edited or deleted there; every field is read-only.
+    The parent admin has already decided who may see the parent, and so its rows."""
+
+    extra = 0
+    can_delete = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_view_permission(self, request, obj=None):
+        return True
+
+
+class EventHistoryInline(ReadOnlyInline):
+    """The history rows of an alert or a swap: shown to whoever may see the team's logs."""
+
+    def has_view_permission(self, request, obj=None):
+        return may_see_team_logs(request)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user", "member")

@@ -17,7 +17,7 @@ from teams.admin import TeamListFilter
 from teams.admin.time import local_day_filter
 from teams.models import SupportNumber
 from telephony import numbers
-from telephony.admin.base import TeamLogAdmin, action_attach
+from telephony.admin.base import ReadOnlyInline, TeamLogAdmin, action_attach
 from telephony.models import Alert, Call, DialAttempt, Voicemail
 from telephony.selectors import calls_with_passes
 
@@ -50,67 +50,31 @@ def _recording_link(voicemail: Voicemail) -> str:
     return format_html('<a href="{}.mp3" target="_blank" rel="noopener">Listen</a>', voicemail.recording_url)
 
 
-class DialAttemptInline(admin.TabularInline):
+class DialAttemptInline(ReadOnlyInline):
     model = DialAttempt
-    extra = 0
     fields = ("position", "target", "member", "phone", "dial_status", "accepted_at", "dial_call_sid", "created_at")
-    readonly_fields = fields
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_view_permission(self, request, obj=None):
-        return True  # the parent Call admin already decided who may see this call
 
 
-class VoicemailInline(admin.TabularInline):
+class VoicemailInline(ReadOnlyInline):
     model = Voicemail
-    extra = 0
     fields = ("created_at", "duration_seconds", "recording", "transcription")
-    readonly_fields = fields
-    can_delete = False
 
-    @admin.display(description="Recording")
+    @admin.display(description=gettext_lazy("Recording"))
     def recording(self, voicemail):
         return _recording_link(voicemail)
 
-    def has_add_permission(self, request, obj=None):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_view_permission(self, request, obj=None):
-        return True
-
-
-class CallAlertInline(admin.TabularInline):
+class CallAlertInline(ReadOnlyInline):
     """The alert a missed caller raised (their voicemail, or their call-back request)."""
 
     model = Alert
-    extra = 0
     fields = ("alert", "source", "state", "acknowledged_by", "acknowledged_at")
-    readonly_fields = fields
-    can_delete = False
     verbose_name = gettext_lazy("alert of this call")
     verbose_name_plural = gettext_lazy("alerts of this call")
 
     @admin.display(description=gettext_lazy("Alert"))
     def alert(self, alert):
         return alert_link(alert)
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_view_permission(self, request, obj=None):
-        return True  # the parent Call admin already decided who may see this call
 
 
 @admin.register(Call)
@@ -165,7 +129,7 @@ class VoicemailAdmin(TeamLogAdmin):
     )
     readonly_fields = fields
 
-    @admin.display(description="Recording")
+    @admin.display(description=gettext_lazy("Recording"))
     def recording(self, voicemail):
         return _recording_link(voicemail)
 

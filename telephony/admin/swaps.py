@@ -8,31 +8,13 @@ from teams.admin import TeamListFilter
 from teams.admin.time import local_day_filter
 from teams.errors import RotaError
 from telephony import swaps
-from telephony.admin.base import TeamLogAdmin, may_see_team_logs
+from telephony.admin.base import EventHistoryInline, TeamLogAdmin, may_see_team_logs
 from telephony.models import Swap, SwapEvent
 
 
-class SwapEventInline(admin.TabularInline):
+class SwapEventInline(EventHistoryInline):
     model = SwapEvent
-    extra = 0
-    can_delete = False
     fields = ["created_at", "action", "actor", "via", "user", "member"]
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_view_permission(self, request, obj=None):
-        return may_see_team_logs(request)
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("user", "member")
 
 
 @admin.register(Swap)

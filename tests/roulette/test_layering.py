@@ -56,7 +56,13 @@ def _graph() -> dict[str, set[str]]:
 
 
 def _is_empty_package(path: Path) -> bool:
-    return path.name == "__init__.py" and not ast.parse(path.read_text()).body[1:]
+    """An __init__.py with nothing but (at most) a docstring: importing it imports nothing."""
+    if path.name != "__init__.py":
+        return False
+    body = ast.parse(path.read_text()).body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]
+    return not body
 
 
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:

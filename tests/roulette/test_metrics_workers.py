@@ -16,6 +16,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from twilio.request_validator import RequestValidator
 
+from tests.processes import process_stop
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 GUNICORN = Path(sys.executable).with_name("gunicorn")
 TOKEN = "workers-auth-token"
@@ -69,8 +71,7 @@ def gunicorn(tmp_path):
             time.sleep(0.1)
         yield f"http://127.0.0.1:{port}", metrics_dir
     finally:
-        process.terminate()
-        process.wait(timeout=20)
+        process_stop(process)
 
 
 def _fallback(origin: str) -> int:

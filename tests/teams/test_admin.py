@@ -15,7 +15,7 @@ from django.utils import timezone
 from teams import services
 from teams.models import ApiToken, Member, Override, Role, Rotation, Shift, SupportNumber, Team, TeamMembership, TimeOff
 from telephony.backends import locmem_outbox
-from telephony.models import OutboundMessage
+from telephony.models import Call, OutboundMessage
 from tests.factories import SupportNumberFactory, UserFactory, team_with_members
 
 pytestmark = pytest.mark.django_db
@@ -411,8 +411,6 @@ def test_a_bad_date_time_names_the_field_and_saves_nothing(client, sao_paulo):
 
 
 def test_logs_read_in_the_team_zone_and_the_day_filter_cuts_at_local_midnight(client, sao_paulo):
-    from telephony.models import Call
-
     team, _ = sao_paulo
     now = dt.datetime(2026, 12, 2, 15, tzinfo=dt.UTC)  # 12:00 in São Paulo
     with time_machine.travel(now, tick=False):
@@ -973,3 +971,61 @@ def test_time_off_is_typed_in_the_team_zone_and_refused_over_the_same_persons_ov
     )
     assert "is on time off from Mon 14 Dec 2026 00:00" in response.content.decode()
     assert not Override.objects.exists()
+
+
+@time_machine.travel(NOW, tick=False)
+@pytest.mark.parametrize("model", ["shift", "override", "timeoff"])
+def test_a_lead_adds_then_moves_the_end_of_each_kind_of_interval_in_local_time(client, sao_paulo, model):
+    team, (ana, bruno) = sao_paulo
+    form = {"team": team.pk, "member": ana.pk, "start": "2026-12-21T09:00", "end": "2026-12-21T18:00"}
+    if model != "timeoff":
+        form["role"] = "primary"
+    if model != "shift":
+        form["reason"] = "cover"
+    added = client.post(reverse(f"admin:teams_{model}_add"), form)
+    assert added.status_code == 302, added.content.decode()[:2000]
+    row = {"shift": Shift, "override": Override, "timeoff": TimeOff}[model].objects.get(member=ana, team=team)
+    assert row.end == dt.datetime(2026, 12, 21, 21, tzinfo=dt.UTC)  # 18:00 at UTC-3
+    if model != "shift":
+        assert row.created_by.username == "lead-sp"
+    moved = client.post(reverse(f"admin:teams_{model}_change", args=[row.pk]), {**form, "end": "2026-12-21T20:00"})
+    assert moved.status_code == 302, moved.content.decode()[:2000]
+    row.refresh_from_db()
+    assert row.start == dt.datetime(2026, 12, 21, 12, tzinfo=dt.UTC)
+    assert row.end == dt.datetime(2026, 12, 21, 23, tzinfo=dt.UTC)
+    if model == "shift":
+        assert row.is_edited
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_lead_deletes_intervals_and_numbers_in_the_admin_one_by_one_or_selected(client, sao_paulo):
+    team, (ana, bruno) = sao_paulo
+    at = dt.datetime(2026, 12, 21, 12, tzinfo=dt.UTC)
+    shift = services.shift_create(team=team, role=Role.PRIMARY, member=ana, start=at, end=at + dt.timedelta(hours=8))
+    overrides = [
+        services.override_create(team=team, role=Role.SECONDARY, member=bruno, start=at + dt.timedelta(days=d),
+                                 end=at + dt.timedelta(days=d, hours=4))
+        for d in (1, 2)
+    ]  # fmt: skip
+    number = SupportNumberFactory(team=team)
+    assert client.post(reverse("admin:teams_shift_delete", args=[shift.pk]), {"post": "yes"}).status_code == 302
+    assert (
+        client.post(reverse("admin:teams_supportnumber_delete", args=[number.pk]), {"post": "yes"}).status_code == 302
+    )
+    selected = {"action": "delete_selected", "_selected_action": [o.pk for o in overrides], "post": "yes"}
+    assert client.post(reverse("admin:teams_override_changelist"), selected).status_code == 302
+    assert not Shift.objects.filter(pk=shift.pk).exists()
+    assert not SupportNumber.objects.filter(pk=number.pk).exists()
+    assert not Override.objects.filter(team=team).exists()
+
+
+def test_a_superuser_deletes_a_team_in_the_admin_and_its_calls_stay_in_the_log(client):
+    from telephony.models import Call
+
+    team, _ = team_with_members(1, name="Gone", slug="gone")
+    call = Call.objects.create(team=team, call_sid="CA" + "1" * 32, from_number="+4915112345678", to_number="+4930")
+    client.force_login(UserFactory(username="root-del", is_superuser=True))
+    assert client.post(reverse("admin:teams_team_delete", args=[team.pk]), {"post": "yes"}).status_code == 302
+    assert not Team.objects.filter(pk=team.pk).exists()
+    call.refresh_from_db()
+    assert call.team_id is None

@@ -15,9 +15,9 @@ from rest_framework.test import APIClient
 
 from teams import services
 from teams.errors import RotaError
-from teams.models import ApiToken, Member, Rotation, Shift, Team
+from teams.models import ApiToken, Member, Role, Rotation, Shift, Team
 from telephony.models import OutboundMessage
-from tests.factories import MemberFactory, MembershipFactory, TeamFactory, UserFactory
+from tests.factories import MemberFactory, MembershipFactory, TeamFactory, UserFactory, team_with_members
 from tests.teams.world import WORLD_NOW as NOW
 from tests.teams.world import error_fields
 
@@ -213,6 +213,17 @@ def test_rotation_update_and_delete(world):
         assert client.delete(url).status_code == 204
     assert not Shift.objects.filter(team=world.alpha, start__gt=NOW).exists()
     assert Shift.objects.filter(team=world.alpha, start__lte=NOW).exists()  # history stays
+
+
+@pytest.mark.parametrize("kind", ["shifts", "overrides", "numbers"])
+def test_a_lead_deletes_a_shift_an_override_or_a_number_and_a_member_may_not(world, kind):
+    row = {"shifts": world.shift, "overrides": world.override, "numbers": world.alpha.numbers.get()}[kind]
+    url = f"/api/v1/teams/alpha/{kind}/{row.pk}/"
+    assert world.client("reader").delete(url).status_code == 403
+    assert type(row).objects.filter(pk=row.pk).exists()
+    assert world.client("lead").delete(url).status_code == 204
+    assert not type(row).objects.filter(pk=row.pk).exists()
+    assert world.client("lead").get(url).status_code == 404
 
 
 @pytest.mark.usefixtures("celery_eager")
@@ -624,26 +635,19 @@ def test_a_space_is_not_a_licence_for_garbage(world, value):
 
 @pytest.mark.django_db
 def test_all_teams_oncall_reads_a_naive_at_in_each_teams_time_zone(client):
-    import datetime as _dt
-
-    from teams import services as _services
-    from teams.models import Role as _Role
-    from tests.factories import UserFactory as _User
-    from tests.factories import team_with_members as _team
-
-    admin = _User(username="tz-root", is_superuser=True)
-    berlin, (ana, bruno) = _team(2, timezone="Europe/Berlin", slug="tz-berlin", name="TZ Berlin")
-    sao, (carla, dora) = _team(2, timezone="America/Sao_Paulo", slug="tz-sao", name="TZ Sao")
-    now = _dt.datetime(2026, 11, 26, 12, tzinfo=_dt.UTC)
+    admin = UserFactory(username="tz-root", is_superuser=True)
+    berlin, (ana, bruno) = team_with_members(2, timezone="Europe/Berlin", slug="tz-berlin", name="TZ Berlin")
+    sao, (carla, dora) = team_with_members(2, timezone="America/Sao_Paulo", slug="tz-sao", name="TZ Sao")
+    now = dt.datetime(2026, 11, 26, 12, tzinfo=dt.UTC)
     for team, members in ((berlin, (ana, bruno)), (sao, (carla, dora))):
         # Daily hand-off at 09:00 local: at 09:30 local the second person is on, at 08:30 still the first.
-        _services.rotation_create(
+        services.rotation_create(
             team=team,
             name="P",
-            role=_Role.PRIMARY,
+            role=Role.PRIMARY,
             member_ids=[m.pk for m in members],
-            start_local=_dt.datetime(2026, 12, 1, 9),
-            shift_length=_dt.timedelta(days=1),
+            start_local=dt.datetime(2026, 12, 1, 9),
+            shift_length=dt.timedelta(days=1),
             now=now,
         )
     client.force_login(admin)

@@ -219,7 +219,7 @@ def test_oncall_command_prints_local_times(capsys):
     out = capsys.readouterr().out
     assert "primary: Person" in out and "until Mon 30 Nov 09:00" in out
     call_command("oncall", "web", "--at", "2026-12-01T10:00")
-    assert "Tue 01 Dec 2026 10:00" in capsys.readouterr().out
+    assert "Tue 1 Dec 2026 10:00 -03 (America/Sao_Paulo)" in capsys.readouterr().out
 
 
 def test_seed_demo_is_idempotent():

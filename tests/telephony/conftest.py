@@ -15,6 +15,7 @@ from django.conf import settings as django_settings
 from roulette.celery import app as celery_app
 from telephony.backends import locmem_outbox
 from tests.fake_twilio import FakeTwilio, openapi_skip_reason
+from tests.processes import process_stop
 from tests.telephony.world import NOW, TwilioCall, web_team
 
 
@@ -119,14 +120,7 @@ class CeleryWorkers:
 
     def stop_all(self) -> None:
         for process in self.processes:
-            if process.poll() is not None:
-                continue
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
+            process_stop(process)
 
 
 @pytest.fixture

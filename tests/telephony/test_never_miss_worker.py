@@ -12,7 +12,6 @@ import datetime as dt
 import time
 
 import pytest
-from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
@@ -26,14 +25,7 @@ from tests.fake_twilio import HANG
 from tests.telephony.world import FALLBACK_PHONE, WEB_NUMBER, sid, to_voicemail
 from tests.twilio_helpers import post_signed
 
-pytestmark = [
-    pytest.mark.celery_worker,
-    pytest.mark.skipif(not settings.REDIS_URL, reason="REDIS_URL is unset: no broker for a real Celery worker."),
-    pytest.mark.skipif(
-        settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
-        reason="Needs PostgreSQL: a worker subprocess cannot see the SQLite test database of this process.",
-    ),
-]
+pytestmark = pytest.mark.celery_worker  # PostgreSQL and REDIS_URL only (tests/conftest.py)
 
 TRANSCRIPT = "The checkout is down since noon."
 WAIT_SECONDS = 45  # "within seconds"; generous for a loaded two-core machine

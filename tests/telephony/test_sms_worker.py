@@ -3,21 +3,13 @@
 import time
 
 import pytest
-from django.conf import settings
 from django.db import transaction
 
 from telephony.models import OutboundMessage
 from telephony.sms import sms_send
 from tests.factories import MemberFactory
 
-pytestmark = [
-    pytest.mark.celery_worker,
-    pytest.mark.skipif(not settings.REDIS_URL, reason="REDIS_URL is unset: no broker for a real Celery worker."),
-    pytest.mark.skipif(
-        settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
-        reason="Needs PostgreSQL: a worker subprocess cannot see the SQLite test database of this process.",
-    ),
-]
+pytestmark = pytest.mark.celery_worker  # PostgreSQL and REDIS_URL only (tests/conftest.py)
 
 
 def test_committed_send_reaches_fake_twilio_through_a_real_worker(worker, fake_twilio, settings):

@@ -20,32 +20,18 @@ from teams.models import Role
 from telephony.beat import beat_schedule_install
 from telephony.models import OutboundMessage
 from tests.factories import ShiftFactory, UserFactory, team_with_members
+from tests.processes import process_stop
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CELERY = Path(sys.executable).with_name("celery")
 
-pytestmark = [
-    pytest.mark.celery_worker,
-    pytest.mark.skipif(
-        settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
-        reason="Needs PostgreSQL: beat and worker subprocesses cannot see the SQLite test database of this process.",
-    ),
-]
+pytestmark = pytest.mark.celery_worker  # PostgreSQL only (tests/conftest.py); its own redis-server
 
 
 def _start(args: list[str], env: dict, log: Path) -> subprocess.Popen:
     return subprocess.Popen(
         [str(CELERY), "-A", "roulette", *args], cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log.open("w")
     )
-
-
-def _stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=5)
 
 
 @pytest.fixture
@@ -88,7 +74,7 @@ def start_two_beats_and_a_worker(test_database_url, redis_server, fake_twilio, t
         yield start, processes
     finally:
         for process in processes:
-            _stop(process)
+            process_stop(process)
 
 
 def _runs(log: Path) -> collections.Counter:

@@ -28,7 +28,7 @@ class Command(BaseCommand):
                 raise CommandError(f"--at '{at}' is not an ISO-8601 date and time.") from exc
             instant = rota.localize(parsed, team.tz) if parsed.tzinfo is None else parsed
         tz = team.tz
-        self.stdout.write(f"{team.name} at {instant.astimezone(tz):%a %d %b %Y %H:%M} ({team.timezone})")
+        self.stdout.write(f"{team.name} at {rota.format_local(instant, tz)}")
         result = selectors.oncall_with_next(team_ids=[team.pk], at=instant)[team.pk]
         for role, entry in result.items():
             cover = entry.current
@@ -37,8 +37,9 @@ class Command(BaseCommand):
             else:
                 line = (
                     f"  {role}: {cover.member.name} {cover.member.phone} ({cover.source}) "
-                    f"until {cover.end.astimezone(tz):%a %d %b %H:%M}"
+                    f"until {rota.format_local(cover.end, tz, year=False, zone=False)}"
                 )
             if entry.next is not None:
-                line += f"; next {entry.next.member.name} from {entry.next.start.astimezone(tz):%a %d %b %H:%M}"
+                starts = rota.format_local(entry.next.start, tz, year=False, zone=False)
+                line += f"; next {entry.next.member.name} from {starts}"
             self.stdout.write(line)

@@ -102,8 +102,7 @@ class Command(BaseCommand):
             # The demo lead leads Web and Platform, not Billing: the admin shows the scoping.
             if index == 0 and spec["slug"] in ("web", "platform"):
                 if member.user_id is None and not Member.objects.filter(user=lead_user).exists():
-                    member.user = lead_user
-                    member.save(update_fields=["user"])
+                    services.member_update(member=member, user=lead_user)
                 if member.user_id == lead_user.pk:
                     services.membership_add(team=team, member=member, role=TeamMembership.Role.LEAD)
             members.append(member)
