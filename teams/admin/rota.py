@@ -13,11 +13,10 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from teams import rota, services
+from teams import rota, selectors, services
 from teams.admin.scoping import LeadScopedAdmin, ScopedInline, TeamListFilter, adopt_saved, changed_fields
 from teams.admin.time import LocalTimesForm, TeamTimeAdmin, local_day_filter
 from teams.models import (
-    Member,
     Override,
     Rotation,
     RotationParticipant,
@@ -129,7 +128,10 @@ class RotationAdmin(TeamTimeAdmin, LeadScopedAdmin):
             return self.change_view(request, object_id)  # the form again, with its errors; nothing saved
 
         def apply():
-            changed = form.save()
+            # As a save would (save_model, then the participants): only the changed fields, through the services.
+            changed = services.rotation_form_save(
+                rotation=Rotation.objects.get(pk=rotation.pk), fields=changed_fields(form)
+            )
             for formset in formsets:
                 formset.save()
             return changed
@@ -137,7 +139,7 @@ class RotationAdmin(TeamTimeAdmin, LeadScopedAdmin):
         now = timezone.now()
         preview = services.rotation_preview(rotation=rotation, apply=apply, now=now)
         team = Rotation.objects.select_related("team").get(pk=rotation.pk).team
-        names = dict(Member.objects.filter(memberships__team=team).values_list("pk", "name"))
+        names = dict(selectors.members_of_teams([team.pk]).values_list("pk", "name"))
         nobody = _("nobody")
         context = {
             **self.admin_site.each_context(request),
