@@ -14,7 +14,7 @@ pytestmark = [
     pytest.mark.celery_worker,
     pytest.mark.skipif(not settings.REDIS_URL, reason="REDIS_URL is unset: no broker for a real Celery worker."),
     pytest.mark.skipif(
-        settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
+        "postgresql" not in settings.DATABASES["default"]["ENGINE"],
         reason="Needs PostgreSQL: a worker subprocess cannot see the SQLite test database of this process.",
     ),
 ]

@@ -27,7 +27,7 @@ CELERY = Path(sys.executable).with_name("celery")
 pytestmark = [
     pytest.mark.celery_worker,
     pytest.mark.skipif(
-        settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
+        "postgresql" not in settings.DATABASES["default"]["ENGINE"],
         reason="Needs PostgreSQL: beat and worker subprocesses cannot see the SQLite test database of this process.",
     ),
 ]
