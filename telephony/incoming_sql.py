@@ -202,22 +202,50 @@ def _insert_fields(model) -> list:
     return [field for field in model._meta.concrete_fields if not field.primary_key]
 
 
-def _insert_parts(obj) -> tuple[list[str], list]:
-    """The columns and database values of an unsaved row, as Model.save would send them (defaults,
-    auto_now_add, every field a later migration adds)."""
-    columns, values = [], []
-    for field in _insert_fields(type(obj)):
-        columns.append(_q(field.column))
-        values.append(field.get_db_prep_save(field.pre_save(obj, add=True), connection))
-    return columns, values
+def _insert_values(obj) -> list:
+    """The database values of an unsaved row, as Model.save would send them (defaults, auto_now_add,
+    every field a later migration adds)."""
+    return [field.get_db_prep_save(field.pre_save(obj, add=True), connection) for field in _insert_fields(type(obj))]
 
 
-def _returning_pk(table: str, columns: list[str], *, conflict: str) -> str:
+def _returning_pk(model, *, conflict: str) -> str:
+    columns = [_q(field.column) for field in _insert_fields(model)]
     placeholders = ", ".join(["%s"] * len(columns))
     return (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders}) "  # noqa: S608 (model identifiers)
+        f"INSERT INTO {_q(model._meta.db_table)} ({', '.join(columns)}) VALUES ({placeholders}) "  # noqa: S608
         f"ON CONFLICT ({conflict}) DO NOTHING RETURNING id"
     )
+
+
+@dataclass(frozen=True)
+class _WriteSql:
+    call: str
+    attempt: str
+    # PostgreSQL: the Call and its attempt in one statement.
+    both: str | None
+    call_index: int
+
+
+@functools.cache
+def _write_sql(vendor: str) -> _WriteSql:
+    call_sql = _returning_pk(Call, conflict=_q("call_sid"))
+    attempt_sql = _returning_pk(DialAttempt, conflict=f"{_q('call_id')}, {_q('position')}")
+    fields = _insert_fields(DialAttempt)
+    call_index = [field.attname for field in fields].index("call_id")
+    both = None
+    if vendor == "postgresql":
+        # The attempt takes the id the Call's INSERT returns (no row, no attempt). Typed parameters: a NULL
+        # (no member, not accepted yet) has no type of its own in a SELECT list.
+        select_list = ", ".join(
+            "c.id" if i == call_index else f"CAST(%s AS {field.cast_db_type(connection)})"
+            for i, field in enumerate(fields)
+        )
+        columns = ", ".join(_q(field.column) for field in fields)
+        both = (
+            f"WITH c AS ({call_sql}), a AS (INSERT INTO {_q(DialAttempt._meta.db_table)} ({columns}) "  # noqa: S608
+            f"SELECT {select_list} FROM c RETURNING id) SELECT c.id, a.id FROM c, a"
+        )
+    return _WriteSql(call_sql, attempt_sql, both, call_index)
 
 
 def _saved(obj, pk: int):
@@ -229,36 +257,26 @@ def _saved(obj, pk: int):
 def incoming_write(call: Call, attempt: DialAttempt | None) -> tuple[Call, DialAttempt | None] | None:
     """INSERT the Call (and its first dial attempt, if any) in autocommit mode. None when a Call with this
     CallSid exists already (a replayed request): nothing was written."""
-    call_table, attempt_table = _q(Call._meta.db_table), _q(DialAttempt._meta.db_table)
-    call_columns, call_values = _insert_parts(call)
-    call_sql = _returning_pk(call_table, call_columns, conflict=_q("call_sid"))
+    write = _write_sql(connection.vendor)
+    call_values = _insert_values(call)
     if attempt is None:
-        rows = _execute(call_sql, call_values)
+        rows = _execute(write.call, call_values)
         return (_saved(call, rows[0][0]), None) if rows else None
     attempt.call_id = 0  # filled in by the statement
-    attempt_columns, attempt_values = _insert_parts(attempt)
-    call_index = attempt_columns.index(_q("call_id"))
-    if connection.vendor == "postgresql":
-        # One statement: the attempt takes the id the Call's INSERT returns (no row, no attempt).
-        # Typed parameters: a NULL (no member, not accepted yet) has no type of its own in a SELECT list.
-        types = [field.cast_db_type(connection) for field in _insert_fields(DialAttempt)]
-        select_list = ", ".join("c.id" if i == call_index else f"CAST(%s AS {types[i]})" for i in range(len(types)))
-        sql = (
-            f"WITH c AS ({call_sql}), a AS (INSERT INTO {attempt_table} ({', '.join(attempt_columns)}) "  # noqa: S608
-            f"SELECT {select_list} FROM c RETURNING id) SELECT c.id, a.id FROM c, a"
-        )
-        rows = _execute(sql, call_values + [v for i, v in enumerate(attempt_values) if i != call_index])
+    attempt_values = _insert_values(attempt)
+    if write.both is not None:
+        del attempt_values[write.call_index]
+        rows = _execute(write.both, call_values + attempt_values)
         if not rows:
             return None
         call_pk, attempt_pk = rows[0]
     else:
-        rows = _execute(call_sql, call_values)
+        rows = _execute(write.call, call_values)
         if not rows:
             return None
         call_pk = rows[0][0]
-        attempt_values[call_index] = call_pk
-        attempt_sql = _returning_pk(attempt_table, attempt_columns, conflict=f"{_q('call_id')}, {_q('position')}")
-        attempt_pk = _execute(attempt_sql, attempt_values)[0][0]
+        attempt_values[write.call_index] = call_pk
+        attempt_pk = _execute(write.attempt, attempt_values)[0][0]
     call = _saved(call, call_pk)
     attempt.call = call
     return call, _saved(attempt, attempt_pk)
