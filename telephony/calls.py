@@ -16,13 +16,11 @@ import logging
 import re
 from dataclasses import dataclass
 
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from teams import selectors
-from teams.models import Member, SupportNumber, Team
-from telephony import costs
+from teams.models import Member, Team
+from telephony import costs, incoming_sql, rows
 from telephony.models import Call, DialAttempt
 
 logger = logging.getLogger(__name__)
@@ -85,30 +83,21 @@ def caller_is_withheld(from_number: str) -> bool:
 # --- lookups ------------------------------------------------------------------------------------------
 
 
-def _team_and_blocked_numbers(to_number: str) -> tuple[Team | None, set[str]]:
-    """The team owning `to_number` and every support number a person or fallback phone could collide with.
-
-    One query: the called number's row plus any support number equal to some member's phone or some
-    team's fallback phone. Any phone of the chain that is one of our numbers is therefore in the set,
-    whatever the number of teams.
-    """
-    rows = list(
-        SupportNumber.objects.select_related("team").filter(
-            Q(phone_number=to_number)
-            | Q(phone_number__in=Member.objects.values("phone"))
-            | Q(phone_number__in=Team.objects.exclude(fallback_phone="").values("fallback_phone"))
-        )
-    )
-    team = next((row.team for row in rows if row.phone_number == to_number), None)
-    blocked = {row.phone_number for row in rows}
-    if to_number:
-        blocked.add(to_number)
-    return team, blocked
-
-
-def _chain(team: Team, at: dt.datetime) -> list[Candidate]:
-    """Primary, secondary, team fallback phone: two queries (shifts and overrides covering `at`)."""
-    oncall = selectors.oncall_at(team=team, at=at)
+def _chain(team: Team, read: incoming_sql.IncomingRead, at: dt.datetime) -> tuple[list[Candidate], set[str]]:
+    """Primary, secondary, team fallback phone, and which of their phones are our own support numbers
+    (dialling one comes straight back into the incoming webhook). No query when the statement of
+    telephony.incoming_sql read the covering rows for this team; past the generated horizon (a far `at`),
+    or when the number called now belongs to another team, the rota's queries and one lookup of the
+    chain's phones instead."""
+    if read.team is not None and read.team.pk == team.pk and selectors.rows_are_the_whole_truth(at):
+        shifts = [cover for cover in read.covers if not cover.is_override]
+        overrides = [cover for cover in read.covers if cover.is_override]
+        oncall = selectors.oncall_from_rows(team_ids=[team.pk], shifts=shifts, overrides=overrides, at=at)[team.pk]
+        ours = {cover.member.phone for cover in read.covers if cover.phone_is_ours}
+        if read.fallback_is_ours:
+            ours.add(team.fallback_phone)
+    else:
+        oncall, ours = selectors.oncall_at(team=team, at=at), None
     chain = [
         Candidate(target, oncall[role].member, oncall[role].member.phone)
         for target, role in ((DialAttempt.Target.PRIMARY, "primary"), (DialAttempt.Target.SECONDARY, "secondary"))
@@ -116,7 +105,9 @@ def _chain(team: Team, at: dt.datetime) -> list[Candidate]:
     ]
     if team.fallback_phone:
         chain.append(Candidate(DialAttempt.Target.FALLBACK, None, team.fallback_phone))
-    return chain
+    if ours is None:
+        ours = selectors.support_numbers_among(phones=[candidate.phone for candidate in chain])
+    return chain, ours
 
 
 def _next_candidate(chain: list[Candidate], *, tried: list[DialAttempt], blocked: set[str]) -> Candidate | None:
@@ -131,32 +122,18 @@ def _next_candidate(chain: list[Candidate], *, tried: list[DialAttempt], blocked
     return None
 
 
-def _insert_once(obj, **lookup):
-    """INSERT the row, or take the existing one with the same unique key (a replayed request).
-
-    In autocommit mode (a webhook request) this is one statement and no BEGIN/COMMIT: the incoming-call
-    budget is 5 round trips. Inside a caller's transaction, a savepoint keeps a duplicate from poisoning it.
-    """
-    try:
-        if connection.in_atomic_block:
-            with transaction.atomic():
-                obj.save(force_insert=True)
-        else:
-            obj.save(force_insert=True)
-    except IntegrityError:
-        return type(obj).objects.get(**lookup)
-    return obj
-
-
 def call_insert(call: Call) -> Call:
-    return _insert_once(call, call_sid=call.call_sid)
+    return rows.insert_once(call, call_sid=call.call_sid)
+
+
+def _attempt(candidate: Candidate, position: int, call: Call | None = None) -> DialAttempt:
+    return DialAttempt(
+        call=call, position=position, target=candidate.target, member=candidate.member, phone=candidate.phone
+    )
 
 
 def _add_attempt(call: Call, candidate: Candidate, position: int) -> DialAttempt:
-    attempt = DialAttempt(
-        call=call, position=position, target=candidate.target, member=candidate.member, phone=candidate.phone
-    )
-    return _insert_once(attempt, call=call, position=position)
+    return rows.insert_once(_attempt(candidate, position, call), call=call, position=position)
 
 
 # --- the steps Twilio drives --------------------------------------------------------------------------
@@ -167,8 +144,10 @@ def call_incoming(
 ) -> Decision:
     """A caller dialled a team number: record the Call and decide whom to ring first.
 
-    At most 5 queries whatever the size of the rota: team and blocked numbers (1), who is on call (2),
-    the Call (1), the first dial attempt (1), and no BEGIN/COMMIT in autocommit mode. No network call.
+    Two statements on PostgreSQL whatever the size of the database, health check included
+    (telephony.incoming_sql): one read (the team, who covers its roles, which of their phones are our own
+    numbers), the decision here, one write (the Call and its first dial attempt, committed before the
+    answer). SQLite takes one statement more for the write. No network call.
     """
     at = at or timezone.now()
     call_sid, call_status = param_fit(Call, "call_sid", call_sid), param_fit(Call, "status", call_status)
@@ -176,20 +155,28 @@ def call_incoming(
         param_fit(Call, "from_number", phone_normalize(from_number)),
         param_fit(Call, "to_number", phone_normalize(to_number)),
     )
-    team, blocked = _team_and_blocked_numbers(to_number)
+    read = incoming_sql.incoming_read(to_number=to_number, at=at)
+    team = read.team
     call = Call(call_sid=call_sid, team=team, from_number=from_number, to_number=to_number, status=call_status)
+    candidate = None
     if team is None:
-        call.outcome = Call.Outcome.UNKNOWN_NUMBER
-        return Decision(Next.UNKNOWN_NUMBER, call_insert(call))
-    if team.allowed_callers and from_number not in team.allowed_callers:
-        call.outcome = Call.Outcome.REFUSED
-        return Decision(Next.REFUSED, call_insert(call), team=team)
-    # Never ring the caller's own phone (an on-call person calling their own team line): it is busy.
-    candidate = _next_candidate(_chain(team, at), tried=[], blocked=blocked | {from_number})
-    call = call_insert(call)
-    if candidate is None:
-        return Decision(Next.VOICEMAIL, call, team=team)
-    return Decision(Next.DIAL, call, _add_attempt(call, candidate, 0), team)
+        call.outcome, next_step = Call.Outcome.UNKNOWN_NUMBER, Next.UNKNOWN_NUMBER
+    elif team.allowed_callers and from_number not in team.allowed_callers:
+        call.outcome, next_step = Call.Outcome.REFUSED, Next.REFUSED
+    else:
+        chain, ours = _chain(team, read, at)
+        # Never ring the caller's own phone (an on-call person calling their own team line): it is busy.
+        candidate = _next_candidate(chain, tried=[], blocked=ours | {to_number, from_number})
+        next_step = Next.VOICEMAIL if candidate is None else Next.DIAL
+    attempt = None if candidate is None else _attempt(candidate, 0)
+    written = incoming_sql.incoming_write(call, attempt)
+    if written is None:
+        # A replayed request (Twilio retried it): answer from the rows the first one stored.
+        call = Call.objects.get(call_sid=call_sid)
+        attempt = None if candidate is None else _add_attempt(call, candidate, 0)
+    else:
+        call, attempt = written
+    return Decision(next_step, call, attempt, team)
 
 
 def attempt_for_screening(*, attempt_id: int | None) -> DialAttempt | None:
@@ -274,8 +261,8 @@ def dial_result(
         if not later[0].dial_status:
             return Decision(Next.DIAL, call, later[0], call.team)
         return Decision(Next.VOICEMAIL, call, team=call.team)
-    _, blocked = _team_and_blocked_numbers(call.to_number)
-    candidate = _next_candidate(_chain(call.team, at), tried=tried, blocked=blocked | {call.from_number})
+    chain, ours = _chain(call.team, incoming_sql.incoming_read(to_number=call.to_number, at=at), at)
+    candidate = _next_candidate(chain, tried=tried, blocked=ours | {call.to_number, call.from_number})
     if candidate is None:
         return Decision(Next.VOICEMAIL, call, team=call.team)
     position = max(a.position for a in tried) + 1

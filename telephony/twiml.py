@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.http import HttpResponse
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.translation import gettext as _
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
@@ -55,9 +55,15 @@ def clean_text(text: str | None) -> str:
     return _NOT_XML.sub(" ", text or "").strip()
 
 
+@functools.lru_cache(maxsize=64)
+def _path(name: str, urlconf, script_prefix: str) -> str:
+    return reverse(f"telephony:{name}", urlconf=urlconf)
+
+
 def url(name: str, **query) -> str:
-    """The absolute URL Twilio must request: PUBLIC_BASE_URL, as signatures are checked against it."""
-    path = reverse(f"telephony:{name}")
+    """The absolute URL Twilio must request: PUBLIC_BASE_URL, as signatures are checked against it. The
+    path is reversed once per URL conf (every answer names two or three of them)."""
+    path = _path(name, get_urlconf() or settings.ROOT_URLCONF, get_script_prefix())
     query = {key: value for key, value in query.items() if value is not None}
     return settings.PUBLIC_BASE_URL.rstrip("/") + path + (f"?{urlencode(query)}" if query else "")
 
