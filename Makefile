@@ -39,5 +39,12 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(VENV)/bin/ruff format .
 
+# The incoming call against its bare baseline (scripts/bench/run.py; README "Benchmark"). BENCH_DB names the
+# PostgreSQL database it fills (created if missing); the first run builds 10.4 million shifts (minutes).
+bench: $(STAMP)
+	@command -v wrk >/dev/null || { echo "Installing wrk (Debian package)"; \
+		$$(test "$$(id -u)" = 0 || echo sudo) apt-get install -y wrk >/dev/null; }
+	BENCH_DB=$${BENCH_DB:-postgres://postgres@127.0.0.1:5432/roulette_bench} $(PY) scripts/bench/run.py
+
 clean:
 	rm -rf $(VENV) var

@@ -61,6 +61,11 @@ def _generated_until() -> dt.datetime:
     return timezone.now() + dt.timedelta(weeks=settings.SHIFT_HORIZON_WEEKS) - dt.timedelta(days=1)
 
 
+def rows_are_the_whole_truth(at: dt.datetime) -> bool:
+    """Whether who is on call at `at` is read from the stored rows alone (before the projection starts)."""
+    return at < _generated_until()
+
+
 def _rotations(team_ids: list[int], *, away_between: tuple[dt.datetime, dt.datetime] | None = None) -> list[tuple]:
     """[(rotation, [members in order])] of the teams: one query. With `away_between` (start, end), each
     member says whether they have time off in the team then (member.is_away, a subquery of that query)."""
@@ -275,11 +280,22 @@ def oncall_at_for_teams(*, team_ids: Iterable[int], at: dt.datetime) -> dict[int
             .select_related("member")
         )
     overrides = Override.objects.filter(team_id__in=team_ids, end__gt=at, start__lte=at).select_related("member")
+    return oncall_from_rows(team_ids=team_ids, shifts=shifts, overrides=list(overrides), at=at)
+
+
+def oncall_from_rows(*, team_ids: Iterable[int], shifts: list, overrides: list, at: dt.datetime):
+    """Who covers each role of the teams at `at`, from rows already read: the shifts covering `at` (each
+    with `is_away`: its person has time off then) and the overrides covering it. No query.
+
+    Rows are Shift and Override objects or anything with their attributes (pk, team_id, role, member_id,
+    member, start, end): the incoming call reads them in its one statement (telephony.incoming_sql).
+    """
+    instant = at + dt.timedelta(microseconds=1)
     # The time off that matters here is the one at `at`: an instant's worth stands for it.
     time_off = [
         TimeOff(team_id=row.team_id, member_id=row.member_id, start=at, end=instant) for row in shifts if row.is_away
     ]
-    groups, members, away_by_team = _group(shifts, list(overrides), time_off)
+    groups, members, away_by_team = _group(shifts, overrides, time_off)
     result: dict[int, dict[str, OnCall]] = {}
     for team_id in team_ids:
         result[team_id] = {}
@@ -394,6 +410,14 @@ def cover_suggestions(
         free = [member for member in teammates if member.pk not in busy]
         suggestions[(gap.start, gap.end)] = min(free, key=lambda m: hours[m.pk], default=None)
     return suggestions
+
+
+def support_numbers_among(*, phones: Iterable[str]) -> set[str]:
+    """Which of these phones are our own support numbers: one query on the unique column."""
+    phones = {phone for phone in phones if phone}
+    if not phones:
+        return set()
+    return set(SupportNumber.objects.filter(phone_number__in=phones).values_list("phone_number", flat=True))
 
 
 def team_by_support_number(*, phone_number: str) -> Team | None:

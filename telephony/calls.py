@@ -16,13 +16,12 @@ import logging
 import re
 from dataclasses import dataclass
 
-from django.db import IntegrityError, connection, router, transaction
-from django.db.models import F, Q
+from django.db import IntegrityError, router
 from django.utils import timezone
 
 from teams import selectors
-from teams.models import Member, SupportNumber, Team
-from telephony import costs, flow
+from teams.models import SupportNumber, Team
+from telephony import costs, flow, incoming_sql, rows
 from telephony.flow import Candidate
 from telephony.models import Call, DialAttempt
 
@@ -86,53 +85,20 @@ def caller_is_withheld(from_number: str) -> bool:
 # --- lookups ------------------------------------------------------------------------------------------
 
 
-def _team_and_blocked_numbers(to_number: str) -> tuple[Team | None, set[str]]:
-    number, blocked = _number_and_blocked_numbers(to_number)
-    return (number.team if number else None), blocked
-
-
-def _number_and_blocked_numbers(to_number: str) -> tuple[SupportNumber | None, set[str]]:
-    """The support number `to_number` (with its team) and every support number a person or fallback phone
-    could collide with.
-
-    One query: the called number's row plus any support number equal to some member's phone or some
-    team's fallback phone. Any phone of the chain that is one of our numbers is therefore in the set,
-    whatever the number of teams.
-    """
-    rows = list(
-        SupportNumber.objects.select_related("team").filter(
-            Q(phone_number=to_number)
-            | Q(phone_number__in=Member.objects.values("phone"))
-            | Q(phone_number__in=Team.objects.exclude(fallback_phone="").values("fallback_phone"))
-        )
-    )
-    number = next((row for row in rows if row.phone_number == to_number), None)
-    blocked = {row.phone_number for row in rows}
-    if to_number:
-        blocked.add(to_number)
-    return number, blocked
-
-
-def _chosen_team_and_blocked_numbers(team_id: int, to_number: str) -> tuple[Team | None, set[str]]:
-    """The team a menu key chose and the support numbers no phone of its flow may be: one query, the team's
-    row once per support number, plus the teams owning a number that some member's or fallback phone is."""
-    rows = list(
-        Team.objects.filter(
-            Q(pk=team_id)
-            | Q(numbers__phone_number__in=Member.objects.values("phone"))
-            | Q(numbers__phone_number__in=Team.objects.exclude(fallback_phone="").values("fallback_phone"))
-        ).annotate(number=F("numbers__phone_number"))
-    )
-    team = next((row for row in rows if row.pk == team_id), None)
-    blocked = {row.number for row in rows if row.number}
-    if to_number:
-        blocked.add(to_number)
-    return team, blocked
-
-
-def _chain(team: Team, at: dt.datetime) -> list[Candidate]:
-    """Primary, secondary, team fallback phone: two queries (shifts and overrides covering `at`)."""
-    oncall = selectors.oncall_at(team=team, at=at)
+def _chain(team: Team, read: incoming_sql.IncomingRead, at: dt.datetime) -> tuple[list[Candidate], set[str]]:
+    """Primary, secondary, team fallback phone, and which of their phones are our own support numbers
+    (dialling one comes straight back into the incoming webhook). No query when the statement of
+    telephony.incoming_sql read the covering rows for this team; past the generated horizon (a far `at`),
+    the rota's queries and one lookup of the chain's phones instead."""
+    if read.team is not None and read.team.pk == team.pk and selectors.rows_are_the_whole_truth(at):
+        shifts = [cover for cover in read.covers if not cover.is_override]
+        overrides = [cover for cover in read.covers if cover.is_override]
+        oncall = selectors.oncall_from_rows(team_ids=[team.pk], shifts=shifts, overrides=overrides, at=at)[team.pk]
+        ours = {cover.member.phone for cover in read.covers if cover.phone_is_ours}
+        if read.fallback_is_ours:
+            ours.add(team.fallback_phone)
+    else:
+        oncall, ours = selectors.oncall_at(team=team, at=at), None
     chain = [
         Candidate(target, oncall[role].member, oncall[role].member.phone)
         for target, role in ((DialAttempt.Target.PRIMARY, "primary"), (DialAttempt.Target.SECONDARY, "secondary"))
@@ -140,41 +106,19 @@ def _chain(team: Team, at: dt.datetime) -> list[Candidate]:
     ]
     if team.fallback_phone:
         chain.append(Candidate(DialAttempt.Target.FALLBACK, None, team.fallback_phone))
-    return chain
-
-
-def _write_once(write, existing):
-    """Run the INSERT `write`, or return `existing()` when a row with the same unique key is there already
-    (a replayed request).
-
-    In autocommit mode (a webhook request) this is one statement and no BEGIN/COMMIT: the incoming-call
-    budget is 5 round trips. Inside a caller's transaction, a savepoint keeps a duplicate from poisoning it.
-    """
-    try:
-        if connection.in_atomic_block:
-            with transaction.atomic():
-                return write()
-        return write()
-    except IntegrityError:
-        return existing()
-
-
-def _insert_once(obj, **lookup):
-    def write():
-        obj.save(force_insert=True)
-        return obj
-
-    return _write_once(write, lambda: type(obj).objects.get(**lookup))
+    if ours is None:
+        ours = selectors.support_numbers_among(phones=[candidate.phone for candidate in chain])
+    return chain, ours
 
 
 def call_insert(call: Call) -> Call:
-    return _insert_once(call, call_sid=call.call_sid)
+    return rows.insert_once(call, call_sid=call.call_sid)
 
 
-def _add_ring(call: Call, candidates: list[Candidate], position: int) -> tuple[DialAttempt, ...]:
-    """The dial attempts of one Dial from `position` on: one INSERT, however many phones ring at once."""
+def _attempts(candidates: list[Candidate], position: int, call: Call | None = None) -> list[DialAttempt]:
+    """The unsaved dial attempts of one Dial from `position` on (a ring group when several ring at once)."""
     group = position if len(candidates) > 1 else None
-    attempts = [
+    return [
         DialAttempt(
             call=call,
             position=position + i,
@@ -185,41 +129,47 @@ def _add_ring(call: Call, candidates: list[Candidate], position: int) -> tuple[D
         )
         for i, candidate in enumerate(candidates)
     ]
+
+
+def _add_ring(call: Call, candidates: list[Candidate], position: int) -> tuple[DialAttempt, ...]:
+    """The dial attempts of one Dial from `position` on: one INSERT, however many phones ring at once."""
+    attempts = _attempts(candidates, position, call)
     if len(attempts) == 1:
-        return (_insert_once(attempts[0], call=call, position=position),)
+        return (rows.insert_once(attempts[0], call=call, position=position),)
+    try:
+        with rows.savepoint_if_in_transaction():
+            return _insert_rows(attempts)
+    except IntegrityError:  # a replayed request: the attempts it wrote
+        written = DialAttempt.objects.filter(call=call, position__gte=position, position__lt=position + len(attempts))
+        return tuple(written.select_related("member"))
 
-    def existing():
-        rows = DialAttempt.objects.filter(call=call, position__gte=position, position__lt=position + len(attempts))
-        return tuple(rows.select_related("member"))
 
-    return _write_once(lambda: _insert_rows(attempts), existing)
-
-
-def _insert_rows(rows: list[DialAttempt]) -> tuple[DialAttempt, ...]:
+def _insert_rows(attempts: list[DialAttempt]) -> tuple[DialAttempt, ...]:
     """One multi-row INSERT … RETURNING id (PostgreSQL, SQLite 3.35+). bulk_create would wrap that single
     statement in BEGIN/COMMIT, two round trips of the incoming call's budget; QuerySet._insert is the
     statement it runs inside them."""
     meta = DialAttempt._meta
     fields = [field for field in meta.concrete_fields if not field.primary_key]
     using = router.db_for_write(DialAttempt)
-    returned = DialAttempt.objects._insert(rows, fields=fields, returning_fields=meta.db_returning_fields, using=using)
-    for row, values in zip(rows, returned, strict=True):
-        row.pk = values[0]
-        row._state.adding, row._state.db = False, using
-    return tuple(rows)
-
-
-def _first_ring(call: Call, team: Team, *, at: dt.datetime, blocked: set[str]) -> Decision:
-    """The desk during business hours, else the start of the on-call chain, else voicemail."""
-    # Never ring the caller's own phone (an on-call person calling their own team line): it is busy.
-    skip = blocked | {call.from_number}
-    ring = flow.desk_ring(team, caller=call.from_number, at=at, skip=skip) or flow.next_ring(
-        _chain(team, at), tried=(), skip=skip, at_once=flow.rings_at_once(team, call.from_number)
+    returned = DialAttempt.objects._insert(
+        attempts, fields=fields, returning_fields=meta.db_returning_fields, using=using
     )
-    if not ring:
-        return Decision(Next.VOICEMAIL, call, team=team)
-    attempts = _add_ring(call, ring, 0)
-    return Decision(Next.DIAL, call, attempts[0], team, attempts)
+    for attempt, values in zip(attempts, returned, strict=True):
+        attempt.pk = values[0]
+        attempt._state.adding, attempt._state.db = False, using
+    return tuple(attempts)
+
+
+def _first_ring(team: Team, read: incoming_sql.IncomingRead, *, caller: str, to_number: str, at) -> list[Candidate]:
+    """The desk during business hours (its phones are never our own numbers: the team's validation refuses
+    them), else the start of the on-call chain; nobody: voicemail. No query when `read` holds the team's
+    covering rows."""
+    skip = {to_number, caller}  # never the number called, never the caller's own phone (it is busy)
+    desk = flow.desk_ring(team, caller=caller, at=at, skip=skip)
+    if desk:
+        return desk
+    chain, ours = _chain(team, read, at)
+    return flow.next_ring(chain, tried=(), skip=ours | skip, at_once=flow.rings_at_once(team, caller))
 
 
 # --- the steps Twilio drives --------------------------------------------------------------------------
@@ -231,9 +181,10 @@ def call_incoming(
     """A caller dialled a team number: record the Call and decide: reject a blocked caller, offer the
     number's menu, or ring the desk or the on-call chain (telephony.flow decides which).
 
-    At most 5 queries whatever the size of the rota: team and blocked numbers (1), who is on call (2),
-    the Call (1), the first dial attempt(s) (1), and no BEGIN/COMMIT in autocommit mode; a menu reads its
-    teams instead of the rota (3 in all), the desk needs no rota (3). No network call.
+    One read (telephony.incoming_sql: the team, the number's menu, who covers the roles, which of their
+    phones are ours), the decision here, one write (the Call and its one dial attempt; on PostgreSQL one
+    statement). Several phones at once (desk, simultaneous, VIP) take one INSERT more, a menu one read of
+    its teams' names; whatever the size of the database. No network call.
     """
     at = at or timezone.now()
     call_sid, call_status = param_fit(Call, "call_sid", call_sid), param_fit(Call, "status", call_status)
@@ -241,23 +192,36 @@ def call_incoming(
         param_fit(Call, "from_number", phone_normalize(from_number)),
         param_fit(Call, "to_number", phone_normalize(to_number)),
     )
-    number, blocked = _number_and_blocked_numbers(to_number)
-    team = number.team if number else None
+    read = incoming_sql.incoming_read(to_number=to_number, at=at)
+    team, number = read.team, read.number
     call = Call(call_sid=call_sid, team=team, from_number=from_number, to_number=to_number, status=call_status)
+    ring, decision = [], None
     if team is None:
-        call.outcome = Call.Outcome.UNKNOWN_NUMBER
-        return Decision(Next.UNKNOWN_NUMBER, call_insert(call))
-    if flow.caller_is_blocked(team, from_number):
-        call.outcome = Call.Outcome.BLOCKED
-        return Decision(Next.REJECT, call_insert(call), team=team)
-    if team.allowed_callers and from_number not in team.allowed_callers:
-        call.outcome = Call.Outcome.REFUSED
-        return Decision(Next.REFUSED, call_insert(call), team=team)
-    if number.menu and not flow.caller_is_vip(team, from_number):
-        choices = flow.menu_choices(number.menu, Team.objects.filter(slug__in=flow.menu_slugs(number.menu)))
-        if choices:
-            return Decision(Next.MENU, call_insert(call), team=team, menu=tuple(choices), number=number)
-    return _first_ring(call_insert(call), team, at=at, blocked=blocked)
+        call.outcome, decision = Call.Outcome.UNKNOWN_NUMBER, Next.UNKNOWN_NUMBER
+    elif flow.caller_is_blocked(team, from_number):
+        call.outcome, decision = Call.Outcome.BLOCKED, Next.REJECT
+    elif team.allowed_callers and from_number not in team.allowed_callers:
+        call.outcome, decision = Call.Outcome.REFUSED, Next.REFUSED
+    elif number is not None and number.menu and not flow.caller_is_vip(team, from_number):
+        choices = tuple(flow.menu_choices(number.menu, Team.objects.filter(slug__in=flow.menu_slugs(number.menu))))
+        decision = Next.MENU if choices else None
+    if decision is None:
+        ring = _first_ring(team, read, caller=from_number, to_number=to_number, at=at)
+        decision = Next.DIAL if ring else Next.VOICEMAIL
+    attempts = _attempts(ring, 0)
+    written = incoming_sql.incoming_write(call, attempts[0] if len(attempts) == 1 else None)
+    if written is None:
+        # A replayed request (Twilio retried it): answer from the rows the first one stored.
+        call = Call.objects.get(call_sid=call_sid)
+        attempts = _add_ring(call, ring, 0) if ring else ()
+    else:
+        call = written[0]
+        attempts = (written[1],) if len(attempts) == 1 else _add_ring(call, ring, 0) if ring else ()
+    if decision == Next.MENU:
+        return Decision(Next.MENU, call, team=team, menu=choices, number=number)
+    if decision == Next.DIAL:
+        return Decision(Next.DIAL, call, attempts[0], team, tuple(attempts))
+    return Decision(decision, call, team=team)
 
 
 def call_menu_choice(
@@ -272,8 +236,8 @@ def call_menu_choice(
     at: dt.datetime | None = None,
 ) -> Decision:
     """The caller pressed a key at the menu (or none, three times): that team's whole flow takes the call,
-    and the Call is logged for it with the key. At most 5 queries: the team and blocked numbers (1), who is
-    on call (2), the Call (1), the dial attempt(s) (1)."""
+    and the Call is logged for it with the key. One read (the chosen team and its covering rows, as for an
+    incoming call), then the Call's UPDATE and the dial attempts' INSERT."""
     at = at or timezone.now()
     call_sid = param_fit(Call, "call_sid", call_sid)
     from_number, to_number = (
@@ -283,20 +247,22 @@ def call_menu_choice(
     if own_team_id is None:
         return Decision(Next.VOICEMAIL)
     team_id, digit = flow.menu_team_id(route=route, digits=digits, own_team_id=own_team_id)
-    team, blocked = _chosen_team_and_blocked_numbers(team_id, to_number)
-    if team is None and team_id != own_team_id:  # deleted since the menu was read: the number's own team
+    read = incoming_sql.incoming_read(team_id=team_id, to_number=to_number, at=at)
+    if read.team is None and team_id != own_team_id:  # deleted since the menu was read: the number's own team
         team_id, digit = own_team_id, ""
-        team, blocked = _chosen_team_and_blocked_numbers(team_id, to_number)
+        read = incoming_sql.incoming_read(team_id=team_id, to_number=to_number, at=at)
+    team = read.team
     if team is None:
         return Decision(Next.VOICEMAIL)
-    call = Call(
-        pk=call_id, call_sid=call_sid, team=team, from_number=from_number, to_number=to_number, menu_digit=digit
-    )
+    ring = _first_ring(team, read, caller=from_number, to_number=to_number, at=at)
+    fields = {"team": team, "from_number": from_number, "to_number": to_number, "menu_digit": digit}
+    call = Call(pk=call_id, call_sid=call_sid, **fields)
     if call_id is None or not Call.objects.filter(pk=call_id, call_sid=call_sid).update(team=team, menu_digit=digit):
-        call = call_insert(
-            Call(call_sid=call_sid, team=team, from_number=from_number, to_number=to_number, menu_digit=digit)
-        )
-    return _first_ring(call, team, at=at, blocked=blocked)
+        call = call_insert(Call(call_sid=call_sid, **fields))
+    if not ring:
+        return Decision(Next.VOICEMAIL, call, team=team)
+    attempts = _add_ring(call, ring, 0)
+    return Decision(Next.DIAL, call, attempts[0], team, attempts)
 
 
 def attempt_for_screening(*, attempt_id: int | None) -> DialAttempt | None:
@@ -392,11 +358,15 @@ def dial_result(
             again = tuple(a for a in later if a.ring_group is not None and a.ring_group == later[0].ring_group)
             return Decision(Next.DIAL, call, later[0], call.team, again or (later[0],))
         return Decision(Next.VOICEMAIL, call, team=call.team)
-    _, blocked = _team_and_blocked_numbers(call.to_number)
+    # A call a menu key routed reads its team by id; any other, by the number called (the statement the
+    # incoming webhook prepared on this connection already).
+    chosen = call.team_id if call.menu_digit else None
+    read = incoming_sql.incoming_read(team_id=chosen, to_number=call.to_number, at=at)
+    chain, ours = _chain(call.team, read, at)
     ring = flow.next_ring(
-        _chain(call.team, at),
+        chain,
         tried=tried,
-        skip=blocked | {call.from_number},
+        skip=ours | {call.to_number, call.from_number},
         at_once=flow.rings_at_once(call.team, call.from_number),
     )
     if not ring:

@@ -27,6 +27,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from telephony import rows
 from telephony.models import Call, Charge, OutboundMessage
 from telephony.queue import task_publish
 from telephony.sms_text import sms_segments
@@ -89,7 +90,7 @@ def _record(charge: Charge, *, countdown: float | None) -> Charge:
     if lookups_enabled():
         charge.next_price_check_at = timezone.now() + dt.timedelta(seconds=countdown or 0)
     try:
-        with transaction.atomic():
+        with rows.savepoint_if_in_transaction():
             charge.save(force_insert=True)
     except IntegrityError:
         return Charge.objects.get(sid=charge.sid)
@@ -145,7 +146,7 @@ def message_charge_record(*, message_id: int, sid: str) -> Charge | None:
     if lookups_enabled():
         charge.next_price_check_at = timezone.now() + UNCONFIRMED_MESSAGE_WAIT
     try:
-        with transaction.atomic():
+        with rows.savepoint_if_in_transaction():
             charge.save(force_insert=True)
     except IntegrityError:
         return Charge.objects.get(sid=sid)

@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from teams import services
 from teams.models import Member, Team
-from telephony import costs
+from telephony import costs, rows
 from telephony.backends import (
     SmsError,
     SmsPermanentError,
@@ -112,7 +112,7 @@ def sms_send(
     if _is_opted_out(to=to, member=member):
         status, error_message = Status.SKIPPED, OPTED_OUT_REASON
     try:
-        with transaction.atomic():
+        with rows.savepoint_if_in_transaction():
             message = OutboundMessage.objects.create(
                 to=to,
                 body=sms_body_fit(body),

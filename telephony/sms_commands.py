@@ -11,11 +11,13 @@ import datetime as dt
 import logging
 import re
 
+from django.conf import settings
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone, translation
 from django.utils.translation import gettext, gettext_lazy
 
 from teams import rota, selectors, services
-from teams.models import Member
+from teams.models import Member, TeamMembership
 from telephony.alerts import alert_sms_command
 from telephony.notifications import role_name
 from telephony.swaps import SWAP_COMMAND, swap_sms_command
@@ -77,11 +79,19 @@ def sms_command(*, from_number: str, body: str, at: dt.datetime | None = None) -
     if keyword in OPT_IN_WORDS:
         services.member_opt_in(phone=from_number)
         return None
-    member = Member.objects.filter(phone=from_number).first() if from_number else None
+    # The member with their first team's language (their own wins): one query.
+    first_team_language = TeamMembership.objects.filter(member=OuterRef("pk")).order_by("team__name")
+    member = (
+        Member.objects.annotate(team_language=Subquery(first_team_language.values("team__language")[:1]))
+        .filter(phone=from_number)
+        .first()
+        if from_number
+        else None
+    )
     if member is None:
         return None
     # The reply is in the member's language (else their first team's).
-    with translation.override(member.language_for(member.teams.order_by("name").first())):
+    with translation.override(member.language or member.team_language or settings.LANGUAGE_CODE):
         return _member_command(member=member, keyword=keyword, at=at)
 
 

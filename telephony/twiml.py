@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.http import HttpResponse
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -115,9 +115,15 @@ def greet(node, *, text: str = "", audio_url: str = "") -> None:
         say(node, text)
 
 
+@functools.lru_cache(maxsize=64)
+def _path(name: str, urlconf, script_prefix: str) -> str:
+    return reverse(f"telephony:{name}", urlconf=urlconf)
+
+
 def url(name: str, **query) -> str:
-    """The absolute URL Twilio must request: PUBLIC_BASE_URL, as signatures are checked against it."""
-    path = reverse(f"telephony:{name}")
+    """The absolute URL Twilio must request: PUBLIC_BASE_URL, as signatures are checked against it. The
+    path is reversed once per URL conf (every answer names two or three of them)."""
+    path = _path(name, get_urlconf() or settings.ROOT_URLCONF, get_script_prefix())
     query = {key: value for key, value in query.items() if value is not None}
     return settings.PUBLIC_BASE_URL.rstrip("/") + path + (f"?{urlencode(query)}" if query else "")
 

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from teams import selectors
 from teams.models import Team
-from telephony import alerts
+from telephony import alerts, rows
 from telephony.calls import call_insert, caller_is_withheld, param_fit, phone_normalize
 from telephony.models import Alert, Call, OutboundMessage, Voicemail
 from telephony.queue import task_publish
@@ -82,7 +82,7 @@ def voicemail_store(
             return earlier
     team = call.team if call else None
     try:
-        with transaction.atomic():
+        with rows.savepoint_if_in_transaction():
             voicemail = Voicemail.objects.create(
                 call=call,
                 team=team,

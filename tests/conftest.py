@@ -43,7 +43,7 @@ def pytest_collection_modifyitems(config, items):
     cannot see this process's SQLite test database, and a Redis broker (REDIS_URL, or one of the test's own)."""
     from django.conf import settings
 
-    on_postgresql = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+    on_postgresql = "postgresql" in settings.DATABASES["default"]["ENGINE"]
     for item in items:
         if item.get_closest_marker("celery_worker") is None:
             continue

@@ -188,7 +188,7 @@ def test_oncall_for_200_teams_takes_as_many_queries_as_for_100(db):
 def test_oncall_and_schedule_at_the_input_limits_take_a_fixed_number_of_queries(db):
     """The largest team the limits allow: two hourly rotations of 100 people, 1,000 allowed callers, and a
     schedule/ window as long as the segment limit lets an hourly rotation ask for. (Times at these sizes:
-    scripts/bench_reads.py.)"""
+    scripts/bench/reads.py.)"""
     import time_machine
 
     from teams import services

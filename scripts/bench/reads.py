@@ -3,8 +3,8 @@
 Builds a throwaway test database (SQLite, or the server named by DATABASE_URL: a `test_` database is created
 there and dropped afterwards), fills one team to the limits through the services, then times the API:
 
-    DJANGO_SECRET_KEY=x python scripts/bench_reads.py
-    DJANGO_SECRET_KEY=x DATABASE_URL=postgres://postgres@127.0.0.1:5432/roulette_bench python scripts/bench_reads.py
+    DJANGO_SECRET_KEY=x python scripts/bench/reads.py
+    DJANGO_SECRET_KEY=x DATABASE_URL=postgres://postgres@127.0.0.1:5432/roulette_bench python scripts/bench/reads.py
 
 Prints, per request, the best of five wall times and the number of SQL queries.
 """
@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "roulette.settings")
 
 import django  # noqa: E402

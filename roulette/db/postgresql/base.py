@@ -1,0 +1,58 @@
+"""Django's PostgreSQL backend with a health check that costs no round trip.
+
+Django's CONN_HEALTH_CHECKS sends `SELECT 1` before the first statement of every request on a persistent
+connection: one round trip per request, a sixth of the incoming call's. Here the check at the start of a
+request looks at the connection locally instead: psycopg's own state (closed, broken, not idle) and whether
+the server has written to the idle socket, which it does only when it ends the session (a restart, an
+administrator's terminate, an idle timeout: the FATAL message, then EOF). A connection failing it is
+closed and a new one opened, as Django's own check does. After a statement failed (Django's
+`errors_occurred`) the full `SELECT 1` check still runs at the end of the request. The one case a local
+check cannot see, a peer that vanished without a word, fails the next statement; the incoming call's
+statements run again once on a new connection then (telephony.incoming_sql).
+
+`prepared_cursor()`: a cursor whose statements PostgreSQL parses and plans once per connection (server-side
+binding, psycopg's prepared statements), for the few statements on the hot path. Every other cursor stays
+Django's default (client-side binding, never prepared). Those statements keep their generic plan
+(`plan_cache_mode`, set in the connection's start-up options, so no round trip): PostgreSQL's default would
+plan them again for their parameters on every call, the cost the preparing is there to save (measured on the
+10,000-team data set: 3.2 ms a call against 1.5 ms). It concerns prepared statements only.
+"""
+
+import select
+
+from django.db.backends.postgresql import base
+
+
+class DatabaseWrapper(base.DatabaseWrapper):
+    def get_connection_params(self):
+        params = super().get_connection_params()
+        params["options"] = f"{params.get('options', '')} -c plan_cache_mode=force_generic_plan".strip()
+        return params
+
+    def is_usable_without_round_trip(self) -> bool:
+        conn = self.connection
+        if conn is None or conn.closed or conn.broken:
+            return False
+        if conn.info.transaction_status != conn.info.transaction_status.IDLE:
+            return False
+        try:
+            readable, _, _ = select.select([conn.fileno()], [], [], 0)
+        except (OSError, ValueError):
+            return False
+        return not readable
+
+    def close_if_health_check_failed(self):
+        if self.pool or self.connection is None or not self.health_check_enabled or self.health_check_done:
+            return
+        if not self.is_usable_without_round_trip():
+            self.close()
+        self.health_check_done = True
+
+    def prepared_cursor(self):
+        """Like cursor(), with each statement prepared on its first run on this connection."""
+        self.close_if_health_check_failed()
+        self.ensure_connection()
+        with self.wrap_database_errors:
+            # Only server-side binding cursors prepare: Django's own (client-side binding) never do.
+            self.connection.prepare_threshold = 0
+            return self._prepare_cursor(base.ServerBindingCursor(self.connection))

@@ -1,0 +1,336 @@
+"""Round trips to the database per webhook, counted where they happen.
+
+On PostgreSQL the count is taken on the wire: the test's connection goes through a small proxy that counts
+the client's round trips (each simple Query message and each Sync of the extended protocol), so a health
+check, a BEGIN or a COMMIT counts like any statement. On SQLite (no wire) Django's own query log counts.
+The incoming call: at most 2 on PostgreSQL, health check included (3 on SQLite, whose write takes two
+statements); every other webhook at most 3. And the incoming call reads only by index: adding teams,
+people and years of shifts changes neither its statements nor the rows it reads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import socket
+import struct
+import threading
+
+import pytest
+import time_machine
+from django.conf import settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from teams.models import Member, Role, Shift, SupportNumber, Team
+from telephony import incoming_sql
+from telephony.models import Call, DialAttempt, OutboundMessage, Voicemail
+from tests.factories import SupportNumberFactory, team_with_members
+from tests.telephony.world import CALLER, NOW, WEB_NUMBER, sid, web_team
+from tests.twilio_helpers import post_signed
+from tests.twiml_rules import check_twiml
+
+POSTGRES = connection.vendor == "postgresql"
+INCOMING = "/telephony/voice/incoming/"
+# Message types of PostgreSQL's frontend protocol that end a round trip: a simple Query, and the Sync
+# that ends an extended-protocol exchange (Parse/Bind/Execute...).
+ROUND_TRIP_ENDS = {b"Q", b"S"}
+
+
+class WireCounter:
+    """A TCP proxy in front of PostgreSQL that counts the round trips the client starts."""
+
+    def __init__(self, host: str, port: int):
+        self.target = (host, port)
+        self.count = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.target)
+            threading.Thread(target=self._client_to_server, args=(client, server), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(server, client), daemon=True).start()
+
+    @staticmethod
+    def _read(sock, size: int) -> bytes:
+        data = b""
+        while len(data) < size:
+            chunk = sock.recv(size - len(data))
+            if not chunk:
+                raise ConnectionError
+            data += chunk
+        return data
+
+    def _client_to_server(self, client, server):
+        with contextlib.suppress(OSError, ConnectionError):
+            # The startup message has no type byte: its length, then the protocol and parameters.
+            (length,) = struct.unpack("!I", head := self._read(client, 4))
+            server.sendall(head + self._read(client, length - 4))
+            while True:
+                kind = self._read(client, 1)
+                (length,) = struct.unpack("!I", head := self._read(client, 4))
+                body = self._read(client, length - 4)
+                if kind in ROUND_TRIP_ENDS:
+                    self.count += 1
+                server.sendall(kind + head + body)
+        client.close(), server.close()
+
+    @staticmethod
+    def _pipe(source, sink):
+        with contextlib.suppress(OSError):
+            while chunk := source.recv(65536):
+                sink.sendall(chunk)
+        source.close(), sink.close()
+
+    def close(self):
+        self.listener.close()
+
+
+@pytest.fixture
+def round_trips(transactional_db):
+    """`with round_trips() as counted:` … `counted()` is the number of round trips (PostgreSQL: on the wire,
+    health checks included, each request starting as a persistent connection's next request does)."""
+    if not POSTGRES:
+
+        @contextlib.contextmanager
+        def sqlite_count():
+            with CaptureQueriesContext(connection) as captured:
+                yield lambda: len(captured.captured_queries)
+
+        yield sqlite_count
+        return
+    settings_dict = connection.settings_dict
+    saved = settings_dict["HOST"], settings_dict["PORT"], dict(settings_dict["OPTIONS"])
+    proxy = WireCounter(settings_dict["HOST"] or "127.0.0.1", int(settings_dict["PORT"] or 5432))
+    connection.close()
+    settings_dict["HOST"], settings_dict["PORT"] = "127.0.0.1", str(proxy.port)
+    settings_dict["OPTIONS"].update(sslmode="disable", gssencmode="disable")
+    connection.ensure_connection()  # the connection exists before the request, as in production
+
+    @contextlib.contextmanager
+    def wire_count():
+        assert connection.health_check_enabled
+        connection.health_check_done = False  # what Django does when a request starts
+        before = proxy.count
+        yield lambda: proxy.count - before
+
+    try:
+        yield wire_count
+    finally:
+        connection.close()
+        settings_dict["HOST"], settings_dict["PORT"] = saved[:2]
+        settings_dict["OPTIONS"].clear()
+        settings_dict["OPTIONS"].update(saved[2])
+        proxy.close()
+
+
+def _post(client, path, params, round_trips, *, whisper=False):
+    with round_trips() as counted:
+        root = check_twiml(post_signed(client, path, params), whisper=whisper)
+    return root, counted()
+
+
+INCOMING_BUDGET = 2 if POSTGRES else 3
+
+
+def test_an_incoming_call_takes_two_round_trips_health_check_included(client, round_trips):
+    """Two on a connection that served a call before; the first call of a connection pays one more per
+    statement on PostgreSQL, to prepare it (parsed and planned once per connection, not per call)."""
+    with time_machine.travel(NOW, tick=False):
+        world = web_team(None)
+        calls = [{"CallSid": sid("CA"), "From": CALLER, "To": WEB_NUMBER, "CallStatus": "ringing"} for _ in range(3)]
+        counted = [_post(client, INCOMING, params, round_trips) for params in calls]
+    assert [count for _, count in counted] == [2 * INCOMING_BUDGET if POSTGRES else 3, INCOMING_BUDGET, INCOMING_BUDGET]
+    for root, _ in counted:
+        assert root.find("Dial/Number").text == world.primary.phone
+    assert Call.objects.count() == 3
+    for call in Call.objects.all():
+        assert call.team == world.team and call.attempts.get().member == world.primary
+
+
+def _incoming(client, round_trips, *, to: str = WEB_NUMBER):
+    params = {"CallSid": sid("CA"), "From": CALLER, "To": to, "CallStatus": "ringing"}
+    return _post(client, INCOMING, params, round_trips)
+
+
+def test_an_unknown_number_and_a_voicemail_are_two_round_trips_too(client, round_trips):
+    with time_machine.travel(NOW, tick=False):
+        web_team(None)
+        _incoming(client, round_trips, to="+493099999999")  # this connection prepares its statements
+        root, unknown = _incoming(client, round_trips, to="+493099999999")
+        assert root.find("Hangup") is not None
+        Shift.objects.all().delete()
+        Team.objects.update(fallback_phone="")
+        _incoming(client, round_trips)  # prepared again: the team parameter now has a type (not NULL)
+        root, nobody = _incoming(client, round_trips)
+        assert root.find("Record") is not None
+    assert unknown <= 2 and nobody <= 2  # no dial attempt: one INSERT on either database
+
+
+def _read_statement_rows(*, to_number: str, at: dt.datetime) -> tuple[int, int]:
+    """(sequential scans, rows fetched) of the incoming call's read, from PostgreSQL's own counters for the
+    current transaction, with sequential scans priced out: a lookup without an index shows as a scan."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        sums = (
+            "SELECT coalesce(sum(seq_scan), 0), coalesce(sum(idx_tup_fetch + seq_tup_read), 0)"
+            " FROM pg_stat_xact_user_tables"
+        )
+        cursor.execute(sums)
+        scans_before, rows_before = cursor.fetchone()
+        incoming_sql.incoming_read(to_number=to_number, at=at)
+        cursor.execute(sums)
+        scans_after, rows_after = cursor.fetchone()
+    return scans_after - scans_before, rows_after - rows_before
+
+
+def _more_teams(count: int, *, years: int) -> None:
+    """`count` teams of 4 with a number each and `years` of daily shifts per role, in bulk."""
+    for index in range(count):
+        team = Team.objects.create(slug=f"bulk-{index}", name=f"Bulk {index}")
+        members = Member.objects.bulk_create(
+            Member(name=f"M{index}-{n}", phone=f"+4915{index:05d}{n:04d}") for n in range(4)
+        )
+        SupportNumber.objects.create(team=team, phone_number=f"+4930{index:07d}")
+        start = NOW - dt.timedelta(days=365 * years)
+        Shift.objects.bulk_create(
+            Shift(team=team, role=role, member=members[(day + offset) % 4], start=start + dt.timedelta(days=day),
+                  end=start + dt.timedelta(days=day + 1))
+            for day in range(365 * years + 30)
+            for offset, role in enumerate((Role.PRIMARY, Role.SECONDARY))
+        )  # fmt: skip
+
+
+@pytest.mark.skipif(not POSTGRES, reason="PostgreSQL's per-table counters; SQLite's plan is checked below.")
+def test_the_incoming_read_is_index_lookups_whatever_the_size_of_the_database(db):
+    with time_machine.travel(NOW, tick=False):
+        web_team(None)
+        small = _read_statement_rows(to_number=WEB_NUMBER, at=NOW)
+        _more_teams(20, years=3)
+        large = _read_statement_rows(to_number=WEB_NUMBER, at=NOW)
+    assert small[0] == 0 and large[0] == 0, "a table read without an index"
+    assert large[1] == small[1], "rows read grew with other teams' rows"
+
+
+@pytest.mark.skipif(POSTGRES, reason="SQLite's query plan; PostgreSQL's counters are checked above.")
+def test_the_incoming_read_searches_indexes_only_on_sqlite(db):
+    read = incoming_sql._read_sql(connection.vendor)
+    at = connection.ops.adapt_datetimefield_value(NOW)
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN QUERY PLAN " + read.sql, {"to": WEB_NUMBER, "at": at})
+        plan = [row[-1] for row in cursor.fetchall()]
+    # `c` is the shifts and overrides covering the instant, each found by index, materialized.
+    scans = [
+        line for line in plan if line.startswith("SCAN") and "USING" not in line and not line.startswith("SCAN c ")
+    ]
+    assert not scans, plan
+
+
+def test_the_chain_skips_a_phone_that_is_one_of_our_numbers_without_reading_other_teams(client, round_trips):
+    """The blocked-number check looks only at this call's chain: a primary whose phone became a support
+    number (of another team) is skipped, in the same two round trips."""
+    with time_machine.travel(NOW, tick=False):
+        world = web_team(None)
+        _incoming(client, round_trips)  # this connection prepares its statements
+        other, _ = team_with_members(1, name="Other")
+        SupportNumberFactory(team=other, phone_number=world.primary.phone)
+        root, counted = _incoming(client, round_trips)
+    assert counted <= INCOMING_BUDGET
+    assert root.find("Dial/Number").text == world.secondary.phone
+
+
+def test_a_replayed_incoming_request_answers_the_same(client, round_trips):
+    with time_machine.travel(NOW, tick=False):
+        web_team(None)
+        params = {"CallSid": sid("CA"), "From": CALLER, "To": WEB_NUMBER, "CallStatus": "ringing"}
+        first, _ = _post(client, INCOMING, params, round_trips)
+        second, _ = _post(client, INCOMING, params, round_trips)
+    assert first.find("Dial/Number").text == second.find("Dial/Number").text
+    assert Call.objects.count() == 1 and DialAttempt.objects.count() == 1
+
+
+# --- Every other webhook: at most 3 round trips ------------------------------------------------------------
+
+OTHER_BUDGET = 3
+# Webhooks still above 3 on PostgreSQL, each held at what it takes today so that it cannot grow: the Dial
+# action reads the attempt, then writes the attempt, the leg's charge and the outcome (or the next person's
+# attempt after the chain's read); the Record action stores the voicemail and raises its alert; the
+# transcription pages the chain (the alert's outbox rows); an SMS command reads the member and their teams.
+NOT_YET_WITHIN_THREE = {
+    "dial result (answered)": 4,
+    "dial result (next person)": 6,
+    "recording": 5,
+    "transcription": 26,
+    "sms in": 5,
+}
+
+
+class CountedCall:
+    """A call walked as Twilio walks it (the URLs of each answer), each request's round trips noted by the
+    webhook's name."""
+
+    def __init__(self, client, round_trips, counts: dict, **params):
+        self.client, self.round_trips, self.counts = client, round_trips, counts
+        self.params = {"AccountSid": "AC" + "0" * 32, "CallSid": sid("CA"), "From": CALLER, "To": WEB_NUMBER,
+                       "CallStatus": "in-progress", "Direction": "inbound", **params}  # fmt: skip
+
+    def post(self, name: str, url: str, *, whisper: bool = False, kind: str = "voice", **params):
+        path = url.removeprefix(settings.PUBLIC_BASE_URL)
+        with self.round_trips() as counted:
+            response = post_signed(self.client, path, {**self.params, **params})
+        self.counts[name] = max(self.counts.get(name, 0), counted())
+        return check_twiml(response, whisper=whisper, kind=kind)
+
+
+def test_every_other_webhook_takes_at_most_three_round_trips(client, round_trips, redis_server):
+    counts: dict[str, int] = {}
+    with time_machine.travel(NOW, tick=False):
+        world = web_team(None)
+        _incoming(client, round_trips)  # this connection prepares the incoming call's statements
+        # Answered: screening, key press, the Dial action, the final status.
+        answered = CountedCall(client, round_trips, counts)
+        dial = answered.post("incoming", settings.PUBLIC_BASE_URL + INCOMING, CallStatus="ringing").find("Dial")
+        leg = {"CallSid": sid("CA"), "ParentCallSid": answered.params["CallSid"], "Direction": "outbound-dial"}
+        gather = answered.post("screening", dial.find("Number").get("url"), whisper=True, **leg).find("Gather")
+        answered.post("key press", gather.get("action"), Digits="1", **leg)
+        answered.post("dial result (answered)", dial.get("action"), DialCallStatus="completed",
+                      DialCallSid=leg["CallSid"], DialCallDuration="30")  # fmt: skip
+        answered.post("status", settings.PUBLIC_BASE_URL + "/telephony/voice/status/", CallStatus="completed",
+                      CallDuration="42")  # fmt: skip
+        # Unanswered: each Dial action rings the next person, then the voicemail and its callbacks.
+        missed = CountedCall(client, round_trips, counts)
+        root = missed.post("incoming", settings.PUBLIC_BASE_URL + INCOMING, CallStatus="ringing")
+        while root.find("Dial") is not None:
+            root = missed.post("dial result (next person)", root.find("Dial").get("action"),
+                               DialCallStatus="no-answer", DialCallSid=sid("CA"), DialCallDuration="0")  # fmt: skip
+        record = root.find("Record")
+        recording = {"RecordingSid": sid("RE"), "RecordingDuration": "12",
+                     "RecordingUrl": "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1"}  # fmt: skip
+        missed.post("recording", record.get("action"), **recording)
+        missed.post("recording status", record.get("recordingStatusCallback"), RecordingStatus="completed",
+                    **recording)  # fmt: skip
+        missed.post("transcription", record.get("transcribeCallback"), TranscriptionText="Please call back.",
+                    TranscriptionStatus="completed", TranscriptionSid=sid("TR"), **recording)  # fmt: skip
+        missed.post("status", settings.PUBLIC_BASE_URL + "/telephony/voice/status/", CallStatus="completed",
+                    CallDuration="60")  # fmt: skip
+        # SMS in (WHO from a member) and an SMS status report.
+        sms = CountedCall(client, round_trips, counts, From=world.primary.phone, MessageSid=sid("SM"), Body="WHO")
+        sms.post("sms in", settings.PUBLIC_BASE_URL + "/telephony/sms/incoming/", kind="messaging")
+        message = OutboundMessage.objects.create(to=world.primary.phone, body="Hi", kind="test", dedupe_key="rt:1",
+                                                 status="sent", message_sid=sid("SM"))  # fmt: skip
+        with round_trips() as counted:
+            response = post_signed(client, "/telephony/sms/status/", {"AccountSid": "AC" + "0" * 32,
+                                   "MessageSid": message.message_sid, "MessageStatus": "delivered"})  # fmt: skip
+        assert response.status_code < 300
+        counts["sms status"] = counted()
+    assert Call.objects.get(call_sid=answered.params["CallSid"]).outcome == Call.Outcome.ANSWERED
+    assert Voicemail.objects.get().transcription == "Please call back."
+    budgets = {"incoming": INCOMING_BUDGET, **NOT_YET_WITHIN_THREE}
+    over = {name: count for name, count in counts.items() if count > budgets.get(name, OTHER_BUDGET)}
+    assert not over, f"round trips per webhook: {counts}"
