@@ -41,6 +41,7 @@ OPENAPI_PATH = REPO_ROOT.parent / "shared" / "twilio-openapi" / "twilio_api_v201
 TWILIO_HOST_URL = "https://api.twilio.com"
 
 HANG = "hang"
+HANG_SECONDS = 60  # until release() or stop(), at most this long
 DROP = "drop"
 
 _DEFAULT_CODES = {429: 20429, 500: 20500, 503: 20503}
@@ -165,6 +166,7 @@ class FakeTwilio:
         self.numbers: dict[str, dict] = {}
         self.calls: dict[str, dict] = {}
         self._script: deque = deque()
+        self._script_to: dict[str, deque] = {}
         self._lock = threading.Lock()
         self._release = threading.Event()
         self._server: ThreadingHTTPServer | None = None
@@ -199,10 +201,11 @@ class FakeTwilio:
 
     # -- scripting and inspection
 
-    def script(self, *responses) -> None:
-        """Answers for the next message creates, in order: 201, an error status, TwilioError, HANG or DROP."""
+    def script(self, *responses, to: str | None = None) -> None:
+        """Answers for the next message creates, in order: 201, an error status, TwilioError, HANG or DROP;
+        with `to`, only for the creates of messages to that phone (others are not affected)."""
         with self._lock:
-            self._script.extend(responses)
+            (self._script if to is None else self._script_to.setdefault(to, deque())).extend(responses)
 
     def release(self) -> None:
         """Let HANGing requests finish (their clients have long timed out)."""
@@ -381,7 +384,8 @@ class FakeTwilio:
 
     def _message_create(self, data: dict):
         with self._lock:
-            step = self._script.popleft() if self._script else 201
+            for_phone = self._script_to.get(data.get("To"))
+            step = for_phone.popleft() if for_phone else self._script.popleft() if self._script else 201
         if step == DROP:
             return DROP, None
         if isinstance(step, int) and step != 201:
@@ -419,7 +423,9 @@ class FakeTwilio:
         if self.on_create is not None:
             self.on_create(sid)
         if step == HANG:
-            self._release.wait(timeout=10)
+            # Well past every client timeout (the project's default is 10 s): waiting exactly as long raced the
+            # client and sometimes answered in time, so the "unanswered" message was recorded as sent.
+            self._release.wait(timeout=HANG_SECONDS)
         return 201, self._public(message)
 
     @staticmethod

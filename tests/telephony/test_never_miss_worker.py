@@ -118,7 +118,7 @@ def test_a_worker_killed_while_paging_the_secondary_loses_nothing_and_sends_once
     alert = leave_voicemail(twilio)
     wait_for(lambda: texts_to(fake_twilio, primary.phone), worker, "the primary's page")
 
-    fake_twilio.script(HANG)  # Twilio takes the secondary's page, then never answers the request
+    fake_twilio.script(HANG, to=secondary.phone)  # Twilio takes the secondary's page, then never answers
     the_timeout_passes(alert)
     alerts_escalate.delay()
     wait_for(lambda: texts_to(fake_twilio, secondary.phone), worker, "the secondary's page request")
