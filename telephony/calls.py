@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from teams import selectors
 from teams.models import Member, Team
-from telephony import costs, incoming_sql, rows
+from telephony import costs, dial_sql, incoming_sql, rows
 from telephony.models import Call, DialAttempt
 
 logger = logging.getLogger(__name__)
@@ -226,13 +226,13 @@ def dial_result(
         param_fit(DialAttempt, "dial_call_sid", dial_call_sid),
     )
     dial_status = param_fit(DialAttempt, "dial_status", dial_status)
-    attempt = (
-        DialAttempt.objects.select_related("call__team", "member")
-        .filter(pk=attempt_id, call__call_sid=call_sid)
-        .first()
+    # The call's attempts in one read: the one that ended, and the earlier and later ones.
+    tried = (
+        list(DialAttempt.objects.select_related("call__team", "member").filter(call__call_sid=call_sid))
         if attempt_id is not None
-        else None
+        else []
     )
+    attempt = next((a for a in tried if a.pk == attempt_id), None)
     if attempt is None:
         logger.warning("Dial result for an unknown attempt %s of call %s: voicemail", attempt_id, call_sid)
         return Decision(Next.VOICEMAIL)
@@ -241,32 +241,40 @@ def dial_result(
     attempt.dial_status = attempt.dial_status if attempt.dial_status == PASSED else dial_status
     if dial_call_sid:
         attempt.dial_call_sid = dial_call_sid
-    attempt.save(update_fields=["dial_status", "dial_call_sid"])
-    costs.leg_charge_record(call=call, dial_call_sid=attempt.dial_call_sid, seconds=dial_duration_seconds)
-    if dial_status in ANSWERED_DIAL_STATUSES and attempt.accepted_at is not None:
-        Call.objects.filter(pk=call.pk).update(
-            outcome=Call.Outcome.ANSWERED, answered_by=attempt.member, answered_number=attempt.phone
+    charge = costs.leg_charge(call=call, dial_call_sid=attempt.dial_call_sid, seconds=dial_duration_seconds)
+
+    def written(decision: Decision, *, answered: bool = False, next_attempt: DialAttempt | None = None) -> Decision:
+        # The attempt, the leg's charge and the outcome or the next attempt: one statement on PostgreSQL.
+        charged, next_attempt = dial_sql.dial_result_write(
+            attempt=attempt, charge=charge, answered=answered, next_attempt=next_attempt
         )
-        return Decision(Next.HANG_UP, call, attempt, call.team)
+        if charged:
+            costs.charge_inserted(charge)
+        if next_attempt is not None:
+            next_attempt.call = call
+            decision = Decision(Next.DIAL, call, next_attempt, call.team)
+        return decision
+
+    if dial_status in ANSWERED_DIAL_STATUSES and attempt.accepted_at is not None:
+        return written(Decision(Next.HANG_UP, call, attempt, call.team), answered=True)
     if call_status in FINAL_CALL_STATUSES:
         # The caller hung up while we were ringing: nobody to connect any more.
-        return Decision(Next.HANG_UP, call, attempt, call.team)
+        return written(Decision(Next.HANG_UP, call, attempt, call.team))
     if call.team is None:
-        return Decision(Next.VOICEMAIL, call)
-    tried = list(call.attempts.all())
-    later = [a for a in tried if a.position > attempt.position]
+        return written(Decision(Next.VOICEMAIL, call))
+    later = sorted((a for a in tried if a.position > attempt.position), key=lambda a: a.position)
     if later:
         # The same Dial action again (a retried or duplicated request): answer as the first time did, never
         # ring a new person for it. If that person's leg already ended, the call has moved on: voicemail.
         if not later[0].dial_status:
-            return Decision(Next.DIAL, call, later[0], call.team)
-        return Decision(Next.VOICEMAIL, call, team=call.team)
+            return written(Decision(Next.DIAL, call, later[0], call.team))
+        return written(Decision(Next.VOICEMAIL, call, team=call.team))
     chain, ours = _chain(call.team, incoming_sql.incoming_read(to_number=call.to_number, at=at), at)
     candidate = _next_candidate(chain, tried=tried, blocked=ours | {call.to_number, call.from_number})
     if candidate is None:
-        return Decision(Next.VOICEMAIL, call, team=call.team)
+        return written(Decision(Next.VOICEMAIL, call, team=call.team))
     position = max(a.position for a in tried) + 1
-    return Decision(Next.DIAL, call, _add_attempt(call, candidate, position), call.team)
+    return written(Decision(Next.VOICEMAIL, call, team=call.team), next_attempt=_attempt(candidate, position, call))
 
 
 def call_status_update(
