@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The compiled translations (never committed): rebuilt whenever a .po changes.
+PO := $(wildcard locale/*/LC_MESSAGES/django.po)
+MO := $(PO:.po=.mo)
 
 .PHONY: run test install lint format bench clean
 
@@ -15,12 +18,17 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-install: $(STAMP)
+# compilemessages needs GNU gettext's msgfmt (Debian: apt-get install gettext).
+locale/%/LC_MESSAGES/django.mo: locale/%/LC_MESSAGES/django.po $(STAMP)
+	@command -v msgfmt >/dev/null || { echo "msgfmt is missing: on Debian/Ubuntu run 'apt-get install gettext'."; exit 1; }
+	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-compilemessages} $(PY) manage.py compilemessages --ignore=.venv >/dev/null
 
-run: $(STAMP)
+install: $(STAMP) $(MO)
+
+run: $(STAMP) $(MO)
 	@bash scripts/run.sh
 
-test: $(STAMP)
+test: $(STAMP) $(MO)
 	@mkdir -p var
 	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-test-only-secret-key-not-for-production} \
 		$(PY) -m pytest $(PYTEST_ARGS)

@@ -187,7 +187,18 @@ class MemberSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Member
-        fields = ["id", "name", "phone", "email", "timezone", "role", "has_login", "sms_opted_out", "calendar_url"]
+        fields = [
+            "id",
+            "name",
+            "phone",
+            "email",
+            "timezone",
+            "language",
+            "role",
+            "has_login",
+            "sms_opted_out",
+            "calendar_url",
+        ]
         # Uniqueness is checked by the service (full_clean), once.
         extra_kwargs = {"phone": {"validators": []}}
 
@@ -218,7 +229,7 @@ class PersonSerializer(serializers.Serializer):
 class SupportNumberSerializer(serializers.ModelSerializer):
     class Meta:
         model = SupportNumber
-        fields = ["id", "phone_number", "sms_enabled"]
+        fields = ["id", "phone_number", "sms_enabled", "menu", "menu_prompt"]
         extra_kwargs = {"phone_number": {"validators": []}}
 
 

@@ -181,10 +181,10 @@ class SupportNumberViewSet(TeamChildViewSet):
         return SupportNumber.objects.filter(team=self.team).order_by("phone_number")
 
     def perform_service_create(self, data):
-        return services.support_number_create(team=self.team, **data)
+        return services.support_number_create(team=self.team, user=self.request.user, **data)
 
     def perform_service_update(self, number, data):
-        return services.support_number_update(number=number, **data)
+        return services.support_number_update(number=number, user=self.request.user, **data)
 
     def perform_service_delete(self, number):
         services.support_number_delete(number=number)

@@ -26,3 +26,10 @@ MAX_ALLOWED_CALLERS = 1000
 # schedule/ and gaps/ compute the merged segments of a window (at most 366 days): a year of 2-hour shifts
 # is 4,392 per role; an hourly rotation can ask for 208 days at a time.
 MAX_SEGMENTS_PER_ROLE = 5000
+
+# A desk is a handful of phones rung at once; Twilio rings at most ten <Number>s in one <Dial>.
+MAX_DESK_PHONES = 10
+
+# Business hours: a few windows a week (a lunch break, a late Thursday); holidays: a few years of them.
+MAX_BUSINESS_HOURS_WINDOWS = 21
+MAX_HOLIDAYS = 200

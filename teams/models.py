@@ -14,7 +14,17 @@ from django.utils.translation import gettext, gettext_lazy
 
 from teams import rota
 from teams.limits import MAX_SHIFT_LENGTH, MIN_SHIFT_LENGTH
-from teams.validators import validate_e164, validate_phone_list, validate_timezone
+from teams.validators import (
+    validate_business_hours,
+    validate_desk_phones,
+    validate_e164,
+    validate_holidays,
+    validate_https_url,
+    validate_menu,
+    validate_phone_list,
+    validate_timezone,
+    validate_voice,
+)
 
 
 def new_calendar_token() -> str:
@@ -75,6 +85,13 @@ def _time_off_clash(team: "Team", row: "TimeOff | Override", what: str) -> str:
     }
 
 
+class Language(models.TextChoices):
+    """What callers and callees hear and members read; the values are Django language codes."""
+
+    EN = "en", "English"
+    PT_BR = "pt-br", "Português (Brasil)"
+
+
 class Role(models.TextChoices):
     PRIMARY = "primary", "Primary"
     SECONDARY = "secondary", "Secondary"
@@ -83,6 +100,11 @@ class Role(models.TextChoices):
 def default_alert_pages_per_hour() -> int:
     """A new team's hourly page cap: ALERT_PAGES_PER_HOUR from the environment (20 unless set)."""
     return settings.ALERT_PAGES_PER_HOUR
+
+
+class RingStrategy(models.TextChoices):
+    SEQUENTIAL = "sequential", gettext_lazy("Sequential (primary, then secondary)")
+    SIMULTANEOUS = "simultaneous", gettext_lazy("Simultaneous (primary and secondary at once)")
 
 
 class Team(models.Model):
@@ -100,6 +122,15 @@ class Team(models.Model):
         "allowed_callers",
         "swap_approval",
         "monthly_budget",
+        "language",
+        "voice",
+        "greeting_audio_url",
+        "business_hours",
+        "holidays",
+        "desk_phones",
+        "ring_strategy",
+        "blocked_callers",
+        "vip_callers",
     )
 
     slug = models.SlugField(max_length=50, unique=True)
@@ -143,6 +174,67 @@ class Team(models.Model):
             "USD a month for the phone line (calls and SMS); the leads get an SMS at 80% and at 100%. Empty: no budget."
         ),
     )
+    language = models.CharField(
+        max_length=8,
+        choices=Language.choices,
+        default=Language.EN,
+        help_text=gettext_lazy("What callers hear and members read (a member's own language wins for them)."),
+    )
+    voice = models.CharField(
+        max_length=60,
+        blank=True,
+        validators=[validate_voice],
+        help_text=gettext_lazy(
+            "Twilio voice: alice, man, woman, Polly.Camila, Google.pt-BR-Standard-A; empty: Twilio's default."
+        ),
+    )
+    greeting_audio_url = models.URLField(
+        max_length=500,
+        blank=True,
+        validators=[validate_https_url],
+        help_text=gettext_lazy("An https mp3 or wav played instead of the spoken greeting."),
+    )
+    business_hours = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_business_hours],
+        help_text=gettext_lazy(
+            'Local times in the team\'s zone, e.g. [{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00", '
+            '"end": "18:00"}]; an end may be 24:00. During them the desk phones ring first. Empty: no office hours.'
+        ),
+    )
+    holidays = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_holidays],
+        help_text=gettext_lazy(
+            'Whole local days outside business hours, e.g. [{"date": "2026-12-25", "name": "Natal"}].'
+        ),
+    )
+    desk_phones = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_desk_phones],
+        help_text=gettext_lazy("E.164 phones rung at once during business hours, before the on-call chain."),
+    )
+    ring_strategy = models.CharField(
+        max_length=12,
+        choices=RingStrategy.choices,
+        default=RingStrategy.SEQUENTIAL,
+        help_text=gettext_lazy("Sequential: primary, then secondary. Simultaneous: both at once."),
+    )
+    blocked_callers = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_phone_list],
+        help_text=gettext_lazy("E.164 numbers refused before the call is answered."),
+    )
+    vip_callers = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_phone_list],
+        help_text=gettext_lazy("E.164 numbers that skip the menu and the desk and ring primary and secondary at once."),
+    )
     calendar_token = models.CharField(max_length=64, default=new_calendar_token, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -151,6 +243,26 @@ class Team(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        phones = (
+            [phone for phone in self.desk_phones or [] if isinstance(phone, str)]
+            if isinstance(self.desk_phones, list)
+            else []
+        )
+        ours = set(SupportNumber.objects.filter(phone_number__in=phones).values_list("phone_number", flat=True))
+        if ours:
+            raise ValidationError(
+                {
+                    "desk_phones": gettext("%(phones)s is one of our support numbers: ringing it would loop.")
+                    % {"phones": ", ".join(sorted(ours))}
+                }
+            )
+
+    def is_within_business_hours(self, at: dt.datetime) -> bool:
+        return rota.is_within_business_hours(
+            business_hours=self.business_hours or [], holidays=self.holidays or [], tz=self.tz, at=at
+        )
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
@@ -166,6 +278,9 @@ class Member(models.Model):
     )
     timezone = models.CharField(
         max_length=64, blank=True, validators=[validate_timezone], help_text="Empty: the team's time zone."
+    )
+    language = models.CharField(
+        max_length=8, choices=Language.choices, blank=True, help_text=gettext_lazy("Empty: the team's language.")
     )
     sms_opted_out_at = models.DateTimeField(null=True, blank=True, help_text="Set when they texted STOP.")
     calendar_token = models.CharField(max_length=64, default=new_calendar_token, unique=True)
@@ -185,6 +300,10 @@ class Member(models.Model):
     @property
     def is_opted_out(self) -> bool:
         return self.sms_opted_out_at is not None
+
+    def language_for(self, team: "Team | None") -> str:
+        """What this member hears and reads for a team: their own language, else the team's."""
+        return self.language or (team.language if team is not None else "") or settings.LANGUAGE_CODE
 
 
 class TeamMembership(models.Model):
@@ -214,6 +333,19 @@ class SupportNumber(models.Model):
         default=True, help_text="Can send SMS; if not, the global TWILIO_SMS_FROM sender is used."
     )
     twilio_sid = models.CharField(max_length=40, blank=True)
+    menu = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_menu],
+        help_text=gettext_lazy(
+            'Teams this number fronts, e.g. [{"digit": "1", "team": "billing"}]; no key or 0: this number\'s team.'
+        ),
+    )
+    menu_prompt = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text=gettext_lazy('Empty: built from the teams\' names ("For Billing, press 1.").'),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -225,6 +357,10 @@ class SupportNumber(models.Model):
     def clean(self) -> None:
         if self.phone_number and Member.objects.filter(phone=self.phone_number).exists():
             raise ValidationError({"phone_number": "This is a member's own phone, not a support number."})
+        if self.phone_number and any(
+            self.phone_number in desk for desk in Team.objects.values_list("desk_phones", flat=True)
+        ):
+            raise ValidationError({"phone_number": gettext("This is a team's desk phone, not a support number.")})
 
 
 class Rotation(models.Model):

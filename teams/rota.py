@@ -560,3 +560,39 @@ def weekend_windows(start: dt.datetime, end: dt.datetime, tz: ZoneInfo) -> list[
 def day_windows(days: Iterable[dt.date], tz: ZoneInfo) -> list[tuple[dt.datetime, dt.datetime]]:
     """The given local dates as whole days in `tz` (holidays), each once."""
     return [local_days(day, 1, tz) for day in sorted(set(days))]
+
+
+# --- Business hours ------------------------------------------------------------------------------------
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_CLOCK = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
+
+
+def clock_minutes(text: str) -> int:
+    """ "09:30" → 570, "24:00" → 1440; ValueError for anything else (also "24:30")."""
+    match = _CLOCK.match(text) if isinstance(text, str) else None
+    if not match or (match[1] == "24" and match[2] != "00"):
+        raise ValueError(text)
+    return int(match[1]) * 60 + int(match[2])
+
+
+def is_within_business_hours(
+    *, business_hours: Sequence[dict], holidays: Sequence[dict], tz: ZoneInfo, at: dt.datetime
+) -> bool:
+    """Whether `at` falls in one of the weekly windows, read on the team's local wall clock.
+
+    A holiday is the whole local day (midnight to midnight, 23 or 25 hours on a daylight-saving day). A
+    window's end is exclusive ("18:00" closes at 18:00:00; "24:00" at midnight). The wall clock is read,
+    not the elapsed time: a window 01:00-04:00 on a spring-forward night is two hours long. No business
+    hours at all means no office hours: False.
+    """
+    local = at.astimezone(tz)
+    today = local.date().isoformat()
+    if any(holiday.get("date") == today for holiday in holidays):
+        return False
+    day = WEEKDAYS[local.weekday()]
+    minute = local.hour * 60 + local.minute + local.second / 60
+    for window in business_hours:
+        if day in window["days"] and clock_minutes(window["start"]) <= minute < clock_minutes(window["end"]):
+            return True
+    return False

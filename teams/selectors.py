@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Exists, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from teams import rota
 from teams.models import (
@@ -431,6 +432,20 @@ def teams_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Team]:
     if user.is_superuser:
         return Team.objects.all()
     return Team.objects.filter(memberships__member__user=user).distinct()
+
+
+def menu_problem(*, menu: list, user: AbstractBaseUser | AnonymousUser | None) -> str | None:
+    """Why a number's menu cannot be saved by `user`, or None: every team it names must exist and be one
+    the user may change (a lead's own teams; None is a script or the shell, which may name any team)."""
+    slugs = [entry["team"] for entry in menu or () if isinstance(entry, dict) and isinstance(entry.get("team"), str)]
+    if not slugs:
+        return None
+    teams = Team.objects.filter(slug__in=slugs) if user is None else teams_led_by(user).filter(slug__in=slugs)
+    known = set(teams.values_list("slug", flat=True))
+    unknown = [slug for slug in slugs if slug not in known]
+    if unknown:
+        return gettext("No team you may change is called %(teams)s.") % {"teams": ", ".join(unknown)}
+    return None
 
 
 def teams_led_by(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Team]:

@@ -164,7 +164,16 @@ def member_opt_in(*, phone: str) -> int:
     return Member.objects.filter(phone=phone, sms_opted_out_at__isnull=False).update(sms_opted_out_at=None)
 
 
-def support_number_update(*, number: SupportNumber, **fields) -> SupportNumber:
+def _check_menu(menu, user) -> None:
+    problem = selectors.menu_problem(menu=menu, user=user)
+    if problem:
+        raise RotaError(problem, field="menu")
+
+
+def support_number_update(*, number: SupportNumber, user=None, **fields) -> SupportNumber:
+    """Change a number; a new menu may name only teams `user` may change (None: any team)."""
+    if "menu" in fields:
+        _check_menu(fields["menu"], user)
     return _update(number, fields)
 
 
@@ -191,8 +200,20 @@ def membership_add(*, team: Team, member: Member, role: str = "member") -> TeamM
     return membership
 
 
-def support_number_create(*, team: Team, phone_number: str, sms_enabled: bool = True) -> SupportNumber:
-    return _save(SupportNumber(team=team, phone_number=phone_number, sms_enabled=sms_enabled))
+def support_number_create(
+    *,
+    team: Team,
+    phone_number: str,
+    sms_enabled: bool = True,
+    menu: list | None = None,
+    menu_prompt: str = "",
+    user=None,
+) -> SupportNumber:
+    _check_menu(menu, user)
+    number = SupportNumber(
+        team=team, phone_number=phone_number, sms_enabled=sms_enabled, menu=menu or [], menu_prompt=menu_prompt
+    )
+    return _save(number)
 
 
 def _check_participants(team: Team, member_ids: Sequence[int]) -> None:

@@ -20,7 +20,7 @@ import logging
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import F, Max, Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from teams import selectors, services
@@ -271,9 +271,11 @@ def _page_next(*, alert: Alert, now: dt.datetime) -> None:
     alert.next_escalation_at = None if stage >= STAGE_FINAL else now + dt.timedelta(minutes=team.ack_timeout_minutes)
 
     held_before = _held_back_unmentioned(team)
-    body = _page_body(alert=alert, team=team, stage=stage, escalated=escalated, held_back=held_before)
     held_now = 0
     for member in targets:
+        # Each person reads the page in their own language (the text is built per language, not per person).
+        with translation.override(member.language_for(team)):
+            body = _page_body(alert=alert, team=team, stage=stage, escalated=escalated, held_back=held_before)
         where = f"{STAGE_NAMES[stage]} {member.phone}"
         if left <= 0:
             held_now += 1
@@ -366,10 +368,16 @@ def _tell_the_paged(*, alert: Alert, verb: str, actor: str, member: Member | Non
     if not paged:
         return
     team, left = _page_budget(alert=alert, now=timezone.now())
-    body = sms_body_fit_part(
-        before=f"[{team.name}] ALERT {alert.pk} {verb} by {actor}: ", part=" ".join(alert.summary.split())
-    )
     for person in paged[:left]:
+        with translation.override(person.language_for(team)):
+            done = _("acknowledged") if verb == "acknowledged" else _("resolved")
+            before = _("[%(team)s] ALERT %(id)s %(done)s by %(actor)s: ") % {
+                "team": team.name,
+                "id": alert.pk,
+                "done": done,
+                "actor": actor,
+            }
+        body = sms_body_fit_part(before=before, part=" ".join(alert.summary.split()))
         sms_send(
             to=person.phone,
             body=body,

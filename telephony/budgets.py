@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext
 
@@ -79,9 +79,11 @@ def _check(teams: list[Team], now: dt.datetime) -> int:
         told.add((team.pk, lead.pk))
         if key in sent:
             continue
+        with translation.override(lead.language_for(team)):
+            body = _body(team, threshold=threshold, spent=cost, month=month)
         sms_send(
             to=lead.phone,
-            body=_body(team, threshold=threshold, spent=cost, month=month),
+            body=body,
             kind=OutboundMessage.Kind.BUDGET,
             dedupe_key=key,
             team=team,

@@ -16,11 +16,13 @@ import logging
 import re
 from dataclasses import dataclass
 
+from django.db import IntegrityError, router
 from django.utils import timezone
 
 from teams import selectors
-from teams.models import Member, Team
-from telephony import costs, dial_sql, incoming_sql, rows
+from teams.models import SupportNumber, Team
+from telephony import costs, dial_sql, flow, incoming_sql, rows
+from telephony.flow import Candidate
 from telephony.models import Call, DialAttempt
 
 logger = logging.getLogger(__name__)
@@ -40,6 +42,8 @@ class Next:
     UNKNOWN_NUMBER = "unknown_number"
     REFUSED = "refused"
     HANG_UP = "hang_up"
+    REJECT = "reject"
+    MENU = "menu"
 
 
 @dataclass(frozen=True)
@@ -48,13 +52,11 @@ class Decision:
     call: Call | None = None
     attempt: DialAttempt | None = None
     team: Team | None = None
-
-
-@dataclass(frozen=True)
-class Candidate:
-    target: str
-    member: Member | None
-    phone: str
+    # Everyone rung at once in this Dial (`attempt` is the first of them).
+    attempts: tuple[DialAttempt, ...] = ()
+    # The menu the caller hears: (digit, team) pairs, on the number called.
+    menu: tuple[tuple[str, Team], ...] = ()
+    number: SupportNumber | None = None
 
 
 # What Twilio sends in `From` when the caller withheld their number (and a few carriers' spellings of it).
@@ -87,8 +89,7 @@ def _chain(team: Team, read: incoming_sql.IncomingRead, at: dt.datetime) -> tupl
     """Primary, secondary, team fallback phone, and which of their phones are our own support numbers
     (dialling one comes straight back into the incoming webhook). No query when the statement of
     telephony.incoming_sql read the covering rows for this team; past the generated horizon (a far `at`),
-    or when the number called now belongs to another team, the rota's queries and one lookup of the
-    chain's phones instead."""
+    the rota's queries and one lookup of the chain's phones instead."""
     if read.team is not None and read.team.pk == team.pk and selectors.rows_are_the_whole_truth(at):
         shifts = [cover for cover in read.covers if not cover.is_override]
         overrides = [cover for cover in read.covers if cover.is_override]
@@ -110,30 +111,65 @@ def _chain(team: Team, read: incoming_sql.IncomingRead, at: dt.datetime) -> tupl
     return chain, ours
 
 
-def _next_candidate(chain: list[Candidate], *, tried: list[DialAttempt], blocked: set[str]) -> Candidate | None:
-    tried_phones = {attempt.phone for attempt in tried}
-    tried_members = {attempt.member_id for attempt in tried if attempt.member_id}
-    for candidate in chain:
-        if not candidate.phone or candidate.phone in blocked or candidate.phone in tried_phones:
-            continue
-        if candidate.member is not None and candidate.member.pk in tried_members:
-            continue
-        return candidate
-    return None
-
-
 def call_insert(call: Call) -> Call:
     return rows.insert_once(call, call_sid=call.call_sid)
 
 
-def _attempt(candidate: Candidate, position: int, call: Call | None = None) -> DialAttempt:
-    return DialAttempt(
-        call=call, position=position, target=candidate.target, member=candidate.member, phone=candidate.phone
+def _attempts(candidates: list[Candidate], position: int, call: Call | None = None) -> list[DialAttempt]:
+    """The unsaved dial attempts of one Dial from `position` on (a ring group when several ring at once)."""
+    group = position if len(candidates) > 1 else None
+    return [
+        DialAttempt(
+            call=call,
+            position=position + i,
+            target=candidate.target,
+            member=candidate.member,
+            phone=candidate.phone,
+            ring_group=group,
+        )
+        for i, candidate in enumerate(candidates)
+    ]
+
+
+def _add_ring(call: Call, candidates: list[Candidate], position: int) -> tuple[DialAttempt, ...]:
+    """The dial attempts of one Dial from `position` on: one INSERT, however many phones ring at once."""
+    attempts = _attempts(candidates, position, call)
+    if len(attempts) == 1:
+        return (rows.insert_once(attempts[0], call=call, position=position),)
+    try:
+        with rows.savepoint_if_in_transaction():
+            return _insert_rows(attempts)
+    except IntegrityError:  # a replayed request: the attempts it wrote
+        written = DialAttempt.objects.filter(call=call, position__gte=position, position__lt=position + len(attempts))
+        return tuple(written.select_related("member"))
+
+
+def _insert_rows(attempts: list[DialAttempt]) -> tuple[DialAttempt, ...]:
+    """One multi-row INSERT … RETURNING id (PostgreSQL, SQLite 3.35+). bulk_create would wrap that single
+    statement in BEGIN/COMMIT, two round trips of the incoming call's budget; QuerySet._insert is the
+    statement it runs inside them."""
+    meta = DialAttempt._meta
+    fields = [field for field in meta.concrete_fields if not field.primary_key]
+    using = router.db_for_write(DialAttempt)
+    returned = DialAttempt.objects._insert(
+        attempts, fields=fields, returning_fields=meta.db_returning_fields, using=using
     )
+    for attempt, values in zip(attempts, returned, strict=True):
+        attempt.pk = values[0]
+        attempt._state.adding, attempt._state.db = False, using
+    return tuple(attempts)
 
 
-def _add_attempt(call: Call, candidate: Candidate, position: int) -> DialAttempt:
-    return rows.insert_once(_attempt(candidate, position, call), call=call, position=position)
+def _first_ring(team: Team, read: incoming_sql.IncomingRead, *, caller: str, to_number: str, at) -> list[Candidate]:
+    """The desk during business hours (its phones are never our own numbers: the team's validation refuses
+    them), else the start of the on-call chain; nobody: voicemail. No query when `read` holds the team's
+    covering rows."""
+    skip = {to_number, caller}  # never the number called, never the caller's own phone (it is busy)
+    desk = flow.desk_ring(team, caller=caller, at=at, skip=skip)
+    if desk:
+        return desk
+    chain, ours = _chain(team, read, at)
+    return flow.next_ring(chain, tried=(), skip=ours | skip, at_once=flow.rings_at_once(team, caller))
 
 
 # --- the steps Twilio drives --------------------------------------------------------------------------
@@ -142,12 +178,13 @@ def _add_attempt(call: Call, candidate: Candidate, position: int) -> DialAttempt
 def call_incoming(
     *, call_sid: str, from_number: str, to_number: str, call_status: str = "", at: dt.datetime | None = None
 ) -> Decision:
-    """A caller dialled a team number: record the Call and decide whom to ring first.
+    """A caller dialled a team number: record the Call and decide: reject a blocked caller, offer the
+    number's menu, or ring the desk or the on-call chain (telephony.flow decides which).
 
-    Two statements on PostgreSQL whatever the size of the database, health check included
-    (telephony.incoming_sql): one read (the team, who covers its roles, which of their phones are our own
-    numbers), the decision here, one write (the Call and its first dial attempt, committed before the
-    answer). SQLite takes one statement more for the write. No network call.
+    One read (telephony.incoming_sql: the team, the number's menu, who covers the roles, which of their
+    phones are ours), the decision here, one write (the Call and its one dial attempt; on PostgreSQL one
+    statement). Several phones at once (desk, simultaneous, VIP) take one INSERT more, a menu one read of
+    its teams' names; whatever the size of the database. No network call.
     """
     at = at or timezone.now()
     call_sid, call_status = param_fit(Call, "call_sid", call_sid), param_fit(Call, "status", call_status)
@@ -156,33 +193,82 @@ def call_incoming(
         param_fit(Call, "to_number", phone_normalize(to_number)),
     )
     read = incoming_sql.incoming_read(to_number=to_number, at=at)
-    team = read.team
+    team, number = read.team, read.number
     call = Call(call_sid=call_sid, team=team, from_number=from_number, to_number=to_number, status=call_status)
-    candidate = None
+    ring, decision = [], None
     if team is None:
-        call.outcome, next_step = Call.Outcome.UNKNOWN_NUMBER, Next.UNKNOWN_NUMBER
+        call.outcome, decision = Call.Outcome.UNKNOWN_NUMBER, Next.UNKNOWN_NUMBER
+    elif flow.caller_is_blocked(team, from_number):
+        call.outcome, decision = Call.Outcome.BLOCKED, Next.REJECT
     elif team.allowed_callers and from_number not in team.allowed_callers:
-        call.outcome, next_step = Call.Outcome.REFUSED, Next.REFUSED
-    else:
-        chain, ours = _chain(team, read, at)
-        # Never ring the caller's own phone (an on-call person calling their own team line): it is busy.
-        candidate = _next_candidate(chain, tried=[], blocked=ours | {to_number, from_number})
-        next_step = Next.VOICEMAIL if candidate is None else Next.DIAL
-    attempt = None if candidate is None else _attempt(candidate, 0)
-    written = incoming_sql.incoming_write(call, attempt)
+        call.outcome, decision = Call.Outcome.REFUSED, Next.REFUSED
+    elif number is not None and number.menu and not flow.caller_is_vip(team, from_number):
+        choices = tuple(flow.menu_choices(number.menu, Team.objects.filter(slug__in=flow.menu_slugs(number.menu))))
+        decision = Next.MENU if choices else None
+    if decision is None:
+        ring = _first_ring(team, read, caller=from_number, to_number=to_number, at=at)
+        decision = Next.DIAL if ring else Next.VOICEMAIL
+    attempts = _attempts(ring, 0)
+    written = incoming_sql.incoming_write(call, attempts[0] if len(attempts) == 1 else None)
     if written is None:
         # A replayed request (Twilio retried it): answer from the rows the first one stored.
         call = Call.objects.get(call_sid=call_sid)
-        attempt = None if candidate is None else _add_attempt(call, candidate, 0)
+        attempts = _add_ring(call, ring, 0) if ring else ()
     else:
-        call, attempt = written
-    return Decision(next_step, call, attempt, team)
+        call = written[0]
+        attempts = (written[1],) if len(attempts) == 1 else _add_ring(call, ring, 0) if ring else ()
+    if decision == Next.MENU:
+        return Decision(Next.MENU, call, team=team, menu=choices, number=number)
+    if decision == Next.DIAL:
+        return Decision(Next.DIAL, call, attempts[0], team, tuple(attempts))
+    return Decision(decision, call, team=team)
+
+
+def call_menu_choice(
+    *,
+    call_id: int | None,
+    call_sid: str,
+    from_number: str,
+    to_number: str,
+    digits: str,
+    route: dict[str, int],
+    own_team_id: int | None,
+    at: dt.datetime | None = None,
+) -> Decision:
+    """The caller pressed a key at the menu (or none, three times): that team's whole flow takes the call,
+    and the Call is logged for it with the key. One read (the chosen team and its covering rows, as for an
+    incoming call), then the Call's UPDATE and the dial attempts' INSERT."""
+    at = at or timezone.now()
+    call_sid = param_fit(Call, "call_sid", call_sid)
+    from_number, to_number = (
+        param_fit(Call, "from_number", phone_normalize(from_number)),
+        param_fit(Call, "to_number", phone_normalize(to_number)),
+    )
+    if own_team_id is None:
+        return Decision(Next.VOICEMAIL)
+    team_id, digit = flow.menu_team_id(route=route, digits=digits, own_team_id=own_team_id)
+    read = incoming_sql.incoming_read(team_id=team_id, to_number=to_number, at=at)
+    if read.team is None and team_id != own_team_id:  # deleted since the menu was read: the number's own team
+        team_id, digit = own_team_id, ""
+        read = incoming_sql.incoming_read(team_id=team_id, to_number=to_number, at=at)
+    team = read.team
+    if team is None:
+        return Decision(Next.VOICEMAIL)
+    ring = _first_ring(team, read, caller=from_number, to_number=to_number, at=at)
+    fields = {"team": team, "from_number": from_number, "to_number": to_number, "menu_digit": digit}
+    call = Call(pk=call_id, call_sid=call_sid, **fields)
+    if call_id is None or not Call.objects.filter(pk=call_id, call_sid=call_sid).update(team=team, menu_digit=digit):
+        call = call_insert(Call(call_sid=call_sid, **fields))
+    if not ring:
+        return Decision(Next.VOICEMAIL, call, team=team)
+    attempts = _add_ring(call, ring, 0)
+    return Decision(Next.DIAL, call, attempts[0], team, attempts)
 
 
 def attempt_for_screening(*, attempt_id: int | None) -> DialAttempt | None:
     if attempt_id is None:
         return None
-    return DialAttempt.objects.select_related("call__team").filter(pk=attempt_id).first()
+    return DialAttempt.objects.select_related("call__team", "member").filter(pk=attempt_id).first()
 
 
 def attempt_accept(*, attempt_id: int | None, dial_call_sid: str, parent_call_sid: str, digits: str) -> bool:
@@ -226,7 +312,7 @@ def dial_result(
         param_fit(DialAttempt, "dial_call_sid", dial_call_sid),
     )
     dial_status = param_fit(DialAttempt, "dial_status", dial_status)
-    # The call's attempts in one read: the one that ended, and the earlier and later ones.
+    # The call's attempts in one read: the one that ended, the others rung with it, and the later ones.
     tried = (
         list(DialAttempt.objects.select_related("call__team", "member").filter(call__call_sid=call_sid))
         if attempt_id is not None
@@ -237,44 +323,77 @@ def dial_result(
         logger.warning("Dial result for an unknown attempt %s of call %s: voicemail", attempt_id, call_sid)
         return Decision(Next.VOICEMAIL)
     call = attempt.call
+    ring = _ring_of(attempt, tried)
     # A pass stays a pass, whatever Twilio reports for the leg that hung up (completed or no-answer).
     attempt.dial_status = attempt.dial_status if attempt.dial_status == PASSED else dial_status
-    if dial_call_sid:
+    if dial_call_sid and len(ring) == 1:
         attempt.dial_call_sid = dial_call_sid
-    charge = costs.leg_charge(call=call, dial_call_sid=attempt.dial_call_sid, seconds=dial_duration_seconds)
+    # Rung at once: one Dial, one result (Twilio's DialCallSid is the leg that was connected, if any).
+    for other in ring:
+        if other is not attempt and other.dial_status != PASSED:
+            other.dial_status = dial_status
+    charge = costs.leg_charge(
+        call=call, dial_call_sid=dial_call_sid or attempt.dial_call_sid, seconds=dial_duration_seconds
+    )
 
-    def written(decision: Decision, *, answered: bool = False, next_attempt: DialAttempt | None = None) -> Decision:
-        # The attempt, the leg's charge and the outcome or the next attempt: one statement on PostgreSQL.
-        charged, next_attempt = dial_sql.dial_result_write(
-            attempt=attempt, charge=charge, answered=answered, next_attempt=next_attempt
+    def written(decision: Decision, *, answered: DialAttempt | None = None, ring_next: list | None = None) -> Decision:
+        # The attempt(s), the leg's charge and the outcome or the next attempt: one statement on PostgreSQL.
+        single = _attempts(ring_next, position, call)[0] if ring_next and len(ring_next) == 1 else None
+        charged, single = dial_sql.dial_result_write(
+            attempt=attempt,
+            ring_status=dial_status if len(ring) > 1 else None,
+            passed=PASSED,
+            charge=charge,
+            answered=answered,
+            next_attempt=single,
         )
         if charged:
             costs.charge_inserted(charge)
-        if next_attempt is not None:
-            next_attempt.call = call
-            decision = Decision(Next.DIAL, call, next_attempt, call.team)
+        if single is not None:
+            single.call = call
+            return Decision(Next.DIAL, call, single, call.team, (single,))
+        if ring_next:  # several phones at once: their multi-row INSERT, one statement more
+            attempts = _add_ring(call, ring_next, position)
+            return Decision(Next.DIAL, call, attempts[0], call.team, attempts)
         return decision
 
-    if dial_status in ANSWERED_DIAL_STATUSES and attempt.accepted_at is not None:
-        return written(Decision(Next.HANG_UP, call, attempt, call.team), answered=True)
+    position = max(a.position for a in tried) + 1
+    accepted = next((a for a in ring if a.accepted_at is not None), None)
+    if dial_status in ANSWERED_DIAL_STATUSES and accepted is not None:
+        return written(Decision(Next.HANG_UP, call, attempt, call.team), answered=accepted)
     if call_status in FINAL_CALL_STATUSES:
         # The caller hung up while we were ringing: nobody to connect any more.
         return written(Decision(Next.HANG_UP, call, attempt, call.team))
     if call.team is None:
         return written(Decision(Next.VOICEMAIL, call))
-    later = sorted((a for a in tried if a.position > attempt.position), key=lambda a: a.position)
+    last = max(a.position for a in ring)
+    later = sorted((a for a in tried if a.position > last), key=lambda a: a.position)
     if later:
         # The same Dial action again (a retried or duplicated request): answer as the first time did, never
         # ring a new person for it. If that person's leg already ended, the call has moved on: voicemail.
         if not later[0].dial_status:
-            return written(Decision(Next.DIAL, call, later[0], call.team))
+            again = tuple(a for a in later if a.ring_group is not None and a.ring_group == later[0].ring_group)
+            return written(Decision(Next.DIAL, call, later[0], call.team, again or (later[0],)))
         return written(Decision(Next.VOICEMAIL, call, team=call.team))
-    chain, ours = _chain(call.team, incoming_sql.incoming_read(to_number=call.to_number, at=at), at)
-    candidate = _next_candidate(chain, tried=tried, blocked=ours | {call.to_number, call.from_number})
-    if candidate is None:
-        return written(Decision(Next.VOICEMAIL, call, team=call.team))
-    position = max(a.position for a in tried) + 1
-    return written(Decision(Next.VOICEMAIL, call, team=call.team), next_attempt=_attempt(candidate, position, call))
+    # A call a menu key routed reads its team by id; any other, by the number called (the statement the
+    # incoming webhook prepared on this connection already).
+    chosen = call.team_id if call.menu_digit else None
+    read = incoming_sql.incoming_read(team_id=chosen, to_number=call.to_number, at=at)
+    chain, ours = _chain(call.team, read, at)
+    ring_next = flow.next_ring(
+        chain,
+        tried=tried,
+        skip=ours | {call.to_number, call.from_number},
+        at_once=flow.rings_at_once(call.team, call.from_number),
+    )
+    return written(Decision(Next.VOICEMAIL, call, team=call.team), ring_next=ring_next)
+
+
+def _ring_of(attempt: DialAttempt, attempts: list[DialAttempt]) -> list[DialAttempt]:
+    """The attempts rung in the same Dial as `attempt` (itself alone for a single phone), among the call's."""
+    if attempt.ring_group is None:
+        return [attempt]
+    return [a for a in attempts if a.ring_group == attempt.ring_group]
 
 
 def call_status_update(

@@ -32,7 +32,7 @@ def _run_all(statements: list[tuple[str, list]]) -> list[int | None]:
     if connection.vendor != "postgresql" or len(statements) == 1:
         return [(rows[0][0] if (rows := _execute(sql, params)) else None) for sql, params in statements]
     ctes = ", ".join(f"w{index} AS ({sql})" for index, (sql, _params) in enumerate(statements))
-    ids = ", ".join(f"(SELECT id FROM w{index})" for index in range(len(statements)))  # noqa: S608
+    ids = ", ".join(f"(SELECT min(id) FROM w{index})" for index in range(len(statements)))  # noqa: S608
     params = [value for _sql, values in statements for value in values]
     return list(_execute(f"WITH {ctes} SELECT {ids}", params)[0])
 
@@ -40,33 +40,44 @@ def _run_all(statements: list[tuple[str, list]]) -> list[int | None]:
 def dial_result_write(
     *,
     attempt: DialAttempt,
+    ring_status: str | None,
+    passed: str,
     charge: Charge | None,
-    answered: bool = False,
+    answered: DialAttempt | None = None,
     next_attempt: DialAttempt | None = None,
 ) -> tuple[bool, DialAttempt | None]:
-    """Store the ended leg's attempt, INSERT its charge once per sid, and mark the call answered or INSERT
-    the next attempt once per (call, position). Returns (the charge was inserted now, the next attempt as
-    stored: a replayed request's finds the first one's)."""
+    """Store the ended leg's attempt (and `ring_status` on the others rung with it but for a `passed` one),
+    INSERT its charge
+    once per sid, and mark the call answered by `answered` or INSERT the next attempt once per (call,
+    position). Returns (the charge was inserted now, the next attempt as stored: a replayed request's finds
+    the first one's)."""
     statements = [
         (
             _update(DialAttempt, ["dial_status", "dial_call_sid"]),
             [attempt.dial_status, attempt.dial_call_sid, attempt.pk],
         )
     ]
+    if ring_status is not None:
+        table, group, status = _q(DialAttempt._meta.db_table), _q("ring_group"), _q("dial_status")
+        others = (
+            f"UPDATE {table} SET {status} = %s WHERE {_q('call_id')} = %s AND {group} = %s"  # noqa: S608
+            f" AND id <> %s AND {status} <> %s RETURNING id"
+        )
+        statements.append((others, [ring_status, attempt.call_id, attempt.ring_group, attempt.pk, passed]))
+    charge_index = len(statements)
     if charge is not None:
         statements.append((_returning_pk(Charge, conflict=_q("sid")), _insert_values(charge)))
-    if answered:
+    if answered is not None:
         columns = ["outcome", "answered_by_id", "answered_number"]
-        values = [Call.Outcome.ANSWERED, attempt.member_id, attempt.phone, attempt.call_id]
+        values = [Call.Outcome.ANSWERED, answered.member_id, answered.phone, attempt.call_id]
         statements.append((_update(Call, columns), values))
     if next_attempt is not None:
-        statements.append(
-            (_returning_pk(DialAttempt, conflict=f"{_q('call_id')}, {_q('position')}"), _insert_values(next_attempt))
-        )
+        conflict = f"{_q('call_id')}, {_q('position')}"
+        statements.append((_returning_pk(DialAttempt, conflict=conflict), _insert_values(next_attempt)))
     ids = _run_all(statements)
-    charge_inserted = charge is not None and ids[1] is not None
+    charge_inserted = charge is not None and ids[charge_index] is not None
     if charge_inserted:
-        _saved(charge, ids[1])
+        _saved(charge, ids[charge_index])
     if next_attempt is not None:
         if ids[-1] is None:
             next_attempt = DialAttempt.objects.get(call_id=next_attempt.call_id, position=next_attempt.position)

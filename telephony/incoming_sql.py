@@ -55,6 +55,8 @@ class IncomingRead:
     team: Team | None
     covers: list[Cover]
     fallback_is_ours: bool
+    # The number called (its menu), when it is one of ours.
+    number: SupportNumber | None = None
 
 
 def _q(name: str) -> str:
@@ -101,28 +103,37 @@ class _Datetime:
 class _ReadSql:
     sql: str
     team: _Columns
+    number: _Columns
     member: _Columns
     datetime: _Datetime
     width: int
 
 
 @functools.cache
-def _read_sql(vendor: str) -> _ReadSql:
-    team, member = _Columns(Team, "t"), _Columns(Member, "m")
+def _read_sql(vendor: str, by_team: bool = False) -> _ReadSql:
+    """The read by the number called, or (`by_team`: a menu's choice, a later dial step) by the team's id;
+    the number called is read either way (its row, or NULLs when it is not ours)."""
+    team, number, member = _Columns(Team, "t"), _Columns(SupportNumber, "n"), _Columns(Member, "m")
     numbers, shifts, overrides, time_off = (
         _q(model._meta.db_table) for model in (SupportNumber, Shift, Override, TimeOff)
     )
     start, end, team_id, member_id = _q("start"), _q("end"), _q("team_id"), _q("member_id")
     phone_number = _q("phone_number")
     # Identifiers come from the models, every value is a parameter.
-    called_team = f"(SELECT {team_id} FROM {numbers} WHERE {phone_number} = %(to)s)"  # noqa: S608
+    called_team = "%(team)s" if by_team else f"(SELECT {team_id} FROM {numbers} WHERE {phone_number} = %(to)s)"  # noqa: S608
     covering = f"{end} > %(at)s AND {start} <= %(at)s"
+    teams = _q(Team._meta.db_table)
+    if by_team:
+        origin = f"FROM {teams} t LEFT JOIN {numbers} n ON n.{phone_number} = %(to)s"
+        where = "t.id = %(team)s"
+    else:
+        origin = f"FROM {numbers} n JOIN {teams} t ON t.id = n.{team_id}"
+        where = f"n.{phone_number} = %(to)s"
     sql = f"""
-SELECT {team.sql}, c.kind, c.id, c.role, c.{start}, c.{end}, c.is_away, {member.sql},
+SELECT {team.sql}, {number.sql}, c.kind, c.id, c.role, c.{start}, c.{end}, c.is_away, {member.sql},
     EXISTS (SELECT 1 FROM {numbers} o WHERE o.{phone_number} = m.{_q("phone")}) AS phone_is_ours,
     EXISTS (SELECT 1 FROM {numbers} o WHERE o.{phone_number} = t.{_q("fallback_phone")}) AS fallback_is_ours
-FROM {numbers} n
-JOIN {_q(Team._meta.db_table)} t ON t.id = n.{team_id}
+{origin}
 LEFT JOIN (
     SELECT {SHIFT} AS kind, s.id, s.{team_id}, s.role, s.{start}, s.{end}, s.{member_id},
         EXISTS (
@@ -135,9 +146,9 @@ LEFT JOIN (
     FROM {overrides} v WHERE v.{team_id} = {called_team} AND v.{covering}
 ) c ON c.{team_id} = t.id
 LEFT JOIN {_q(Member._meta.db_table)} m ON m.id = c.{member_id}
-WHERE n.{phone_number} = %(to)s"""  # noqa: S608
-    width = len(team.fields)
-    return _ReadSql(sql, team, member, _Datetime(Shift._meta.get_field("start")), width)
+WHERE {where}"""  # noqa: S608
+    width = len(team.fields) + len(number.fields)
+    return _ReadSql(sql, team, number, member, _Datetime(Shift._meta.get_field("start")), width)
 
 
 def _execute(sql: str, params):
@@ -165,13 +176,17 @@ def _run(sql: str, params):
         return cursor.fetchall()
 
 
-def incoming_read(*, to_number: str, at: dt.datetime) -> IncomingRead:
-    """The team called, who covers its roles at `at`, and which of their phones are our own numbers."""
-    read = _read_sql(connection.vendor)
-    rows = _execute(read.sql, {"to": to_number, "at": connection.ops.adapt_datetimefield_value(at)})
+def incoming_read(*, to_number: str, at: dt.datetime, team_id: int | None = None) -> IncomingRead:
+    """The team called (or the team `team_id`: a menu's choice), the number called, who covers the team's
+    roles at `at`, and which of their phones are our own numbers. One statement."""
+    read = _read_sql(connection.vendor, by_team=team_id is not None)
+    params = {"to": to_number, "at": connection.ops.adapt_datetimefield_value(at), "team": team_id}
+    rows = _execute(read.sql, params)
     if not rows:
         return IncomingRead(None, [], False)
-    team = read.team.build(rows[0][: read.width])
+    teams = len(read.team.fields)
+    team = read.team.build(rows[0][:teams])
+    number = read.number.build(rows[0][teams : read.width]) if rows[0][teams] is not None else None
     covers, width, members = [], read.width, len(read.member.fields)
     for row in rows:
         kind, pk, role, start, end, is_away = row[width : width + 6]
@@ -192,7 +207,7 @@ def incoming_read(*, to_number: str, at: dt.datetime) -> IncomingRead:
                 phone_is_ours=bool(row[-2]),
             )
         )
-    return IncomingRead(team, covers, bool(rows[0][-1]))
+    return IncomingRead(team, covers, bool(rows[0][-1]), number)
 
 
 # --- the write ----------------------------------------------------------------------------------------

@@ -76,6 +76,7 @@ class Call(models.Model):
         UNKNOWN_NUMBER = "unknown_number", "Unknown number"
         REFUSED = "refused", "Caller not allowed"
         FAILED = "failed", "Failed"
+        BLOCKED = "blocked", "Blocked caller"
 
     call_sid = models.CharField(max_length=40, unique=True)
     team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="calls")
@@ -87,6 +88,7 @@ class Call(models.Model):
         Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="answered_calls"
     )
     answered_number = models.CharField(max_length=20, blank=True)
+    menu_digit = models.CharField(max_length=1, blank=True, help_text="The key the caller pressed at the menu.")
     duration_seconds = models.PositiveIntegerField(null=True, blank=True)
     started_at = models.DateTimeField(auto_now_add=True)
     ended_at = models.DateTimeField(null=True, blank=True)
@@ -106,12 +108,16 @@ class DialAttempt(models.Model):
         PRIMARY = "primary", "Primary"
         SECONDARY = "secondary", "Secondary"
         FALLBACK = "fallback", "Team fallback phone"
+        DESK = "desk", "Desk phone"
 
     call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="attempts")
     position = models.PositiveSmallIntegerField()
     target = models.CharField(max_length=10, choices=Target.choices)
     member = models.ForeignKey(Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     phone = models.CharField(max_length=20)
+    ring_group = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="The position of the first attempt rung in the same Dial (rung at once)."
+    )
     dial_call_sid = models.CharField(max_length=40, blank=True)
     dial_status = models.CharField(
         max_length=20, blank=True, help_text="Twilio's DialCallStatus, or `passed` when the callee pressed 2."

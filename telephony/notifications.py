@@ -16,8 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils import timezone, translation
+from django.utils.translation import gettext, pgettext
 
 from teams import rota
 from teams.models import Member, Override, Shift, Team
@@ -147,7 +147,19 @@ def reminders_send(*, now: dt.datetime | None = None) -> ScanResult:
     for source, row, start, end in stretches:
         team, member = row.team, row.member
         tz = _tz_of(member, team)
-        verb = "cover" if source == rota.OVERRIDE else "are"
+        with translation.override(member.language_for(team)):
+            names = {
+                "role": role_name(row.role),
+                "team": team.name,
+                "start": _when(start, tz),
+                "end": _when(end, tz),
+                "zone": tz.key,
+            }
+            if source == rota.OVERRIDE:
+                body = gettext("Reminder: you cover %(role)s on call for %(team)s from %(start)s to %(end)s (%(zone)s)")
+            else:
+                body = gettext("Reminder: you are %(role)s on call for %(team)s from %(start)s to %(end)s (%(zone)s)")
+            body %= names
         messages.append(
             _Sms(
                 member=member,
@@ -159,14 +171,33 @@ def reminders_send(*, now: dt.datetime | None = None) -> ScanResult:
                     f"reminder:{row.team_id}:{row.role}:{row.member_id}:{start.isoformat()}:"
                     f"{team.reminder_lead_minutes}"
                 ),
-                body=(
-                    f"Reminder: you {verb} {row.role} on call for {team.name} from {_when(start, tz)} "
-                    f"to {_when(end, tz)} ({tz.key})"
-                ),
+                body=body,
             )
         )
     _send_new(messages, result)
     return result
+
+
+def _handoff_text(notice, handoff, current, *, team, member, members, end) -> str:
+    names = {"role": role_name(notice.role), "team": team.name}
+    if notice.incoming:
+        tz = _tz_of(member, team)
+        if handoff.incoming_until >= end:
+            until = gettext("further notice")
+        else:
+            until = f"{_when(handoff.incoming_until, tz)} ({tz.key})"
+        return gettext("You are now %(role)s on call for %(team)s until %(until)s.") % {**names, "until": until}
+    if current is not None and current.member_id is not None:
+        return gettext("Your shift ended; %(name)s is now %(role)s on call for %(team)s.") % {
+            **names,
+            "name": members[current.member_id].name,
+        }
+    return gettext("Your shift ended; nobody is %(role)s on call for %(team)s now.") % names
+
+
+def role_name(role: str) -> str:
+    """ "primary" / "secondary" as people read it, in the active language."""
+    return pgettext("on-call role", "primary") if role == "primary" else pgettext("on-call role", "secondary")
 
 
 # --- Hand-off notices --------------------------------------------------------------------------------------
@@ -240,20 +271,8 @@ def handoffs_notify(*, now: dt.datetime | None = None) -> ScanResult:
         if notice.dedupe_key in known:
             continue
         team, member = teams[notice.team_id], members[notice.member_id]
-        if notice.incoming:
-            tz = _tz_of(member, team)
-            if handoff.incoming_until >= window_end:
-                until = "further notice"
-            else:
-                until = f"{_when(handoff.incoming_until, tz)} ({tz.key})"
-            body = f"You are now {notice.role} on call for {team.name} until {until}."
-        else:
-            if current is not None and current.member_id is not None:
-                body = (
-                    f"Your shift ended; {members[current.member_id].name} is now {notice.role} on call for {team.name}."
-                )
-            else:
-                body = f"Your shift ended; nobody is {notice.role} on call for {team.name} now."
+        with translation.override(member.language_for(team)):
+            body = _handoff_text(notice, handoff, current, team=team, member=member, members=members, end=window_end)
         messages.append(
             _Sms(member=member, team=team, kind=OutboundMessage.Kind.HANDOFF, dedupe_key=notice.dedupe_key, body=body)
         )
@@ -304,14 +323,17 @@ def gaps_alert(*, now: dt.datetime | None = None) -> ScanResult:
         for lead in leads[team_id]:
             # Each lead reads the times in their own time zone, like reminders and hand-off notices.
             tz = _tz_of(lead, team)
-            start_text = "now" if gap.start <= now else _when(gap.start, tz)
-            if gap.end >= window_end:
-                span = f"from {start_text} on: nobody is planned in the next 14 days"
-            else:
-                span = f"from {start_text} to {_when(gap.end, tz)}"
-            body = f"{team.name} has no {role} on call {span} ({tz.key}). Please add a shift or an override."
-            if gap.reason == rota.TIME_OFF:
-                body = _time_off_gap_text(team, role, span, tz, members.get(gap.absent_member_id), suggestions, gap)
+            with translation.override(lead.language_for(team)):
+                start_text = gettext("now") if gap.start <= now else _when(gap.start, tz)
+                if gap.end >= window_end:
+                    span = gettext("from %(start)s on: nobody is planned in the next 14 days") % {"start": start_text}
+                else:
+                    span = gettext("from %(start)s to %(end)s") % {"start": start_text, "end": _when(gap.end, tz)}
+                body = gettext(
+                    "%(team)s has no %(role)s on call %(span)s (%(zone)s). Please add a shift or an override."
+                ) % {"team": team.name, "role": role_name(role), "span": span, "zone": tz.key}
+                if gap.reason == rota.TIME_OFF:
+                    body = _time_off_gap_text(team, role, span, tz, members.get(gap.absent_member_id), suggestions, gap)
             messages.append(
                 _Sms(
                     member=lead,
@@ -352,7 +374,7 @@ def _time_off_gap_text(team: Team, role: str, span: str, tz: ZoneInfo, absent, s
     """The gap alert for a gap that time off made: who is away, and who could cover."""
     text = gettext("%(team)s has no %(role)s on call %(span)s (%(zone)s): %(member)s is on time off.") % {
         "team": team.name,
-        "role": role,
+        "role": role_name(role),
         "span": span,
         "zone": tz.key,
         "member": absent.name if absent else gettext("someone"),
@@ -375,7 +397,7 @@ ROTA_CHANGE_ITEMS = 3  # stretches named per direction; more are counted ("and 2
 def _stretch_list(stretches: list[rota.Change], tz: ZoneInfo) -> str:
     named = [f"{_when(c.start, tz)}-{_when(c.end, tz)}" for c in stretches[:ROTA_CHANGE_ITEMS]]
     more = len(stretches) - len(named)
-    return ", ".join(named) + (f" and {more} more" if more > 0 else "")
+    return ", ".join(named) + (" " + gettext("and %(count)d more") % {"count": more} if more > 0 else "")
 
 
 def rota_changes_notify(*, team_id: int, role: str, changes: list[rota.Change]) -> ScanResult:
@@ -394,11 +416,12 @@ def rota_changes_notify(*, team_id: int, role: str, changes: list[rota.Change]) 
         gained = [c for c in changes if c.after_member_id == member_id]
         lost = [c for c in changes if c.before_member_id == member_id]
         tz = _tz_of(member, team)
-        parts = [f"[{team.name}] The {role} rota changed."]
-        if gained:
-            parts.append(f"You are now on call {_stretch_list(gained, tz)}.")
-        if lost:
-            parts.append(f"No longer on call {_stretch_list(lost, tz)}.")
+        with translation.override(member.language_for(team)):
+            parts = [gettext("[%(team)s] The %(role)s rota changed.") % {"team": team.name, "role": role_name(role)}]
+            if gained:
+                parts.append(gettext("You are now on call %(stretches)s.") % {"stretches": _stretch_list(gained, tz)})
+            if lost:
+                parts.append(gettext("No longer on call %(stretches)s.") % {"stretches": _stretch_list(lost, tz)})
         parts.append(f"({tz.key})")
         fingerprint = hashlib.sha256(
             repr([(c.start, c.end, c.before_member_id, c.after_member_id) for c in gained + lost]).encode()

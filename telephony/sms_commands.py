@@ -11,11 +11,15 @@ import datetime as dt
 import logging
 import re
 
-from django.utils import timezone
+from django.conf import settings
+from django.db.models import OuterRef, Subquery
+from django.utils import timezone, translation
+from django.utils.translation import gettext, gettext_lazy
 
 from teams import rota, selectors, services
-from teams.models import Member
+from teams.models import Member, TeamMembership
 from telephony.alerts import alert_sms_command
+from telephony.notifications import role_name
 from telephony.swaps import SWAP_COMMAND, swap_sms_command
 
 logger = logging.getLogger(__name__)
@@ -26,7 +30,7 @@ OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "Q
 OPT_IN_WORDS = frozenset({"START", "YES", "UNSTOP"})
 ALERT_COMMAND = re.compile(r"^(ACK|RESOLVE)\s+#?(\d{1,12})$")
 
-HELP_TEXT = (
+HELP_TEXT = gettext_lazy(
     "Support Roulette: WHO = who is on call now. ACK <id> / RESOLVE <id> = acknowledge or resolve an alert. "
     "TAKE <id> = cover a shift swap; leads: APPROVE <id> / DECLINE <id>. STOP = no more texts, START = texts again."
 )
@@ -38,24 +42,28 @@ def _keyword(body: str) -> str:
 
 
 def _local(instant: dt.datetime | None, tz) -> str:
-    return rota.format_local(instant, tz, year=False) if instant else "further notice"
+    return rota.format_local(instant, tz, year=False) if instant else gettext("further notice")
 
 
 def who_is_on_call(*, member: Member, at: dt.datetime) -> str:
     """One line per team of the member: primary and secondary now, until when (team time zone)."""
     teams = list(member.teams.order_by("name"))
     if not teams:
-        return "You are not in any team."
+        return gettext("You are not in any team.")
     oncall = selectors.oncall_with_next(team_ids=[team.pk for team in teams], at=at)
     lines = []
     for team in teams:
         parts = []
         for role in selectors.ROLES:
             current = oncall[team.pk][role].current
+            names = {"role": role_name(role)}
             if current.member is None:
-                parts.append(f"{role} nobody")
+                parts.append(gettext("%(role)s nobody") % names)
             else:
-                parts.append(f"{role} {current.member.name} until {_local(current.end, team.tz)}")
+                parts.append(
+                    gettext("%(role)s %(name)s until %(until)s")
+                    % {**names, "name": current.member.name, "until": _local(current.end, team.tz)}
+                )
         lines.append(f"{team.name}: " + ", ".join(parts))
     return "\n".join(lines)
 
@@ -71,9 +79,23 @@ def sms_command(*, from_number: str, body: str, at: dt.datetime | None = None) -
     if keyword in OPT_IN_WORDS:
         services.member_opt_in(phone=from_number)
         return None
-    member = Member.objects.filter(phone=from_number).first() if from_number else None
+    # The member with their first team's language (their own wins): one query.
+    first_team_language = TeamMembership.objects.filter(member=OuterRef("pk")).order_by("team__name")
+    member = (
+        Member.objects.annotate(team_language=Subquery(first_team_language.values("team__language")[:1]))
+        .filter(phone=from_number)
+        .first()
+        if from_number
+        else None
+    )
     if member is None:
         return None
+    # The reply is in the member's language (else their first team's).
+    with translation.override(member.language or member.team_language or settings.LANGUAGE_CODE):
+        return _member_command(member=member, keyword=keyword, at=at)
+
+
+def _member_command(*, member: Member, keyword: str, at: dt.datetime) -> str:
     if keyword == "WHO":
         return who_is_on_call(member=member, at=at)
     match = ALERT_COMMAND.match(keyword)
@@ -82,4 +104,4 @@ def sms_command(*, from_number: str, body: str, at: dt.datetime | None = None) -
     match = SWAP_COMMAND.match(keyword)
     if match:
         return swap_sms_command(member=member, action=match.group(1), swap_id=int(match.group(2)))
-    return HELP_TEXT
+    return str(HELP_TEXT)

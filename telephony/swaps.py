@@ -19,13 +19,14 @@ from zoneinfo import ZoneInfo
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils import timezone, translation
+from django.utils.translation import gettext, gettext_lazy
 
 from teams import rota, selectors, services
 from teams.errors import RotaError
 from teams.models import Member, Shift, Team, TeamMembership
 from telephony.models import OutboundMessage, Swap, SwapEvent
+from telephony.notifications import role_name
 from telephony.sms import sms_send
 
 logger = logging.getLogger(__name__)
@@ -57,6 +58,10 @@ def _tz(member: Member, team: Team) -> ZoneInfo:
     return ZoneInfo(member.timezone) if member.timezone else team.tz
 
 
+# Stand-ins in a swap text's values for what depends on the reader: the span in their zone, and the zone.
+_SPAN, _ZONE = object(), object()
+
+
 def _span(swap: Swap, tz: ZoneInfo) -> str:
     """'Fri 5 Dec 09:00 – Mon 8 Dec 09:00' in the reader's zone (the text names the zone after it)."""
     start = rota.format_local(swap.start, tz, year=False, zone=False)
@@ -64,10 +69,19 @@ def _span(swap: Swap, tz: ZoneInfo) -> str:
     return f"{start} – {end}"
 
 
-def _tell(swap: Swap, member: Member | None, step: str, body: str) -> None:
-    """One SMS about one step of a swap to one person, once (the key names the swap, the step, the person)."""
+def _tell(swap: Swap, member: Member | None, step: str, text, values: dict, extra: str = "") -> None:
+    """One SMS about one step of a swap to one person, once (the key names the swap, the step, the person).
+
+    `text` (a lazy gettext) is said in the person's language; the times in `values` come in their zone
+    (`_SPAN` and `_ZONE` stand for them)."""
     if member is None:
         return
+    tz = _tz(member, swap.team)
+    with translation.override(member.language_for(swap.team)):
+        filled = {key: _span(swap, tz) if v is _SPAN else tz.key if v is _ZONE else v for key, v in values.items()}
+        if "role" in filled:
+            filled["role"] = role_name(filled["role"])
+        body = str(text) % filled + (f" {extra}" if extra else "")
     sms_send(
         to=member.phone,
         body=f"[{swap.team.name}] {body}",
@@ -159,17 +173,14 @@ def swap_request(*, shift: Shift, actor: Actor, reason: str = "", now: dt.dateti
         _record(swap, "asked", actor)
         offered = swap_teammates(swap=swap)
         for member in offered:
-            tz = _tz(member, swap.team)
-            body = gettext("Reply TAKE %(id)d to cover %(asker)s, %(role)s %(span)s (%(zone)s).") % {
-                "id": swap.pk,
-                "asker": swap.asker.name,
-                "role": swap.role,
-                "span": _span(swap, tz),
-                "zone": tz.key,
-            }
-            if reason:
-                body += " " + reason
-            _tell(swap, member, "offer", body)
+            _tell(
+                swap,
+                member,
+                "offer",
+                gettext_lazy("Reply TAKE %(id)d to cover %(asker)s, %(role)s %(span)s (%(zone)s)."),
+                {"id": swap.pk, "asker": swap.asker.name, "role": swap.role, "span": _SPAN, "zone": _ZONE},
+                extra=reason,
+            )
     return swap
 
 
@@ -199,31 +210,26 @@ def swap_take(*, swap: Swap, taker: Member, actor: Actor, now: dt.datetime | Non
                     swap,
                     member,
                     "gone",
-                    gettext("Swap %(id)d is gone: %(taker)s covers %(asker)s.")
-                    % {
-                        "id": swap.pk,
-                        "taker": taker.name,
-                        "asker": swap.asker.name,
-                    },
+                    gettext_lazy("Swap %(id)d is gone: %(taker)s covers %(asker)s."),
+                    {"id": swap.pk, "taker": taker.name, "asker": swap.asker.name},
                 )
         if not swap.team.swap_approval:
             return _approve(swap, Actor(gettext("automatic (no approval needed)"), via=actor.via))
         for lead in _leads(swap.team):
-            tz = _tz(lead, swap.team)
             _tell(
                 swap,
                 lead,
                 "approval",
-                gettext(
+                gettext_lazy(
                     "%(taker)s would cover %(asker)s, %(role)s %(span)s (%(zone)s). "
                     "Reply APPROVE %(id)d or DECLINE %(id)d."
-                )
-                % {
+                ),
+                {
                     "taker": taker.name,
                     "asker": swap.asker.name,
                     "role": swap.role,
-                    "span": _span(swap, tz),
-                    "zone": tz.key,
+                    "span": _SPAN,
+                    "zone": _ZONE,
                     "id": swap.pk,
                 },
             )
@@ -231,8 +237,8 @@ def swap_take(*, swap: Swap, taker: Member, actor: Actor, now: dt.datetime | Non
             swap,
             swap.asker,
             "taken",
-            gettext("%(taker)s offers to cover your %(role)s shift (swap %(id)d); a lead approves it.")
-            % {"taker": taker.name, "role": swap.role, "id": swap.pk},
+            gettext_lazy("%(taker)s offers to cover your %(role)s shift (swap %(id)d); a lead approves it."),
+            {"taker": taker.name, "role": swap.role, "id": swap.pk},
         )
     return swap
 
@@ -257,19 +263,18 @@ def _approve(swap: Swap, actor: Actor) -> Swap:
     _move(swap, to=Swap.State.APPROVED, moves_from=(Swap.State.TAKEN,), override=override)
     _record(swap, "approved", actor)
     for member in (swap.taker, swap.asker):
-        tz = _tz(member, swap.team)
         _tell(
             swap,
             member,
             "approved",
-            gettext("Swap %(id)d approved: %(taker)s covers %(asker)s, %(role)s %(span)s (%(zone)s).")
-            % {
+            gettext_lazy("Swap %(id)d approved: %(taker)s covers %(asker)s, %(role)s %(span)s (%(zone)s)."),
+            {
                 "id": swap.pk,
                 "taker": swap.taker.name,
                 "asker": swap.asker.name,
                 "role": swap.role,
-                "span": _span(swap, tz),
-                "zone": tz.key,
+                "span": _SPAN,
+                "zone": _ZONE,
             },
         )
     return swap
@@ -290,14 +295,10 @@ def swap_decline(*, swap: Swap, actor: Actor) -> Swap:
         if not _move(swap, to=Swap.State.DECLINED, moves_from=(Swap.State.TAKEN,)):
             raise _already(swap)
         _record(swap, "declined", actor)
-        text = gettext("Swap %(id)d declined by %(lead)s: %(asker)s keeps the %(role)s shift.") % {
-            "id": swap.pk,
-            "lead": actor.name,
-            "asker": swap.asker.name,
-            "role": swap.role,
-        }
-        _tell(swap, swap.asker, "declined", text)
-        _tell(swap, swap.taker, "declined", text)
+        text = gettext_lazy("Swap %(id)d declined by %(lead)s: %(asker)s keeps the %(role)s shift.")
+        values = {"id": swap.pk, "lead": actor.name, "asker": swap.asker.name, "role": swap.role}
+        _tell(swap, swap.asker, "declined", text, values)
+        _tell(swap, swap.taker, "declined", text, values)
     return swap
 
 
@@ -312,8 +313,8 @@ def swap_cancel(*, swap: Swap, actor: Actor) -> Swap:
             swap,
             swap.taker,
             "cancelled",
-            gettext("Swap %(id)d was cancelled: %(asker)s keeps the %(role)s shift.")
-            % {"id": swap.pk, "asker": swap.asker.name, "role": swap.role},
+            gettext_lazy("Swap %(id)d was cancelled: %(asker)s keeps the %(role)s shift."),
+            {"id": swap.pk, "asker": swap.asker.name, "role": swap.role},
         )
     return swap
 
@@ -331,8 +332,8 @@ def swaps_expire(*, now: dt.datetime | None = None) -> int:
                 swap,
                 swap.asker,
                 "expired",
-                gettext("Swap %(id)d expired: nobody covered it in time, so the %(role)s shift stays yours.")
-                % {"id": swap.pk, "role": swap.role},
+                gettext_lazy("Swap %(id)d expired: nobody covered it in time, so the %(role)s shift stays yours."),
+                {"id": swap.pk, "role": swap.role},
             )
             expired += 1
     return expired

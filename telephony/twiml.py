@@ -7,15 +7,20 @@ and https://www.twilio.com/docs/voice/twiml/dial (Dial's action, timeout and the
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import logging
 import re
+from collections.abc import Iterator, Sequence
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.http import HttpResponse
 from django.urls import get_script_prefix, get_urlconf, reverse
+from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
@@ -33,13 +38,27 @@ CALLBACK_OFFER_SECONDS = 3
 PASS_KEY = "2"
 EMERGENCY_RING_SECONDS = 25
 
-APOLOGY = "We are sorry, we cannot connect your call right now."
-VOICEMAIL_PROMPT = "Please leave a message after the tone, and we will call you back."
-NO_MESSAGE = "We did not get a message. Goodbye."
-THANKS = "Thank you. Your message has been passed on. Goodbye."
-UNKNOWN_NUMBER = "Sorry, this number is not in service. Please check the number and try again. Goodbye."
-REFUSED = "Sorry, this line only takes calls from registered numbers. Goodbye."
-HOLD = "Please hold while we try someone else."
+# The menu: each prompt waits this long for a key, and is said this many times before the own team takes it.
+MENU_SECONDS = 5
+MENU_TRIES = 3
+
+# Lazy: said in the language active when the TwiML is built (see `spoken`); the Voice Fallback URL, which
+# reads no team, speaks English.
+APOLOGY = gettext_lazy("We are sorry, we cannot connect your call right now.")
+VOICEMAIL_PROMPT = gettext_lazy("Please leave a message after the tone, and we will call you back.")
+NO_MESSAGE = gettext_lazy("We did not get a message. Goodbye.")
+THANKS = gettext_lazy("Thank you. Your message has been passed on. Goodbye.")
+UNKNOWN_NUMBER = gettext_lazy("Sorry, this number is not in service. Please check the number and try again. Goodbye.")
+REFUSED = gettext_lazy("Sorry, this line only takes calls from registered numbers. Goodbye.")
+HOLD = gettext_lazy("Please hold while we try someone else.")
+NOBODY_NOW = gettext_lazy("Nobody is available right now.")
+NOBODY_TOOK_IT = gettext_lazy("Sorry, nobody could take your call.")
+PLEASE_HOLD = gettext_lazy("Please hold.")
+
+# <Say language>: Twilio's codes for our languages (https://www.twilio.com/docs/voice/twiml/say#language).
+SAY_LANGUAGES = {"en": "en-US", "pt-br": "pt-BR"}
+# The team's <Say voice> while a TwiML answer is built; "" is Twilio's default voice.
+_voice: contextvars.ContextVar[str] = contextvars.ContextVar("say_voice", default="")
 # Twilio refuses a message body over 1,600 characters.
 SMS_REPLY_MAX_CHARS = 1600
 
@@ -52,7 +71,48 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 def clean_text(text: str | None) -> str:
     """Text from people or from a request, safe to put in TwiML or the database: no control characters,
     no surrounding blanks."""
-    return _NOT_XML.sub(" ", text or "").strip()
+    return _NOT_XML.sub(" ", str(text or "")).strip()
+
+
+@contextlib.contextmanager
+def spoken(*, language: str, voice: str = "") -> Iterator[None]:
+    """Build the TwiML in `language` (every prompt through gettext, every <Say language=…>) with `voice`."""
+    token = _voice.set(voice)
+    try:
+        with translation.override(language if language in SAY_LANGUAGES else settings.LANGUAGE_CODE):
+            yield
+    finally:
+        _voice.reset(token)
+
+
+def spoken_for_team(team) -> contextlib.AbstractContextManager:
+    """What a caller of `team` hears: its language and voice (English and Twilio's voice without a team)."""
+    if team is None:
+        return spoken(language=settings.LANGUAGE_CODE)
+    return spoken(language=team.language, voice=team.voice)
+
+
+def spoken_for_callee(*, team, member) -> contextlib.AbstractContextManager:
+    """What a callee hears: their own language; the team's voice only when it speaks that language."""
+    team_language = team.language if team is not None else settings.LANGUAGE_CODE
+    language = member.language_for(team) if member is not None else team_language
+    return spoken(language=language, voice=team.voice if team is not None and language == team_language else "")
+
+
+def say(node, text) -> None:
+    """<Say> with the active language and the team's voice; nothing for a blank text."""
+    text = clean_text(text)
+    if text:
+        language = SAY_LANGUAGES.get(translation.get_language() or "", SAY_LANGUAGES["en"])
+        node.say(text, language=language, voice=_voice.get() or None)
+
+
+def greet(node, *, text: str = "", audio_url: str = "") -> None:
+    """The team's greeting: its recording (<Play>) when it has one, else the spoken text."""
+    if audio_url:
+        node.play(audio_url)
+    else:
+        say(node, text)
 
 
 @functools.lru_cache(maxsize=64)
@@ -74,10 +134,15 @@ def response(twiml: VoiceResponse | MessagingResponse) -> HttpResponse:
 
 def say_and_hang_up(text: str) -> VoiceResponse:
     twiml = VoiceResponse()
-    text = clean_text(text)
-    if text:
-        twiml.say(text)
+    say(twiml, text)
     twiml.hangup()
+    return twiml
+
+
+def reject() -> VoiceResponse:
+    """A blocked caller: refused before the call is answered (the caller is not billed); the first verb."""
+    twiml = VoiceResponse()
+    twiml.reject(reason="rejected")
     return twiml
 
 
@@ -92,21 +157,51 @@ def empty() -> VoiceResponse:
     return VoiceResponse()
 
 
-def dial(*, phone: str, ring_seconds: int, attempt_id: int, intro: str = "") -> VoiceResponse:
-    """Ring one person; the callee leg first runs the screening TwiML, the result goes to dial-result."""
+def dial(
+    *,
+    legs: Sequence[tuple[str, int]],
+    ring_seconds: int,
+    intro: str = "",
+    intro_audio_url: str = "",
+) -> VoiceResponse:
+    """Ring one person, or several at once (the first to accept is connected, Twilio hangs up the others).
+
+    `legs` are (phone, attempt id): each callee leg first runs its own screening TwiML; the Dial's result
+    goes to dial-result with the first attempt's id.
+    """
     twiml = VoiceResponse()
-    intro = clean_text(intro)  # a greeting of blanks or control characters is no <Say> at all
-    if intro:
-        twiml.say(intro)
+    greet(twiml, text=intro, audio_url=intro_audio_url)
     # answerOnBridge: the caller keeps hearing ringing until someone accepted, not silence.
     dial_verb = twiml.dial(
-        action=url("voice-dial-result", attempt=attempt_id),
+        action=url("voice-dial-result", attempt=legs[0][1]),
         method="POST",
         timeout=ring_seconds,
         answer_on_bridge=True,
     )
-    dial_verb.number(phone, url=url("voice-screen", attempt=attempt_id), method="POST")
+    for phone, attempt_id in legs:
+        dial_verb.number(phone, url=url("voice-screen", attempt=attempt_id), method="POST")
     return twiml
+
+
+def menu(*, greeting: str, greeting_audio_url: str, prompt: str, action: str) -> VoiceResponse:
+    """The greeting and the menu, said up to MENU_TRIES times with MENU_SECONDS for a key each; silence
+    all along falls through to the Redirect, which routes like no key (the number's own team)."""
+    twiml = VoiceResponse()
+    for attempt in range(MENU_TRIES):
+        # finishOnKey "": # is a key like the others (the own team), not an empty answer.
+        gather = twiml.gather(num_digits=1, finish_on_key="", timeout=MENU_SECONDS, action=action, method="POST")
+        if attempt == 0:
+            greet(gather, text=greeting, audio_url=greeting_audio_url)
+        say(gather, prompt)
+    twiml.redirect(action, method="POST")
+    return twiml
+
+
+def menu_prompt(choices) -> str:
+    """ "For Billing, press 1. For Sales, press 2." from (digit, team) pairs."""
+    return " ".join(
+        _("For %(team)s, press %(digit)s.") % {"team": clean_text(team.name), "digit": digit} for digit, team in choices
+    )
 
 
 def digits_spoken(number: str) -> str:
@@ -133,12 +228,14 @@ def screening(*, team_name: str, attempt_id: int, caller: str = "") -> VoiceResp
         if team_name
         else _("Support call from %(caller)s.") % names
     )
-    gather.say(f"{who} {_('Press 1 to accept, 2 to pass.')}")
+    say(gather, who + " " + _("Press 1 to accept, 2 to pass."))
     twiml.hangup()
     return twiml
 
 
-def voicemail(*, intro: str = VOICEMAIL_PROMPT, offer_callback: bool = False) -> VoiceResponse:
+def voicemail(
+    *, intro: str = VOICEMAIL_PROMPT, greeting_audio_url: str = "", offer_callback: bool = False
+) -> VoiceResponse:
     """A short prompt and a Record whose every callback is ours; an empty recording falls through to goodbye.
 
     With `offer_callback`, the prompt ends with "press 1 to be called back" in a short Gather: a key goes to
@@ -147,7 +244,8 @@ def voicemail(*, intro: str = VOICEMAIL_PROMPT, offer_callback: bool = False) ->
     The recording URL tolerates a database outage, so the fallback answer may use it too.
     """
     twiml = VoiceResponse()
-    twiml.say(clean_text(intro) or VOICEMAIL_PROMPT)
+    greet(twiml, audio_url=greeting_audio_url)
+    say(twiml, clean_text(intro) or VOICEMAIL_PROMPT)
     if offer_callback:
         # finishOnKey "": a # is a key like the others (a message, not a silent fall-through).
         gather = twiml.gather(
@@ -157,7 +255,7 @@ def voicemail(*, intro: str = VOICEMAIL_PROMPT, offer_callback: bool = False) ->
             action=url("voice-callback"),
             method="POST",
         )
-        gather.say(_("To be called back without leaving a message, press 1."))
+        say(gather, _("To be called back without leaving a message, press 1."))
     _record(twiml)
     return twiml
 
@@ -184,7 +282,7 @@ def _record(twiml: VoiceResponse) -> None:
         transcribe=VOICEMAIL_MAX_SECONDS <= 120,
         transcribe_callback=url("voice-transcription"),
     )
-    twiml.say(NO_MESSAGE)
+    say(twiml, NO_MESSAGE)
     twiml.hangup()
 
 
@@ -203,7 +301,7 @@ def fallback(*, to_number: str, dial_status: str | None) -> VoiceResponse:
     emergency = settings.EMERGENCY_PHONE
     if emergency and dial_status is None and emergency != to_number:
         twiml = VoiceResponse()
-        twiml.say(f"{APOLOGY} Please hold.")
+        say(twiml, f"{APOLOGY} {PLEASE_HOLD}")
         dial_verb = twiml.dial(
             action=url("voice-fallback", after="dial"),
             method="POST",

@@ -14,6 +14,7 @@ urlpatterns = [
     path("sms/incoming/", sms_incoming.incoming, name="sms-incoming"),
     path("sms/status/", sms_status.status, name="sms-status"),
     # Internal: only ever requested through URLs in our own TwiML (signed like the rest).
+    path("voice/menu/", voice.menu, name="voice-menu"),
     path("voice/screen/", voice.screen, name="voice-screen"),
     path("voice/accept/", voice.accept, name="voice-accept"),
     path("voice/dial-result/", voice.dial_result, name="voice-dial-result"),

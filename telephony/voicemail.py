@@ -16,7 +16,7 @@ import re
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, Q, Value
 from django.db.models.functions import Concat
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from teams import selectors
@@ -258,10 +258,13 @@ def voicemail_notify(*, voicemail: Voicemail) -> Alert | None:
         existing = Alert.objects.filter(voicemail=voicemail).first()
         if existing is not None:
             return existing
+        # The alert's summary and details are stored once, in the team's language.
+        with translation.override(team.language):
+            summary, details = voicemail_alert_summary(voicemail, team), voicemail_alert_details(voicemail)
         alert, _created = alerts.alert_raise(
             team=team,
-            summary=voicemail_alert_summary(voicemail, team),
-            details=voicemail_alert_details(voicemail),
+            summary=summary,
+            details=details,
             source=alerts.Source.VOICEMAIL,
             actor=voicemail_caller(voicemail.from_number),
             call=voicemail.call,
@@ -341,14 +344,18 @@ def callback_request(*, call_sid: str, from_number: str, to_number: str) -> Aler
         Call.objects.filter(
             pk=call.pk, outcome__in=[Call.Outcome.IN_PROGRESS, Call.Outcome.ABANDONED, Call.Outcome.FAILED]
         ).update(outcome=Call.Outcome.CALLBACK)
+        with translation.override(team.language):
+            summary = _("Call back %(caller)s: asked for a call back, %(when)s") % {
+                "caller": call.from_number,
+                "when": _local(timezone.now(), team),
+            }
+            details = _(
+                "The caller chose a call back instead of a voicemail. Call %(caller)s, then acknowledge this alert."
+            ) % {"caller": call.from_number}
         alert, _created = alerts.alert_raise(
             team=team,
-            summary=_("Call back %(caller)s: asked for a call back, %(when)s")
-            % {"caller": call.from_number, "when": _local(timezone.now(), team)},
-            details=_(
-                "The caller chose a call back instead of a voicemail. Call %(caller)s, then acknowledge this alert."
-            )
-            % {"caller": call.from_number},
+            summary=summary,
+            details=details,
             source=alerts.Source.CALLBACK,
             actor=call.from_number,
             call=call,

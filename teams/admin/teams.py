@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 
 from teams import calendar, selectors, services
 from teams.admin.scoping import (
@@ -75,28 +75,39 @@ class MembershipInline(ScopedInline):
 class SupportNumberInline(ScopedInline):
     model = SupportNumber
     extra = 0
-    fields = ("phone_number", "sms_enabled")
+    fields = ("phone_number", "sms_enabled")  # the menu is edited on the number's own page
+
+
+class PhoneListField(forms.CharField):
+    """A list of E.164 numbers typed one per line or comma-separated (the model validates each)."""
+
+    widget = forms.Textarea(attrs={"rows": 2})
+
+    def __init__(self, **kwargs):
+        super().__init__(required=False, **kwargs)
+
+    def prepare_value(self, value):
+        return "\n".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value):
+        text = super().to_python(value) or ""
+        return [item.strip() for item in text.replace(",", "\n").splitlines() if item.strip()]
+
+    def has_changed(self, initial, data):
+        return (initial or []) != self.to_python(data)
 
 
 class TeamForm(forms.ModelForm):
-    allowed_callers = forms.CharField(
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="E.164 numbers allowed to call, one per line or comma-separated; empty means everyone.",
+    allowed_callers = PhoneListField(
+        help_text="E.164 numbers allowed to call, one per line or comma-separated; empty means everyone."
     )
+    desk_phones = PhoneListField(help_text=Team._meta.get_field("desk_phones").help_text)
+    blocked_callers = PhoneListField(help_text=Team._meta.get_field("blocked_callers").help_text)
+    vip_callers = PhoneListField(help_text=Team._meta.get_field("vip_callers").help_text)
 
     class Meta:
         model = Team
         fields = Team.SETTINGS
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.instance and self.instance.pk:
-            self.initial["allowed_callers"] = "\n".join(self.instance.allowed_callers or [])
-
-    def clean_allowed_callers(self):
-        text = self.cleaned_data.get("allowed_callers") or ""
-        return [item.strip() for item in text.replace(",", "\n").splitlines() if item.strip()]
 
 
 @admin.register(Team)
@@ -182,7 +193,7 @@ class TeamAdmin(TeamTimeAdmin, LeadScopedAdmin):
 class MemberForm(forms.ModelForm):
     class Meta:
         model = Member
-        fields = ("name", "phone", "email", "user", "timezone")
+        fields = ("name", "phone", "email", "user", "timezone", "language")
 
 
 @admin.register(Member)
@@ -203,11 +214,11 @@ class MemberAdmin(LeadScopedAdmin):
         readonly = list(super().get_readonly_fields(request, obj))
         if obj is not None and selectors.member_outside_led_teams(user=request.user, member=obj):
             # Shared with a team this lead does not lead: a new phone would reroute that team's calls.
-            readonly += ["name", "phone", "email", "timezone"]
+            readonly += ["name", "phone", "email", "timezone", "language"]
         return readonly
 
     def get_fields(self, request, obj=None):
-        fields = ["name", "phone", "email", "timezone", "sms_opted_out_at", "calendar_feed"]
+        fields = ["name", "phone", "email", "timezone", "language", "sms_opted_out_at", "calendar_feed"]
         if request.user.is_superuser:
             fields.insert(3, "user")
         return fields
@@ -246,18 +257,45 @@ class MemberAdmin(LeadScopedAdmin):
             messages.warning(request, "This member belongs to no team yet: add them to one of your teams.")
 
 
+class SupportNumberForm(forms.ModelForm):
+    """The number's menu may name only teams the lead may change (the same check as the API's)."""
+
+    class Meta:
+        model = SupportNumber
+        fields = ("team", "phone_number", "sms_enabled", "menu", "menu_prompt")
+
+    def clean_menu(self):
+        menu = self.cleaned_data.get("menu") or []
+        if "menu" in self.changed_data:
+            problem = selectors.menu_problem(menu=menu, user=self.user)
+            if problem:
+                raise forms.ValidationError(problem)
+        return menu
+
+
 @admin.register(SupportNumber)
 class SupportNumberAdmin(LeadScopedAdmin):
-    list_display = ("phone_number", "team", "sms_enabled", "twilio_sid")
+    form = SupportNumberForm
+    list_display = ("phone_number", "team", "sms_enabled", "menu_keys", "twilio_sid")
     list_filter = (("team", TeamListFilter), "sms_enabled")
     search_fields = ("phone_number",)
-    fields = ("team", "phone_number", "sms_enabled")
+    fields = ("team", "phone_number", "sms_enabled", "menu", "menu_prompt")
     delete = staticmethod(services.support_number_delete)
     row_keyword = "number"
 
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        return type(form.__name__, (form,), {"user": request.user})
+
+    @admin.display(description=gettext_lazy("Menu"))
+    def menu_keys(self, number):
+        return ", ".join(f"{entry['digit']}: {entry['team']}" for entry in number.menu or []) or "-"
+
     def save_model(self, request, obj, form, change):
+        # The form checked the menu's teams against this lead; the service checks the rest.
         if change:
             fields = {name: form.cleaned_data[name] for name in form.changed_data if name in self.fields}
-            services.support_number_update(number=SupportNumber.objects.get(pk=obj.pk), **fields)
+            services.support_number_update(number=SupportNumber.objects.get(pk=obj.pk), user=request.user, **fields)
         else:
-            adopt_saved(obj, services.support_number_create(**{name: form.cleaned_data[name] for name in self.fields}))
+            fields = {name: form.cleaned_data[name] for name in self.fields}
+            adopt_saved(obj, services.support_number_create(user=request.user, **fields))

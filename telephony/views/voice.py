@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from telephony import calls, twiml, voicemail
+from telephony import calls, flow, twiml, voicemail
 from telephony.calls import Next
 from telephony.request_checks import twilio_webhook
 
@@ -37,24 +37,43 @@ def _seconds(value: str | None) -> int | None:
     return None if seconds is None else min(max(seconds, 0), _MAX_SECONDS)
 
 
-def _render(decision: calls.Decision, *, dial_intro: str, voicemail_intro: str):
-    if decision.next == Next.UNKNOWN_NUMBER:
-        return twiml.say_and_hang_up(twiml.UNKNOWN_NUMBER)
-    if decision.next == Next.REFUSED:
-        return twiml.say_and_hang_up(twiml.REFUSED)
-    if decision.next == Next.HANG_UP:
-        return twiml.hang_up()
-    if decision.next == Next.DIAL:
-        return twiml.dial(
-            phone=decision.attempt.phone,
-            ring_seconds=decision.team.ring_timeout,
-            attempt_id=decision.attempt.pk,
-            intro=dial_intro,
+def _render(decision: calls.Decision, *, greeting: bool, hold: str = "", voicemail_intro: str = ""):
+    """The decision as TwiML in the team's language and voice. With `greeting`, the team's greeting (its
+    recording, or the spoken text) comes first; otherwise `hold` before a new ring."""
+    team = decision.team
+    with twiml.spoken_for_team(team):
+        if decision.next == Next.UNKNOWN_NUMBER:
+            return twiml.say_and_hang_up(twiml.UNKNOWN_NUMBER)
+        if decision.next == Next.REJECT:
+            return twiml.reject()
+        if decision.next == Next.REFUSED:
+            return twiml.say_and_hang_up(twiml.REFUSED)
+        if decision.next == Next.HANG_UP:
+            return twiml.hang_up()
+        greeting_text = team.greeting if greeting and team else ""
+        audio_url = team.greeting_audio_url if greeting and team else ""
+        if decision.next == Next.MENU:
+            action = twiml.url(
+                "voice-menu",
+                call=decision.call.pk,
+                team=team.pk,
+                route=flow.menu_route_encode(decision.menu),
+            )
+            prompt = decision.number.menu_prompt or twiml.menu_prompt(decision.menu)
+            return twiml.menu(greeting=greeting_text, greeting_audio_url=audio_url, prompt=prompt, action=action)
+        if decision.next == Next.DIAL:
+            return twiml.dial(
+                legs=[(attempt.phone, attempt.pk) for attempt in decision.attempts or (decision.attempt,)],
+                ring_seconds=team.ring_timeout,
+                intro=greeting_text if greeting else hold,
+                intro_audio_url=audio_url,
+            )
+        spoken_greeting = "" if audio_url else greeting_text
+        return twiml.voicemail(
+            intro=f"{spoken_greeting} {voicemail_intro or twiml.NOBODY_NOW} {twiml.VOICEMAIL_PROMPT}".strip(),
+            greeting_audio_url=audio_url,
+            offer_callback=voicemail.callback_offered(call=decision.call, team=decision.team),
         )
-    return twiml.voicemail(
-        intro=f"{voicemail_intro} {twiml.VOICEMAIL_PROMPT}".strip(),
-        offer_callback=voicemail.callback_offered(call=decision.call, team=decision.team),
-    )
 
 
 @twilio_webhook
@@ -71,10 +90,24 @@ def incoming(request):
         to_number=to_number,
         call_status=_param(request, "CallStatus"),
     )
-    greeting = decision.team.greeting if decision.team else ""
-    return twiml.response(
-        _render(decision, dial_intro=greeting, voicemail_intro=f"{greeting} Nobody is available right now.".strip())
+    return twiml.response(_render(decision, greeting=True))
+
+
+@twilio_webhook
+@twiml.safe_twiml(twiml.apology_voicemail)
+def menu(request):
+    """The menu's Gather action (and its Redirect after three silent tries): the key routes the call to
+    that team's whole flow; no key, or 0, to the number's own team."""
+    decision = calls.call_menu_choice(
+        call_id=_int(request.GET.get("call")),
+        call_sid=_param(request, "CallSid"),
+        from_number=_param(request, "From"),
+        to_number=_param(request, "To"),
+        digits=_param(request, "Digits"),
+        route=flow.menu_route_decode(request.GET.get("route", "")),
+        own_team_id=_int(request.GET.get("team")),
     )
+    return twiml.response(_render(decision, greeting=False, hold=twiml.PLEASE_HOLD))
 
 
 @twilio_webhook
@@ -107,13 +140,14 @@ def screen(request):
     if attempt is None:
         return twiml.response(twiml.hang_up())
     team = attempt.call.team
-    return twiml.response(
-        twiml.screening(
-            team_name=team.name if team else "",
-            attempt_id=attempt.pk,
-            caller="" if calls.caller_is_withheld(attempt.call.from_number) else attempt.call.from_number,
+    with twiml.spoken_for_callee(team=team, member=attempt.member):
+        return twiml.response(
+            twiml.screening(
+                team_name=team.name if team else "",
+                attempt_id=attempt.pk,
+                caller="" if calls.caller_is_withheld(attempt.call.from_number) else attempt.call.from_number,
+            )
         )
-    )
 
 
 @twilio_webhook
@@ -142,9 +176,7 @@ def dial_result(request):
         dial_call_sid=_param(request, "DialCallSid"),
         dial_duration_seconds=_seconds(_param(request, "DialCallDuration")),
     )
-    return twiml.response(
-        _render(decision, dial_intro=twiml.HOLD, voicemail_intro="Sorry, nobody could take your call.")
-    )
+    return twiml.response(_render(decision, greeting=False, hold=twiml.HOLD, voicemail_intro=twiml.NOBODY_TOOK_IT))
 
 
 @twilio_webhook

@@ -927,6 +927,8 @@ def test_changing_the_team_time_zone_in_the_admin_moves_future_hand_offs(platfor
         "ack_timeout_minutes": 5,
         "alert_pages_per_hour": 20,
         "allowed_callers": "",
+        "language": "en",
+        "ring_strategy": "sequential",
         "memberships-TOTAL_FORMS": "0",
         "memberships-INITIAL_FORMS": "0",
         "memberships-MIN_NUM_FORMS": "0",

@@ -105,6 +105,31 @@ class TwilioCall:
             dial.get("action"), self.params(DialCallStatus=status, DialCallSid=child, DialCallDuration=duration)
         )
 
+    def ring(self, dial: ET.Element, outcomes: dict[str, str]) -> ET.Element:
+        """Every <Number> of one Dial rings at once: each phone's `outcomes` entry ("accept", "pass",
+        "voicemail"; missing = it rings out). The first to accept is connected, as Twilio does; the Dial
+        action then reports that leg, or no-answer. Returns the TwiML of the Dial action."""
+        connected = None
+        for number in dial.findall("Number"):
+            outcome = outcomes.get(number.text, "no-answer")
+            self.legs.append(number.text)
+            if outcome == "no-answer" or connected is not None:
+                continue
+            child = sid("CA")
+            leg_params = self.params(
+                CallSid=child, ParentCallSid=self.call_sid, Direction="outbound-dial", To=number.text
+            )
+            gather = self.post(number.get("url"), leg_params, whisper=True).find("Gather")
+            if outcome in ("accept", "pass"):
+                answer = self.post(gather.get("action"), {**leg_params, "Digits": "1" if outcome == "accept" else "2"})
+                if outcome == "accept":
+                    assert list(answer) == []
+                    connected = child
+        status = {"DialCallStatus": "completed", "DialCallSid": connected, "DialCallDuration": "30"}
+        if connected is None:
+            status = {"DialCallStatus": "no-answer", "DialCallSid": sid("CA"), "DialCallDuration": "0"}
+        return self.post(dial.get("action"), self.params(**status))
+
     def press(self, gather: ET.Element, digits: str) -> ET.Element:
         """The caller presses `digits` during a Gather of their own leg (the voicemail prompt's offer)."""
         return self.post(gather.get("action"), self.params(Digits=digits))
