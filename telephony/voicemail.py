@@ -14,7 +14,7 @@ import logging
 import re
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, OuterRef, Q, Value
+from django.db.models import Exists, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Concat
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -60,18 +60,33 @@ def voicemail_store(
     recording_url = param_fit(Voicemail, "recording_url", recording_url)
     transcription_status = param_fit(Voicemail, "transcription_status", transcription_status)
     duration_seconds = max(0, duration_seconds or 0)
-    existing = Voicemail.objects.filter(recording_sid=recording_sid).first()
+    # One read: the call, with this recording's voicemail and the call's voicemail if they exist already.
+    call = (
+        Call.objects.select_related("team")
+        .annotate(
+            same_recording=Subquery(Voicemail.objects.filter(recording_sid=recording_sid).values("pk")[:1]),
+            earlier_voicemail=Subquery(Voicemail.objects.filter(call=OuterRef("pk")).values("pk")[:1]),
+        )
+        .filter(call_sid=call_sid)
+        .first()
+        if call_sid
+        else None
+    )
+    existing = (
+        Voicemail.objects.filter(recording_sid=recording_sid).first()
+        if call is None or call.same_recording is not None
+        else None
+    )
     if existing is not None:
         if duration_seconds and not existing.duration_seconds:
             Voicemail.objects.filter(pk=existing.pk).update(duration_seconds=duration_seconds)
             existing.duration_seconds = duration_seconds
         return existing
-    call = Call.objects.select_related("team").filter(call_sid=call_sid).first() if call_sid else None
     if call is None and call_sid:
         # Served by the fallback (no Call row yet): log the call now so the voicemail has its context.
         team = selectors.team_by_support_number(phone_number=to_number) if to_number else None
         call = call_insert(Call(call_sid=call_sid, team=team, from_number=from_number, to_number=to_number))
-    if call is not None:
+    if call is not None and getattr(call, "earlier_voicemail", True) is not None:  # True: not read yet
         # Another RecordingSid for a call that already left its message: Twilio records once per call, so
         # this is a replay or a forgery. Keep the first voicemail; notify nobody again.
         earlier = Voicemail.objects.filter(call=call).first()

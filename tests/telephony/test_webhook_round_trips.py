@@ -258,11 +258,9 @@ def test_a_replayed_incoming_request_answers_the_same(client, round_trips):
 # --- Every other webhook: at most 3 round trips ------------------------------------------------------------
 
 OTHER_BUDGET = 3
-# Webhooks still above 3 on PostgreSQL, each held at what it takes today so that it cannot grow: the Record
-# action reads the voicemail and its call, stores the voicemail and marks the call; an SMS command reads the
-# member and their teams.
+# Webhooks still above 3 on PostgreSQL, each held at what it takes today so that it cannot grow: an SMS
+# command reads the member and their teams.
 NOT_YET_WITHIN_THREE = {
-    "recording": 5,
     "sms in": 5,
 }
 if not POSTGRES:
