@@ -102,9 +102,10 @@ def _linked(*, call: Call | None, source: str, voicemail: Voicemail | None) -> A
     return Alert.objects.filter(condition).first()
 
 
-def alert_details_set(*, alert_id: int, details: str) -> None:
-    """Replace an alert's details (a voicemail's transcription arrived after its alert was raised)."""
-    Alert.objects.filter(pk=alert_id).update(details=details)
+def alert_details_set_of_voicemail(*, voicemail_id: int, details: str) -> bool:
+    """Replace the details of a voicemail's alert (its transcription arrived after the alert was raised), in
+    one statement; False when the voicemail has no alert yet."""
+    return Alert.objects.filter(voicemail_id=voicemail_id).update(details=details) > 0
 
 
 def _fold(alert: Alert) -> Alert:

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from teams import selectors
 from teams.models import SupportNumber, Team
-from telephony import costs, flow, incoming_sql, rows
+from telephony import costs, dial_sql, flow, incoming_sql, rows
 from telephony.flow import Candidate
 from telephony.models import Call, DialAttempt
 
@@ -312,75 +312,88 @@ def dial_result(
         param_fit(DialAttempt, "dial_call_sid", dial_call_sid),
     )
     dial_status = param_fit(DialAttempt, "dial_status", dial_status)
-    attempt = (
-        DialAttempt.objects.select_related("call__team", "member")
-        .filter(pk=attempt_id, call__call_sid=call_sid)
-        .first()
+    # The call's attempts in one read: the one that ended, the others rung with it, and the later ones.
+    tried = (
+        list(DialAttempt.objects.select_related("call__team", "member").filter(call__call_sid=call_sid))
         if attempt_id is not None
-        else None
+        else []
     )
+    attempt = next((a for a in tried if a.pk == attempt_id), None)
     if attempt is None:
         logger.warning("Dial result for an unknown attempt %s of call %s: voicemail", attempt_id, call_sid)
         return Decision(Next.VOICEMAIL)
     call = attempt.call
-    ring = _ring_of(attempt)
+    ring = _ring_of(attempt, tried)
     # A pass stays a pass, whatever Twilio reports for the leg that hung up (completed or no-answer).
     attempt.dial_status = attempt.dial_status if attempt.dial_status == PASSED else dial_status
     if dial_call_sid and len(ring) == 1:
         attempt.dial_call_sid = dial_call_sid
-    attempt.save(update_fields=["dial_status", "dial_call_sid"])
-    if len(ring) > 1:
-        # Rung at once: one Dial, one result (Twilio's DialCallSid is the leg that was connected, if any).
-        DialAttempt.objects.filter(call=call, ring_group=attempt.ring_group).exclude(pk=attempt.pk).exclude(
-            dial_status=PASSED
-        ).update(dial_status=dial_status)
-    costs.leg_charge_record(
+    # Rung at once: one Dial, one result (Twilio's DialCallSid is the leg that was connected, if any).
+    for other in ring:
+        if other is not attempt and other.dial_status != PASSED:
+            other.dial_status = dial_status
+    charge = costs.leg_charge(
         call=call, dial_call_sid=dial_call_sid or attempt.dial_call_sid, seconds=dial_duration_seconds
     )
+
+    def written(decision: Decision, *, answered: DialAttempt | None = None, ring_next: list | None = None) -> Decision:
+        # The attempt(s), the leg's charge and the outcome or the next attempt: one statement on PostgreSQL.
+        single = _attempts(ring_next, position, call)[0] if ring_next and len(ring_next) == 1 else None
+        charged, single = dial_sql.dial_result_write(
+            attempt=attempt,
+            ring_status=dial_status if len(ring) > 1 else None,
+            passed=PASSED,
+            charge=charge,
+            answered=answered,
+            next_attempt=single,
+        )
+        if charged:
+            costs.charge_inserted(charge)
+        if single is not None:
+            single.call = call
+            return Decision(Next.DIAL, call, single, call.team, (single,))
+        if ring_next:  # several phones at once: their multi-row INSERT, one statement more
+            attempts = _add_ring(call, ring_next, position)
+            return Decision(Next.DIAL, call, attempts[0], call.team, attempts)
+        return decision
+
+    position = max(a.position for a in tried) + 1
     accepted = next((a for a in ring if a.accepted_at is not None), None)
     if dial_status in ANSWERED_DIAL_STATUSES and accepted is not None:
-        Call.objects.filter(pk=call.pk).update(
-            outcome=Call.Outcome.ANSWERED, answered_by=accepted.member, answered_number=accepted.phone
-        )
-        return Decision(Next.HANG_UP, call, attempt, call.team)
+        return written(Decision(Next.HANG_UP, call, attempt, call.team), answered=accepted)
     if call_status in FINAL_CALL_STATUSES:
         # The caller hung up while we were ringing: nobody to connect any more.
-        return Decision(Next.HANG_UP, call, attempt, call.team)
+        return written(Decision(Next.HANG_UP, call, attempt, call.team))
     if call.team is None:
-        return Decision(Next.VOICEMAIL, call)
-    tried = list(call.attempts.select_related("member"))
+        return written(Decision(Next.VOICEMAIL, call))
     last = max(a.position for a in ring)
-    later = [a for a in tried if a.position > last]
+    later = sorted((a for a in tried if a.position > last), key=lambda a: a.position)
     if later:
         # The same Dial action again (a retried or duplicated request): answer as the first time did, never
         # ring a new person for it. If that person's leg already ended, the call has moved on: voicemail.
         if not later[0].dial_status:
             again = tuple(a for a in later if a.ring_group is not None and a.ring_group == later[0].ring_group)
-            return Decision(Next.DIAL, call, later[0], call.team, again or (later[0],))
-        return Decision(Next.VOICEMAIL, call, team=call.team)
+            return written(Decision(Next.DIAL, call, later[0], call.team, again or (later[0],)))
+        return written(Decision(Next.VOICEMAIL, call, team=call.team))
     # A call a menu key routed reads its team by id; any other, by the number called (the statement the
     # incoming webhook prepared on this connection already).
     chosen = call.team_id if call.menu_digit else None
     read = incoming_sql.incoming_read(team_id=chosen, to_number=call.to_number, at=at)
     chain, ours = _chain(call.team, read, at)
-    ring = flow.next_ring(
+    ring_next = flow.next_ring(
         chain,
         tried=tried,
         skip=ours | {call.to_number, call.from_number},
         at_once=flow.rings_at_once(call.team, call.from_number),
     )
-    if not ring:
-        return Decision(Next.VOICEMAIL, call, team=call.team)
-    attempts = _add_ring(call, ring, max(a.position for a in tried) + 1)
-    return Decision(Next.DIAL, call, attempts[0], call.team, attempts)
+    return written(Decision(Next.VOICEMAIL, call, team=call.team), ring_next=ring_next)
 
 
-def _ring_of(attempt: DialAttempt) -> list[DialAttempt]:
-    """The attempts rung in the same Dial as `attempt` (itself alone for a single phone)."""
+def _ring_of(attempt: DialAttempt, attempts: list[DialAttempt]) -> list[DialAttempt]:
+    """The attempts rung in the same Dial as `attempt` (itself alone for a single phone), among the call's."""
     if attempt.ring_group is None:
         return [attempt]
-    rows = DialAttempt.objects.filter(call_id=attempt.call_id, ring_group=attempt.ring_group).select_related("member")
-    return [attempt if row.pk == attempt.pk else row for row in rows]
+    return [a for a in attempts if a.ring_group == attempt.ring_group]
 
 
 def call_status_update(

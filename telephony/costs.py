@@ -85,10 +85,14 @@ def _publish(charge_id: int, *, countdown: float | None = None) -> None:
         transaction.on_commit(lambda: _publish_now(charge_id, countdown))
 
 
-def _record(charge: Charge, *, countdown: float | None) -> Charge:
-    """INSERT the charge once per sid (a repeated callback changes nothing) and publish its look-up."""
+def _lookup_due(charge: Charge, *, countdown: float | None) -> None:
     if lookups_enabled():
         charge.next_price_check_at = timezone.now() + dt.timedelta(seconds=countdown or 0)
+
+
+def _record(charge: Charge, *, countdown: float | None) -> Charge:
+    """INSERT the charge once per sid (a repeated callback changes nothing) and publish its look-up."""
+    _lookup_due(charge, countdown=countdown)
     try:
         with rows.savepoint_if_in_transaction():
             charge.save(force_insert=True)
@@ -112,8 +116,26 @@ def leg_charge_record(*, call: Call, dial_call_sid: str, seconds: int | None) ->
     return _minutes_record(kind=Charge.Kind.FORWARD_LEG, sid=dial_call_sid, call=call, seconds=seconds)
 
 
+def leg_charge(*, call: Call, dial_call_sid: str, seconds: int | None) -> Charge | None:
+    """The unsaved charge of a dialled leg (telephony.dial_sql stores it with the attempt); after its INSERT,
+    `charge_inserted` publishes its price look-up."""
+    if not dial_call_sid:
+        return None
+    charge = _minutes(kind=Charge.Kind.FORWARD_LEG, sid=dial_call_sid, call=call, seconds=seconds)
+    _lookup_due(charge, countdown=FIRST_LOOKUP_SECONDS)
+    return charge
+
+
+def charge_inserted(charge: Charge) -> None:
+    _publish(charge.pk, countdown=FIRST_LOOKUP_SECONDS)
+
+
 def _minutes_record(*, kind: str, sid: str, call: Call, seconds: int | None) -> Charge | None:
     """A leg of `call` billed by the minute: estimated now, priced when Twilio reports its price."""
+    return _record(_minutes(kind=kind, sid=sid, call=call, seconds=seconds), countdown=FIRST_LOOKUP_SECONDS)
+
+
+def _minutes(*, kind: str, sid: str, call: Call, seconds: int | None) -> Charge:
     seconds = seconds or 0
     minutes, estimate = call_estimate(kind=kind, seconds=seconds)
     charge = Charge(
@@ -125,7 +147,7 @@ def _minutes_record(*, kind: str, sid: str, call: Call, seconds: int | None) -> 
         units=minutes,
         estimate=estimate,
     )
-    return _record(charge, countdown=FIRST_LOOKUP_SECONDS)
+    return charge
 
 
 def message_charge_record(*, message_id: int, sid: str) -> Charge | None:

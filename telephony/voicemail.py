@@ -13,8 +13,8 @@ import datetime as dt
 import logging
 import re
 
-from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q, Value
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Concat
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -60,18 +60,33 @@ def voicemail_store(
     recording_url = param_fit(Voicemail, "recording_url", recording_url)
     transcription_status = param_fit(Voicemail, "transcription_status", transcription_status)
     duration_seconds = max(0, duration_seconds or 0)
-    existing = Voicemail.objects.filter(recording_sid=recording_sid).first()
+    # One read: the call, with this recording's voicemail and the call's voicemail if they exist already.
+    call = (
+        Call.objects.select_related("team")
+        .annotate(
+            same_recording=Subquery(Voicemail.objects.filter(recording_sid=recording_sid).values("pk")[:1]),
+            earlier_voicemail=Subquery(Voicemail.objects.filter(call=OuterRef("pk")).values("pk")[:1]),
+        )
+        .filter(call_sid=call_sid)
+        .first()
+        if call_sid
+        else None
+    )
+    existing = (
+        Voicemail.objects.filter(recording_sid=recording_sid).first()
+        if call is None or call.same_recording is not None
+        else None
+    )
     if existing is not None:
         if duration_seconds and not existing.duration_seconds:
             Voicemail.objects.filter(pk=existing.pk).update(duration_seconds=duration_seconds)
             existing.duration_seconds = duration_seconds
         return existing
-    call = Call.objects.select_related("team").filter(call_sid=call_sid).first() if call_sid else None
     if call is None and call_sid:
         # Served by the fallback (no Call row yet): log the call now so the voicemail has its context.
         team = selectors.team_by_support_number(phone_number=to_number) if to_number else None
         call = call_insert(Call(call_sid=call_sid, team=team, from_number=from_number, to_number=to_number))
-    if call is not None:
+    if call is not None and getattr(call, "earlier_voicemail", True) is not None:  # True: not read yet
         # Another RecordingSid for a call that already left its message: Twilio records once per call, so
         # this is a replay or a forgery. Keep the first voicemail; notify nobody again.
         earlier = Voicemail.objects.filter(call=call).first()
@@ -120,7 +135,9 @@ def voicemail_transcription_attach(
         param_fit(Voicemail, "recording_sid", recording_sid),
         param_fit(Voicemail, "transcription_status", status),
     )
-    voicemail = Voicemail.objects.select_related("team").filter(recording_sid=recording_sid).first()
+    voicemail = _transcription_set(
+        recording_sid=recording_sid, text=text if status == "completed" else "", status=status
+    )
     if voicemail is None:
         if not recording_url:
             logger.warning("Transcription for unknown recording %s without a RecordingUrl: dropped", recording_sid)
@@ -136,16 +153,48 @@ def voicemail_transcription_attach(
             transcription=text if status == "completed" else "",
             transcription_status=status or "unknown",
         )
-    voicemail.transcription = text if status == "completed" else ""
-    voicemail.transcription_status = status
-    voicemail.save(update_fields=["transcription", "transcription_status"])
-    alert = Alert.objects.filter(voicemail=voicemail).only("pk").first()
-    if alert is None:
-        voicemail_notify(voicemail=voicemail)
-    else:
-        # Paged already without it (the wait ran out, the broker was down): the alert and later pages carry it.
-        alerts.alert_details_set(alert_id=alert.pk, details=voicemail_alert_details(voicemail))
+    # Paged already without it (the wait ran out, the broker was down): the alert and later pages carry it.
+    # The text is committed first, so an alert raised from now on reads it; one raised before gets it here.
+    if not alerts.alert_details_set_of_voicemail(voicemail_id=voicemail.pk, details=voicemail_alert_details(voicemail)):
+        _raise_now(voicemail)
     return voicemail
+
+
+def _transcription_set(*, recording_sid: str, text: str, status: str) -> Voicemail | None:
+    """Store the transcription on its voicemail in one autocommit statement (UPDATE ... RETURNING); None when
+    no voicemail has this RecordingSid yet."""
+    table = Voicemail._meta.db_table
+    sql = f"UPDATE {table} SET transcription = %s, transcription_status = %s WHERE recording_sid = %s"  # noqa: S608
+    sql += " RETURNING id, team_id, recording_url"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [text, status, recording_sid])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    pk, team_id, recording_url = row
+    return Voicemail(
+        pk=pk,
+        team_id=team_id,
+        recording_sid=recording_sid,
+        recording_url=recording_url,
+        transcription=text,
+        transcription_status=status,
+    )
+
+
+def _raise_now(voicemail: Voicemail) -> None:
+    """The transcription came before the alert: raise it at once, by a task (the webhook answers without
+    paging the chain itself), or here when the broker is down. The overdue sweep is the safety net."""
+    if voicemail.team_id is None:
+        logger.warning("Voicemail %s belongs to no team: nobody to notify", voicemail.recording_sid)
+        return
+    try:
+        published = task_publish("telephony.tasks.voicemail.voicemail_raise_task", args=[voicemail.pk])
+    except Exception:
+        logger.warning("Could not publish voicemail %s notice", voicemail.pk, exc_info=True)
+        published = False
+    if not published:
+        voicemail_notify_by_id(voicemail.pk)
 
 
 def _arrange_notification(voicemail: Voicemail) -> None:

@@ -8,7 +8,7 @@ from telephony.voicemail import voicemail_notify_by_id, voicemails_notify_overdu
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["voicemail_notify_task", "voicemails_notify_overdue_task"]
+__all__ = ["voicemail_notify_task", "voicemail_raise_task", "voicemails_notify_overdue_task"]
 
 
 @shared_task(
@@ -20,6 +20,18 @@ __all__ = ["voicemail_notify_task", "voicemails_notify_overdue_task"]
 )
 def voicemail_notify_task(voicemail_id: int) -> None:
     """Safe to run twice: a voicemail has one alert, and each of its pages one outbox row."""
+    voicemail_notify_by_id(voicemail_id)
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(Exception,),
+    retry_backoff=True,
+    max_retries=5,
+    name="telephony.tasks.voicemail.voicemail_raise_task",
+)
+def voicemail_raise_task(voicemail_id: int) -> None:
+    """The transcription is here before the alert: raise it now (not after the wait). Safe to run twice."""
     voicemail_notify_by_id(voicemail_id)
 
 

@@ -44,7 +44,8 @@ def test_a_fresh_web_process_knows_every_task_it_enqueues_by_name():
     code = (
         "import django; django.setup(); from celery import current_app; "
         "print(all(n in current_app.tasks for n in "
-        "('telephony.tasks.sms.sms_deliver', 'telephony.tasks.voicemail.voicemail_notify_task')))"
+        "('telephony.tasks.sms.sms_deliver', 'telephony.tasks.voicemail.voicemail_notify_task', "
+        "'telephony.tasks.voicemail.voicemail_raise_task')))"
     )
     env = {"DJANGO_SETTINGS_MODULE": "roulette.settings", "DJANGO_SECRET_KEY": "x", "PATH": "/usr/bin:/bin"}
     root = Path(__file__).resolve().parents[2]

@@ -111,6 +111,7 @@ def test_every_telephony_url_is_post_only(world, client):
             assert getattr(client, method)(path).status_code == 405, (method, path)
 
 
+@pytest.mark.usefixtures("celery_eager")  # a transcription before its alert enqueues the raise
 def test_signed_posts_pass_on_every_url_with_either_token(world, client, settings):
     """The control for the tests above: the same requests, correctly signed, are served (not 403), with the
     primary and with the secondary token (rotation), and a signed incoming call does write its Call."""

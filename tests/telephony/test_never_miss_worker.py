@@ -60,13 +60,16 @@ def wait_for(condition, worker, what: str):
     pytest.fail(f"{what}: not within {WAIT_SECONDS} s")
 
 
-def leave_voicemail(twilio) -> Alert:
+def leave_voicemail(twilio, worker) -> Alert:
     call = twilio()
     record = to_voicemail(call)
     recording_sid = sid("RE")
     call.record(record, recording_sid=recording_sid, duration=42)
     call.transcription(record, recording_sid=recording_sid, text=TRANSCRIPT)
-    return Alert.objects.get(call__call_sid=call.call_sid, source="voicemail")
+    # The transcription hands the alert's raise to the worker.
+    alerts = Alert.objects.filter(call__call_sid=call.call_sid, source="voicemail")
+    wait_for(alerts.exists, worker, "the voicemail's alert")
+    return alerts.get()
 
 
 def the_timeout_passes(alert: Alert) -> None:
@@ -78,7 +81,7 @@ def the_timeout_passes(alert: Alert) -> None:
 
 def test_an_unacknowledged_voicemail_reaches_the_secondary(team, worker, fake_twilio, twilio):
     _, primary, secondary = team
-    alert = leave_voicemail(twilio)
+    alert = leave_voicemail(twilio, worker)
     wait_for(lambda: texts_to(fake_twilio, primary.phone), worker, "the primary's page")
     [first] = texts_to(fake_twilio, primary.phone)
     assert f'"{TRANSCRIPT}"' in first and first.endswith(f"reply ACK {alert.pk}")
@@ -95,7 +98,7 @@ def test_an_unacknowledged_voicemail_reaches_the_secondary(team, worker, fake_tw
 
 def test_an_acknowledged_voicemail_stops(team, worker, fake_twilio, twilio, client):
     _, primary, secondary = team
-    alert = leave_voicemail(twilio)
+    alert = leave_voicemail(twilio, worker)
     wait_for(lambda: texts_to(fake_twilio, primary.phone), worker, "the primary's page")
     params = {"MessageSid": sid("SM"), "From": primary.phone, "To": WEB_NUMBER, "Body": f"ack {alert.pk}"}
     assert f"ALERT {alert.pk} acknowledged" in post_signed(client, "/telephony/sms/incoming/", params).content.decode()
@@ -115,7 +118,7 @@ def test_a_worker_killed_while_paging_the_secondary_loses_nothing_and_sends_once
     team, celery_workers, worker, fake_twilio, twilio
 ):
     _, primary, secondary = team
-    alert = leave_voicemail(twilio)
+    alert = leave_voicemail(twilio, worker)
     wait_for(lambda: texts_to(fake_twilio, primary.phone), worker, "the primary's page")
 
     fake_twilio.script(HANG, to=secondary.phone)  # Twilio takes the secondary's page, then never answers

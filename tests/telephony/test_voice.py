@@ -11,7 +11,7 @@ from django.conf import settings
 from teams.models import Role, Team
 from telephony.models import Alert, Call, DialAttempt, OutboundMessage, Voicemail
 from telephony.tasks.sms import sms_deliver
-from telephony.tasks.voicemail import voicemail_notify_task, voicemails_notify_overdue_task
+from telephony.tasks.voicemail import voicemail_notify_task, voicemail_raise_task, voicemails_notify_overdue_task
 from telephony.voicemail import TRANSCRIPTION_WAIT_SECONDS, voicemail_notify_by_id
 from tests.factories import ShiftFactory, SupportNumberFactory, UserFactory, team_with_members
 from tests.telephony.world import CALLER, FALLBACK_PHONE, NOW, WEB_NUMBER, dial_action, sid, to_voicemail, voicemail_sms
@@ -147,6 +147,32 @@ def test_a_broker_outage_loses_no_voicemail_notice(web, twilio, monkeypatch):
     # Rows are in the outbox, queued: the SMS helper's sweep sends them when the broker is back.
     assert {m.status for m in voicemail_sms()} == {OutboundMessage.Status.QUEUED}
     assert [m.to for m in voicemail_sms()] == [web.primary.phone]
+
+
+def test_a_transcription_pages_at_once_with_the_broker_down(web, twilio, monkeypatch):
+    """The transcription webhook hands the alert's raise to a task; when the broker is down it raises it
+    itself: the page with the text is in the outbox all the same, once."""
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("broker unreachable")
+
+    waiting = []
+    monkeypatch.setattr(voicemail_notify_task, "apply_async", lambda args, **kw: waiting.append(args[0]))
+    monkeypatch.setattr(voicemail_raise_task, "apply_async", broker_down)
+    monkeypatch.setattr(sms_deliver, "apply_async", broker_down)
+    call = twilio()
+    root = call.incoming()
+    for _ in range(3):
+        root = call.leg(root.find("Dial"), "no-answer")
+    record = root.find("Record")
+    recording_sid = "RE" + "9" * 32
+    call.record(record, recording_sid=recording_sid)
+    assert voicemail_sms() == [] and len(waiting) == 1  # waiting for the transcription
+    call.transcription(record, recording_sid=recording_sid, text="Please call back.")
+    call.transcription(record, recording_sid=recording_sid, text="Please call back.")  # Twilio retried it
+    [page] = voicemail_sms()
+    assert '"Please call back."' in page.body and page.to == web.primary.phone
+    assert Alert.objects.get().details.startswith("Please call back.")
 
 
 def test_unknown_number_gets_a_polite_message(db, clock, twilio):

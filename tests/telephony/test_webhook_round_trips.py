@@ -258,17 +258,14 @@ def test_a_replayed_incoming_request_answers_the_same(client, round_trips):
 # --- Every other webhook: at most 3 round trips ------------------------------------------------------------
 
 OTHER_BUDGET = 3
-# Webhooks still above 3 on PostgreSQL, each held at what it takes today so that it cannot grow: the Dial
-# action reads the attempt, then writes the attempt, the leg's charge and the outcome (or the next person's
-# attempt after the chain's read); the Record action stores the voicemail and raises its alert; the
-# transcription pages the chain (the alert's outbox rows); an SMS command reads the member and their teams.
+# Webhooks still above 3 on PostgreSQL, each held at what it takes today so that it cannot grow: an SMS
+# command reads the member and their teams.
 NOT_YET_WITHIN_THREE = {
-    "dial result (answered)": 4,
-    "dial result (next person)": 6,
-    "recording": 5,
-    "transcription": 26,
     "sms in": 5,
 }
+if not POSTGRES:
+    # SQLite has no data-modifying CTE: the Dial action writes each of its rows in a statement of its own.
+    NOT_YET_WITHIN_THREE.update({"dial result (answered)": 4, "dial result (next person)": 5})
 
 
 class CountedCall:
