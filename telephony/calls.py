@@ -198,12 +198,12 @@ def call_incoming(
     ring, decision = [], None
     if team is None:
         call.outcome, decision = Call.Outcome.UNKNOWN_NUMBER, Next.UNKNOWN_NUMBER
-    elif flow.caller_is_blocked(team, from_number):
-        call.outcome, decision = Call.Outcome.BLOCKED, Next.REJECT
-    elif team.allowed_callers and from_number not in team.allowed_callers:
-        call.outcome, decision = Call.Outcome.REFUSED, Next.REFUSED
+    elif refusal := flow.caller_refused(team, from_number):
+        call.outcome = Call.Outcome(refusal)
+        decision = Next.REJECT if refusal == Call.Outcome.BLOCKED else Next.REFUSED
     elif number is not None and number.menu and not flow.caller_is_vip(team, from_number):
-        choices = tuple(flow.menu_choices(number.menu, Team.objects.filter(slug__in=flow.menu_slugs(number.menu))))
+        menu_teams = Team.objects.filter(slug__in=flow.menu_slugs(number.menu))
+        choices = tuple(flow.menu_choices(number.menu, menu_teams, caller=from_number))
         decision = Next.MENU if choices else None
     if decision is None:
         ring = _first_ring(team, read, caller=from_number, to_number=to_number, at=at)
@@ -237,7 +237,9 @@ def call_menu_choice(
 ) -> Decision:
     """The caller pressed a key at the menu (or none, three times): that team's whole flow takes the call,
     and the Call is logged for it with the key. One read (the chosen team and its covering rows, as for an
-    incoming call), then the Call's UPDATE and the dial attempts' INSERT."""
+    incoming call), then the Call's UPDATE and the dial attempts' INSERT. A team that blocks the caller or
+    does not allow them (changed since the menu was offered) refuses the call: it is answered already, so
+    the caller hears the refusal instead of a <Reject>, and the Call is logged blocked or refused."""
     at = at or timezone.now()
     call_sid = param_fit(Call, "call_sid", call_sid)
     from_number, to_number = (
@@ -254,11 +256,17 @@ def call_menu_choice(
     team = read.team
     if team is None:
         return Decision(Next.VOICEMAIL)
-    ring = _first_ring(team, read, caller=from_number, to_number=to_number, at=at)
-    fields = {"team": team, "from_number": from_number, "to_number": to_number, "menu_digit": digit}
+    refusal = flow.caller_refused(team, from_number)
+    ring = [] if refusal else _first_ring(team, read, caller=from_number, to_number=to_number, at=at)
+    changes = {"team": team, "menu_digit": digit}
+    if refusal:
+        changes["outcome"] = Call.Outcome(refusal)
+    fields = {"from_number": from_number, "to_number": to_number, **changes}
     call = Call(pk=call_id, call_sid=call_sid, **fields)
-    if call_id is None or not Call.objects.filter(pk=call_id, call_sid=call_sid).update(team=team, menu_digit=digit):
+    if call_id is None or not Call.objects.filter(pk=call_id, call_sid=call_sid).update(**changes):
         call = call_insert(Call(call_sid=call_sid, **fields))
+    if refusal:
+        return Decision(Next.REFUSED, call, team=team)
     if not ring:
         return Decision(Next.VOICEMAIL, call, team=team)
     attempts = _add_ring(call, ring, 0)

@@ -228,6 +228,35 @@ def test_a_menu_naming_a_deleted_team_still_reaches_the_own_team(web, menu, twil
     assert numbers(call.press(gather, "1").find("Dial")) == [web.primary.phone]
 
 
+@pytest.mark.parametrize("lists", [{"blocked_callers": [CALLER]}, {"allowed_callers": ["+4917011112222"]}])
+def test_a_team_that_takes_no_call_from_the_caller_is_left_out_of_the_menu(web, menu, twilio, lists):
+    billing, _ = menu
+    shape(billing, **lists)
+    call = twilio()
+    root = call.incoming()
+    assert root.find("Gather") is None  # Billing was the only choice: no menu, Web's own flow
+    assert numbers(root.find("Dial")) == [web.primary.phone]
+
+
+@pytest.mark.parametrize(
+    ("lists", "outcome"),
+    [({"blocked_callers": [CALLER]}, Call.Outcome.BLOCKED), ({"allowed_callers": ["+4917011112222"]}, "refused")],
+)
+def test_a_key_to_a_team_that_takes_no_call_from_the_caller_is_refused(web, menu, twilio, lists, outcome):
+    billing, _ = menu
+    call = twilio()
+    gather = call.incoming().find("Gather")
+    shape(billing, **lists)  # changed while the caller listened to the menu
+    root = call.press(gather, "1")
+    assert [verb.tag for verb in root] == ["Say", "Hangup"]
+    assert "only takes calls from registered numbers" in root.find("Say").text
+    logged = call.call()
+    assert (logged.team, logged.menu_digit, logged.outcome) == (billing, "1", outcome)
+    assert not logged.attempts.exists()
+    call.status("completed", 5)
+    assert call.call().outcome == outcome
+
+
 # --- Languages and voices -------------------------------------------------------------------------------
 
 
