@@ -302,6 +302,40 @@ def test_portuguese_screening_and_voicemail(db, clock, twilio):
     assert "mensagem" in after.find("Say").text and after.find("Say").get("language") == "pt-BR"
 
 
+@pytest.fixture
+def suporte(db, clock):
+    """A Portuguese team with a voice of its own and nobody on call: every call goes to its voicemail."""
+    team, _ = team_with_members(0, name="Suporte", language="pt-br", voice="Polly.Camila", fallback_phone="")
+    SupportNumberFactory(team=team, phone_number="+551130001000")
+    return team
+
+
+def portuguese(root) -> bool:
+    """Every <Say> of the answer in Portuguese with the team's voice."""
+    says = list(root.iter("Say"))
+    return bool(says) and all((say.get("language"), say.get("voice")) == ("pt-BR", "Polly.Camila") for say in says)
+
+
+@pytest.mark.usefixtures("celery_eager")
+def test_portuguese_call_back_confirmation(suporte, twilio):
+    call = twilio(to="+551130001000")
+    prompt = call.incoming()
+    assert portuguese(prompt)
+    confirmed = call.press(prompt.find("Gather"), "1")
+    assert portuguese(confirmed) and "Ligaremos de volta" in confirmed.find("Say").text
+    assert call.call().outcome == Call.Outcome.CALLBACK
+
+
+@pytest.mark.usefixtures("celery_eager")
+def test_portuguese_message_after_another_key_and_its_thanks(suporte, twilio):
+    call = twilio(to="+551130001000")
+    again = call.press(call.incoming().find("Gather"), "5")
+    assert portuguese(again) and "Deixe uma mensagem" in again.find("Say").text
+    thanks = call.record(again.find("Record"), recording_sid="RE" + "8" * 32)
+    assert portuguese(thanks) and thanks.find("Say").text == "Obrigado. Sua mensagem foi encaminhada. Até logo."
+    assert call.call().outcome == Call.Outcome.VOICEMAIL
+
+
 def test_a_greeting_recording_is_played_instead_of_the_spoken_greeting(web, menu, twilio):
     shape(web.team, greeting_audio_url="https://example.com/greeting.mp3")
     first = twilio().incoming().find("Gather")
