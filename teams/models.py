@@ -24,6 +24,7 @@ from teams.validators import (
     validate_phone_list,
     validate_timezone,
     validate_voice,
+    validate_voice_speaks,
 )
 
 
@@ -245,6 +246,10 @@ class Team(models.Model):
         return self.name
 
     def clean(self) -> None:
+        try:
+            validate_voice_speaks(self.voice, self.language)
+        except ValidationError as error:
+            raise ValidationError({"voice": error}) from None
         phones = (
             [phone for phone in self.desk_phones or [] if isinstance(phone, str)]
             if isinstance(self.desk_phones, list)

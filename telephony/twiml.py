@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
+from teams.validators import SAY_LOCALES
 from telephony.request_checks import malformed_sid
 
 logger = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ NOBODY_TOOK_IT = gettext_lazy("Sorry, nobody could take your call.")
 PLEASE_HOLD = gettext_lazy("Please hold.")
 
 # <Say language>: Twilio's codes for our languages (https://www.twilio.com/docs/voice/twiml/say#language).
-SAY_LANGUAGES = {"en": "en-US", "pt-br": "pt-BR"}
+SAY_LANGUAGES = SAY_LOCALES
 # The team's <Say voice> while a TwiML answer is built; "" is Twilio's default voice.
 _voice: contextvars.ContextVar[str] = contextvars.ContextVar("say_voice", default="")
 # Twilio refuses a message body over 1,600 characters.

@@ -172,3 +172,68 @@ def test_the_admin_number_page_refuses_a_menu_with_another_leads_team(world, cli
     response = client.post(url, {**form, "menu": '[{"digit": "1", "team": "alpha"}]'})
     assert response.status_code == 302
     assert SupportNumber.objects.get(pk=number.pk).menu == [{"digit": "1", "team": "alpha"}]
+
+
+@pytest.mark.parametrize(
+    ("language", "voice"),
+    [
+        ("pt-br", "man"),
+        ("pt-br", "woman"),
+        ("pt-br", "Polly.Joanna"),
+        ("pt-br", "Google.en-US-Wavenet-A"),
+        ("en", "Polly.Camila"),
+        ("en", "Polly.Thiago-Neural"),
+        ("en", "Google.pt-BR-Wavenet-A"),
+        ("en", "Polly.Amy"),  # en-GB: our English prompts say language="en-US"
+    ],
+)
+def test_a_voice_that_does_not_speak_the_teams_language_is_a_400_on_the_voice(world, language, voice):
+    lead = world.client("lead")
+    response = lead.patch("/api/v1/teams/alpha/", {"language": language, "voice": voice}, format="json")
+    assert response.status_code == 400, response.json()
+    assert "voice" in error_fields(response)
+    team = Team.objects.get(slug="alpha")
+    assert (team.language, team.voice) == (world.alpha.language, world.alpha.voice)
+
+
+@pytest.mark.parametrize(
+    ("language", "voice"),
+    [
+        ("pt-br", "alice"),
+        ("pt-br", "Polly.Vitoria"),
+        ("pt-br", "Google.pt-BR-Wavenet-A"),
+        ("pt-br", ""),
+        ("en", "alice"),
+        ("en", "man"),
+        ("en", "Polly.Joanna-Neural"),
+        ("en", "Google.en-US-Neural2-C"),
+    ],
+)
+def test_a_voice_that_speaks_the_teams_language_is_accepted(world, language, voice):
+    response = world.client("lead").patch("/api/v1/teams/alpha/", {"language": language, "voice": voice}, format="json")
+    assert response.status_code == 200, response.json()
+    assert (Team.objects.get(slug="alpha").language, Team.objects.get(slug="alpha").voice) == (language, voice)
+
+
+def test_changing_the_language_checks_the_voice_again(world):
+    lead = world.client("lead")
+    assert lead.patch("/api/v1/teams/alpha/", {"language": "en", "voice": "man"}, format="json").status_code == 200
+    response = lead.patch("/api/v1/teams/alpha/", {"language": "pt-br"}, format="json")
+    assert response.status_code == 400 and "voice" in error_fields(response)
+    assert "Polly.Camila" in str(response.json())  # the voices that would do
+    assert Team.objects.get(slug="alpha").language == "en"
+
+
+def test_the_admin_shows_a_voice_of_another_language_on_the_voice_field(world, client):
+    client.force_login(world.lead.user)
+    url = f"/admin/teams/team/{world.alpha.pk}/change/"
+    page = client.get(url)
+    form = page.context["adminform"].form
+    data = {name: form[name].value() if form[name].value() is not None else "" for name in form.fields}
+    for prefix in ("memberships", "numbers"):
+        data |= {f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0", f"{prefix}-MIN_NUM_FORMS": "0",
+                 f"{prefix}-MAX_NUM_FORMS": "1000"}  # fmt: skip
+    response = client.post(url, {**data, "language": "pt-br", "voice": "Polly.Joanna"})
+    assert response.status_code == 200
+    assert "voice" in response.context["adminform"].form.errors
+    assert Team.objects.get(slug="alpha").voice == world.alpha.voice
