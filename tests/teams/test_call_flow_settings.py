@@ -237,3 +237,22 @@ def test_the_admin_shows_a_voice_of_another_language_on_the_voice_field(world, c
     assert response.status_code == 200
     assert "voice" in response.context["adminform"].form.errors
     assert Team.objects.get(slug="alpha").voice == world.alpha.voice
+
+
+def test_caller_lists_and_desk_phones_are_shown_to_leads_only(world):
+    lists = {
+        "allowed_callers": ["+4917011111111", "+4917022222222"],
+        "blocked_callers": ["+4917099999999"],
+        "vip_callers": ["+4917011111111"],
+        "desk_phones": ["+551130001001"],
+    }
+    assert world.client("lead").patch("/api/v1/teams/alpha/", lists, format="json").status_code == 200
+    led = world.client("lead").get("/api/v1/teams/alpha/").json()
+    assert {key: led[key] for key in lists} == lists
+    for body in (
+        world.client("reader").get("/api/v1/teams/alpha/").json(),
+        world.client("reader").get("/api/v1/teams/").json()["results"][0],
+    ):
+        assert {key: body[key] for key in lists} == dict.fromkeys(lists)
+        assert body["language"] == "en"  # the rest of the settings stay readable
+    assert world.client("root").get("/api/v1/teams/alpha/").json()["blocked_callers"] == lists["blocked_callers"]
