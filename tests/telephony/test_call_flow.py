@@ -411,3 +411,16 @@ def test_the_menu_keeps_its_number_on_a_number_of_its_own(web, billing, twilio):
     call = twilio(to=WEB_NUMBER)
     assert numbers(call.press(call.incoming().find("Gather"), "1").find("Dial")) == [web.primary.phone]
     assert call.call().menu_digit == "1"
+
+
+def test_the_key_pressed_is_shown_in_the_calls_api_and_the_admin(web, billing, twilio, client):
+    number = web.team.numbers.get()
+    number.menu = [{"digit": "4", "team": web.team.slug}, {"digit": "2", "team": "billing"}]
+    number.save()
+    call = twilio(to=WEB_NUMBER)
+    call.press(call.incoming().find("Gather"), "4")
+    client.force_login(web.lead.user)
+    [listed] = client.get(f"/api/v1/teams/{web.team.slug}/calls/").json()["results"]
+    assert listed["menu_digit"] == "4"
+    page = client.get(f"/admin/telephony/call/{call.call().pk}/change/").content.decode()
+    assert '<div class="readonly">4</div>' in page
