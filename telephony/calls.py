@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 
 from django.db import IntegrityError, router
+from django.db.models import Case, Value, When
 from django.utils import timezone
 
 from teams import selectors
@@ -31,6 +32,8 @@ ANSWERED_DIAL_STATUSES = frozenset({"completed", "answered"})
 # Our own dial status: the callee heard who was calling and pressed 2 to pass the call on.
 PASSED = "passed"
 PASS_DIGITS = "2"
+# A phone rung at once with the one that was connected: Twilio hung it up (its own leg status).
+NOT_CONNECTED = "canceled"
 FINAL_CALL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 
 
@@ -332,20 +335,28 @@ def dial_result(
         return Decision(Next.VOICEMAIL)
     call = attempt.call
     ring = _ring_of(attempt)
+    # Rung at once: one Dial, one result, for the leg that was connected if any (Twilio's DialCallSid is
+    # that leg's; the acceptance stored it). Twilio hung up the others: they were not connected.
+    accepted = next((a for a in ring if a.accepted_at is not None), None)
+    connected = accepted if len(ring) > 1 and dial_status in ANSWERED_DIAL_STATUSES else None
     # A pass stays a pass, whatever Twilio reports for the leg that hung up (completed or no-answer).
-    attempt.dial_status = attempt.dial_status if attempt.dial_status == PASSED else dial_status
+    if attempt.dial_status != PASSED:
+        attempt.dial_status = dial_status if connected in (None, attempt) else NOT_CONNECTED
     if dial_call_sid and len(ring) == 1:
         attempt.dial_call_sid = dial_call_sid
     attempt.save(update_fields=["dial_status", "dial_call_sid"])
     if len(ring) > 1:
-        # Rung at once: one Dial, one result (Twilio's DialCallSid is the leg that was connected, if any).
+        status = (
+            Value(dial_status)
+            if connected is None
+            else Case(When(pk=connected.pk, then=Value(dial_status)), default=Value(NOT_CONNECTED))
+        )
         DialAttempt.objects.filter(call=call, ring_group=attempt.ring_group).exclude(pk=attempt.pk).exclude(
             dial_status=PASSED
-        ).update(dial_status=dial_status)
+        ).update(dial_status=status)
     costs.leg_charge_record(
         call=call, dial_call_sid=dial_call_sid or attempt.dial_call_sid, seconds=dial_duration_seconds
     )
-    accepted = next((a for a in ring if a.accepted_at is not None), None)
     if dial_status in ANSWERED_DIAL_STATUSES and accepted is not None:
         Call.objects.filter(pk=call.pk).update(
             outcome=Call.Outcome.ANSWERED, answered_by=accepted.member, answered_number=accepted.phone

@@ -129,6 +129,17 @@ def test_simultaneous_first_to_accept_is_connected(web, twilio):
     assert logged.outcome == Call.Outcome.ANSWERED and logged.answered_by == web.secondary
 
 
+@pytest.mark.parametrize("who", ["primary", "secondary"])
+def test_simultaneous_marks_the_phones_not_connected_as_such(web, twilio, who):
+    shape(web.team, ring_strategy="simultaneous")
+    connected, other = (web.primary, web.secondary) if who == "primary" else (web.secondary, web.primary)
+    call = twilio()
+    call.ring(call.incoming().find("Dial"), {connected.phone: "accept"})
+    attempts = {a.member: a for a in call.call().attempts.all()}
+    assert (attempts[connected].dial_status, attempts[other].dial_status) == ("completed", "canceled")
+    assert attempts[connected].dial_call_sid.startswith("CA") and attempts[other].dial_call_sid == ""
+
+
 def test_simultaneous_never_rings_the_caller_nor_our_own_numbers(web, twilio):
     shape(web.team, ring_strategy="simultaneous")
     assert numbers(twilio(caller=web.secondary.phone).incoming().find("Dial")) == [web.primary.phone]
