@@ -256,3 +256,18 @@ def test_caller_lists_and_desk_phones_are_shown_to_leads_only(world):
         assert {key: body[key] for key in lists} == dict.fromkeys(lists)
         assert body["language"] == "en"  # the rest of the settings stay readable
     assert world.client("root").get("/api/v1/teams/alpha/").json()["blocked_callers"] == lists["blocked_callers"]
+
+
+def test_renaming_a_team_rewrites_the_menus_naming_it_and_a_menus_slug_is_not_for_the_taking(world):
+    root = world.client("root")
+    TeamFactory(slug="billing", name="Billing")
+    menu = [{"digit": "1", "team": "billing"}, {"digit": "2", "team": "bravo"}]
+    assert root.patch(number_url(world), {"menu": menu}, format="json").status_code == 200
+    assert root.patch("/api/v1/teams/bravo/", {"slug": "bravo-ops"}, format="json").status_code == 200
+    number = root.get(number_url(world)).json()
+    assert number["menu"] == [{"digit": "1", "team": "billing"}, {"digit": "2", "team": "bravo-ops"}]
+    Team.objects.get(slug="billing").delete()
+    lead = world.client("lead")
+    response = lead.patch("/api/v1/teams/alpha/", {"slug": "billing"}, format="json")
+    assert response.status_code == 400 and "slug" in error_fields(response)
+    assert Team.objects.filter(slug="alpha").exists()

@@ -7,6 +7,7 @@ import datetime as dt
 
 import pytest
 from django.conf import settings
+from django.core.exceptions import ValidationError
 
 from teams.models import Role
 from telephony.models import Call, OutboundMessage
@@ -266,6 +267,27 @@ def test_a_key_to_a_team_that_takes_no_call_from_the_caller_is_refused(web, menu
     assert not logged.attempts.exists()
     call.status("completed", 5)
     assert call.call().outcome == outcome
+
+
+def test_a_renamed_team_keeps_its_key(web, menu, twilio):
+    billing, billing_primary = menu
+    shape(billing, slug="payments")
+    assert web.team.numbers.get().menu == [{"digit": "1", "team": "payments"}]
+    call = twilio()
+    assert numbers(call.press(call.incoming().find("Gather"), "1").find("Dial")) == [billing_primary.phone]
+
+
+def test_a_team_cannot_take_the_key_of_a_slug_a_menu_still_names(web, menu, twilio):
+    billing, _ = menu
+    billing.delete()  # the menu's entry stays, naming nobody
+    sales, _ = team_with_members(1, name="Sales", slug="sales")
+    with pytest.raises(ValidationError) as refused:
+        shape(sales, slug="billing")
+    assert "slug" in refused.value.message_dict and WEB_NUMBER in str(refused.value)
+    with pytest.raises(ValidationError):
+        shape(team_with_members(0, name="New", slug="new")[0], slug="billing")
+    call = twilio()
+    assert call.incoming().find("Gather") is None  # the stale entry offers nothing
 
 
 # --- Languages and voices -------------------------------------------------------------------------------
