@@ -148,7 +148,8 @@ class TeamSerializer(serializers.ModelSerializer):
         child=serializers.CharField(max_length=32),
         max_length=MAX_ALLOWED_CALLERS,
         required=False,
-        help_text="E.164 numbers allowed to call; empty means everyone.",
+        help_text="E.164 numbers allowed to call; empty means everyone. Null for members who do not lead the team "
+        "(so are blocked_callers, vip_callers and desk_phones).",
     )
     calendar_url = serializers.SerializerMethodField(
         help_text="The team's iCal feed (secret). Shown to the team's leads; null for other members."
@@ -158,10 +159,22 @@ class TeamSerializer(serializers.ModelSerializer):
         model = Team
         fields = [*Team.SETTINGS, "calendar_url"]
 
+    # Who may call in, who is blocked or a VIP, the desk's phones: people's numbers, for the team's leads.
+    LEADS_ONLY = ("allowed_callers", "blocked_callers", "vip_callers", "desk_phones")
+
+    def _is_led(self, team) -> bool:
+        led = self.context.get("led_team_ids", ())  # None: every team (a superuser)
+        return led is None or team.pk in led
+
+    def to_representation(self, team):
+        data = super().to_representation(team)
+        if not self._is_led(team):
+            data.update(dict.fromkeys(self.LEADS_ONLY))
+        return data
+
     @extend_schema_field({"type": "string", "format": "uri", "nullable": True})
     def get_calendar_url(self, team):
-        led = self.context.get("led_team_ids", ())  # None: every team (a superuser)
-        return calendar.team_feed_url(team) if led is None or team.pk in led else None
+        return calendar.team_feed_url(team) if self._is_led(team) else None
 
 
 class TeamRefSerializer(serializers.Serializer):

@@ -24,6 +24,7 @@ from teams.validators import (
     validate_phone_list,
     validate_timezone,
     validate_voice,
+    validate_voice_speaks,
 )
 
 
@@ -244,7 +245,44 @@ class Team(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args, **kwargs) -> None:
+        """A renamed team keeps its keys: every menu naming its old slug names the new one."""
+        renamed_from = getattr(self, "_stored_slug", None) if self._slug_changed() else None
+        super().save(*args, **kwargs)
+        if renamed_from:
+            for number in _numbers_whose_menu_names(renamed_from):
+                number.menu = [
+                    {**entry, "team": self.slug} if entry.get("team") == renamed_from else entry
+                    for entry in number.menu
+                ]
+                SupportNumber.objects.filter(pk=number.pk).update(menu=number.menu)
+        self._stored_slug = self.slug
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        team = super().from_db(db, field_names, values)
+        team._stored_slug = team.__dict__.get("slug")
+        return team
+
+    def _slug_changed(self) -> bool:
+        return getattr(self, "_stored_slug", None) != self.slug
+
     def clean(self) -> None:
+        try:
+            validate_voice_speaks(self.voice, self.language)
+        except ValidationError as error:
+            raise ValidationError({"voice": error}) from None
+        if self._slug_changed():
+            # A menu entry still naming this slug (its team renamed away or deleted) would hand its key to
+            # this team: the lead who set up that menu did not choose it.
+            named = [number.phone_number for number in _numbers_whose_menu_names(self.slug)]
+            if named:
+                raise ValidationError(
+                    {
+                        "slug": gettext("The menu of %(numbers)s names '%(slug)s' already: change that menu first.")
+                        % {"numbers": ", ".join(sorted(named)), "slug": self.slug}
+                    }
+                )
         phones = (
             [phone for phone in self.desk_phones or [] if isinstance(phone, str)]
             if isinstance(self.desk_phones, list)
@@ -267,6 +305,17 @@ class Team(models.Model):
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
+
+
+def _numbers_whose_menu_names(slug: str) -> list["SupportNumber"]:
+    """The support numbers whose menu has an entry for `slug` (few numbers have a menu: read in Python, as
+    SQLite cannot look inside a JSON list)."""
+    numbers = SupportNumber.objects.exclude(menu=[]).only("pk", "phone_number", "menu")
+    return [
+        number
+        for number in numbers
+        if any(isinstance(entry, dict) and entry.get("team") == slug for entry in number.menu or ())
+    ]
 
 
 class Member(models.Model):

@@ -161,31 +161,38 @@ def validate_holidays(value: list) -> None:
 # Twilio fails the call on a voice it does not know, so only these (and Google's pattern) pass.
 # https://www.twilio.com/docs/voice/twiml/say/text-speech#available-voices-and-languages
 BASIC_VOICES = ("alice", "man", "woman")
-POLLY_VOICES = (
-    "Camila",
-    "Vitoria",
-    "Ricardo",
-    "Thiago",  # pt-BR
-    "Joanna",
-    "Matthew",
-    "Salli",
-    "Kimberly",
-    "Kendra",
-    "Ivy",
-    "Justin",
-    "Joey",
-    "Kevin",
-    "Ruth",
-    "Stephen",
-    "Danielle",
-    "Gregory",  # en-US
-    "Amy",
-    "Emma",
-    "Brian",
-    "Arthur",  # en-GB
-)
+# The <Say language> each of our languages is spoken with (Twilio's codes).
+SAY_LOCALES = {"en": "en-US", "pt-br": "pt-BR"}
+# Each Polly voice speaks one locale; Twilio may fail a <Say> whose voice and language do not match.
+POLLY_LOCALES = {
+    **dict.fromkeys(("Camila", "Vitoria", "Ricardo", "Thiago"), "pt-BR"),
+    **dict.fromkeys(
+        (
+            "Joanna",
+            "Matthew",
+            "Salli",
+            "Kimberly",
+            "Kendra",
+            "Ivy",
+            "Justin",
+            "Joey",
+            "Kevin",
+            "Ruth",
+            "Stephen",
+            "Danielle",
+            "Gregory",
+        ),
+        "en-US",
+    ),
+    **dict.fromkeys(("Amy", "Emma", "Brian", "Arthur"), "en-GB"),
+}
+POLLY_VOICES = tuple(POLLY_LOCALES)
+# alice speaks both of our languages; man and woman speak English only.
+_BASIC_LOCALES = {"alice": tuple(SAY_LOCALES.values()), "man": ("en-US",), "woman": ("en-US",)}
 _POLLY = re.compile(r"^Polly\.(?P<name>[A-Z][a-z]+)(?:-(?:Neural|Generative))?$")
-_GOOGLE = re.compile(r"^Google\.(?:en|pt)-[A-Z]{2}-(?:Standard|Wavenet|Neural2|Chirp3-HD|Chirp-HD|Journey)-[A-Za-z]+$")
+_GOOGLE = re.compile(
+    r"^Google\.(?P<locale>(?:en|pt)-[A-Z]{2})-(?:Standard|Wavenet|Neural2|Chirp3-HD|Chirp-HD|Journey)-[A-Za-z]+$"
+)
 
 
 def validate_voice(value: str) -> None:
@@ -198,6 +205,32 @@ def validate_voice(value: str) -> None:
         gettext("'%(voice)s' is not a voice Twilio can speak with: alice, man, woman, Polly.<Name> or Google.<name>.")
         % {"voice": value},
         code="invalid_voice",
+    )
+
+
+def _voice_locales(voice: str) -> tuple[str, ...] | None:
+    """The <Say language>s `voice` speaks; None for Twilio's default (empty) or a voice validate_voice refuses."""
+    if voice in _BASIC_LOCALES:
+        return _BASIC_LOCALES[voice]
+    google, polly = _GOOGLE.match(voice or ""), _POLLY.match(voice or "")
+    if google:
+        return (google["locale"],)
+    if polly and polly["name"] in POLLY_LOCALES:
+        return (POLLY_LOCALES[polly["name"]],)
+    return None
+
+
+def validate_voice_speaks(voice: str, language: str) -> None:
+    """The team's voice must speak its language (the <Say language> its prompts carry)."""
+    locales, locale = _voice_locales(voice), SAY_LOCALES.get(language)
+    if locales is None or locale is None or locale in locales:
+        return
+    basic = [name for name, spoken in _BASIC_LOCALES.items() if locale in spoken]
+    polly = [f"Polly.{name}" for name, spoken in POLLY_LOCALES.items() if spoken == locale]
+    raise ValidationError(
+        gettext("%(voice)s does not speak %(locale)s: choose %(voices)s or a Google.%(locale)s-… voice.")
+        % {"voice": voice, "locale": locale, "voices": ", ".join(basic + polly)},
+        code="voice_language",
     )
 
 

@@ -474,24 +474,30 @@ def alert_sms_command(*, member: Member, action: str, alert_id: int) -> str:
     """
     command = (action or "").strip().upper()
     if command not in ("ACK", "RESOLVE"):
-        return "Reply ACK <id> to acknowledge an alert or RESOLVE <id> to close it."
+        return _("Reply ACK <id> to acknowledge an alert or RESOLVE <id> to close it.")
     try:
         alert_id = int(alert_id)
     except (TypeError, ValueError):
-        return f"Reply {command} followed by the alert number, e.g. {command} 42."
+        # The keyword stays as typed: the commands are ACK and RESOLVE in every language.
+        return _("Reply %(command)s followed by the alert number, e.g. %(command)s 42.") % {"command": command}
     alert = Alert.objects.filter(pk=alert_id, team__memberships__member=member).first()
     if alert is None:
-        return f"There is no alert {alert_id} for your teams."
+        return _("There is no alert %(id)s for your teams.") % {"id": alert_id}
     via = f"SMS from {member.phone}"
     user = member.user if member.user_id else None
     if command == "ACK":
         alert, changed = alert_acknowledge(alert=alert, actor=member.name, user=user, member=member, via=via)
         if changed:
-            return f"ALERT {alert.pk} acknowledged - escalation stopped. Reply RESOLVE {alert.pk} when it is fixed."
+            return _("ALERT %(id)s acknowledged - escalation stopped. Reply RESOLVE %(id)s when it is fixed.") % {
+                "id": alert.pk
+            }
         if alert.state == Alert.State.ACKNOWLEDGED:
-            return f"ALERT {alert.pk} was already acknowledged by {alert.acknowledged_by}."
-        return f"ALERT {alert.pk} is already resolved."
+            return _("ALERT %(id)s was already acknowledged by %(name)s.") % {
+                "id": alert.pk,
+                "name": alert.acknowledged_by,
+            }
+        return _("ALERT %(id)s is already resolved.") % {"id": alert.pk}
     alert, changed = alert_resolve(alert=alert, actor=member.name, user=user, member=member, via=via)
     if changed:
-        return f"ALERT {alert.pk} resolved. Thank you."
-    return f"ALERT {alert.pk} was already resolved by {alert.resolved_by}."
+        return _("ALERT %(id)s resolved. Thank you.") % {"id": alert.pk}
+    return _("ALERT %(id)s was already resolved by %(name)s.") % {"id": alert.pk, "name": alert.resolved_by}

@@ -43,6 +43,7 @@ class CallSerializer(serializers.ModelSerializer):
             "to_number",
             "status",
             "outcome",
+            "menu_digit",
             "answered_by",
             "answered_number",
             "duration_seconds",

@@ -31,6 +31,8 @@ ANSWERED_DIAL_STATUSES = frozenset({"completed", "answered"})
 # Our own dial status: the callee heard who was calling and pressed 2 to pass the call on.
 PASSED = "passed"
 PASS_DIGITS = "2"
+# A phone rung at once with the one that was connected: Twilio hung it up (its own leg status).
+NOT_CONNECTED = "canceled"
 FINAL_CALL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 
 
@@ -198,12 +200,12 @@ def call_incoming(
     ring, decision = [], None
     if team is None:
         call.outcome, decision = Call.Outcome.UNKNOWN_NUMBER, Next.UNKNOWN_NUMBER
-    elif flow.caller_is_blocked(team, from_number):
-        call.outcome, decision = Call.Outcome.BLOCKED, Next.REJECT
-    elif team.allowed_callers and from_number not in team.allowed_callers:
-        call.outcome, decision = Call.Outcome.REFUSED, Next.REFUSED
+    elif refusal := flow.caller_refused(team, from_number):
+        call.outcome = Call.Outcome(refusal)
+        decision = Next.REJECT if refusal == Call.Outcome.BLOCKED else Next.REFUSED
     elif number is not None and number.menu and not flow.caller_is_vip(team, from_number):
-        choices = tuple(flow.menu_choices(number.menu, Team.objects.filter(slug__in=flow.menu_slugs(number.menu))))
+        menu_teams = Team.objects.filter(slug__in=flow.menu_slugs(number.menu))
+        choices = tuple(flow.menu_choices(number.menu, menu_teams, caller=from_number))
         decision = Next.MENU if choices else None
     if decision is None:
         ring = _first_ring(team, read, caller=from_number, to_number=to_number, at=at)
@@ -237,7 +239,9 @@ def call_menu_choice(
 ) -> Decision:
     """The caller pressed a key at the menu (or none, three times): that team's whole flow takes the call,
     and the Call is logged for it with the key. One read (the chosen team and its covering rows, as for an
-    incoming call), then the Call's UPDATE and the dial attempts' INSERT."""
+    incoming call), then the Call's UPDATE and the dial attempts' INSERT. A team that blocks the caller or
+    does not allow them (changed since the menu was offered) refuses the call: it is answered already, so
+    the caller hears the refusal instead of a <Reject>, and the Call is logged blocked or refused."""
     at = at or timezone.now()
     call_sid = param_fit(Call, "call_sid", call_sid)
     from_number, to_number = (
@@ -254,11 +258,17 @@ def call_menu_choice(
     team = read.team
     if team is None:
         return Decision(Next.VOICEMAIL)
-    ring = _first_ring(team, read, caller=from_number, to_number=to_number, at=at)
-    fields = {"team": team, "from_number": from_number, "to_number": to_number, "menu_digit": digit}
+    refusal = flow.caller_refused(team, from_number)
+    ring = [] if refusal else _first_ring(team, read, caller=from_number, to_number=to_number, at=at)
+    changes = {"team": team, "menu_digit": digit}
+    if refusal:
+        changes["outcome"] = Call.Outcome(refusal)
+    fields = {"from_number": from_number, "to_number": to_number, **changes}
     call = Call(pk=call_id, call_sid=call_sid, **fields)
-    if call_id is None or not Call.objects.filter(pk=call_id, call_sid=call_sid).update(team=team, menu_digit=digit):
+    if call_id is None or not Call.objects.filter(pk=call_id, call_sid=call_sid).update(**changes):
         call = call_insert(Call(call_sid=call_sid, **fields))
+    if refusal:
+        return Decision(Next.REFUSED, call, team=team)
     if not ring:
         return Decision(Next.VOICEMAIL, call, team=team)
     attempts = _add_ring(call, ring, 0)
@@ -324,14 +334,18 @@ def dial_result(
         return Decision(Next.VOICEMAIL)
     call = attempt.call
     ring = _ring_of(attempt, tried)
+    # Rung at once: one Dial, one result, for the leg that was connected if any (Twilio's DialCallSid is
+    # that leg's; the acceptance stored it). Twilio hung up the others: they were not connected.
+    accepted = next((a for a in ring if a.accepted_at is not None), None)
+    connected = accepted if len(ring) > 1 and dial_status in ANSWERED_DIAL_STATUSES else None
     # A pass stays a pass, whatever Twilio reports for the leg that hung up (completed or no-answer).
-    attempt.dial_status = attempt.dial_status if attempt.dial_status == PASSED else dial_status
+    if attempt.dial_status != PASSED:
+        attempt.dial_status = dial_status if connected in (None, attempt) else NOT_CONNECTED
     if dial_call_sid and len(ring) == 1:
         attempt.dial_call_sid = dial_call_sid
-    # Rung at once: one Dial, one result (Twilio's DialCallSid is the leg that was connected, if any).
     for other in ring:
         if other is not attempt and other.dial_status != PASSED:
-            other.dial_status = dial_status
+            other.dial_status = dial_status if connected in (None, other) else NOT_CONNECTED
     charge = costs.leg_charge(
         call=call, dial_call_sid=dial_call_sid or attempt.dial_call_sid, seconds=dial_duration_seconds
     )
@@ -342,6 +356,8 @@ def dial_result(
         charged, single = dial_sql.dial_result_write(
             attempt=attempt,
             ring_status=dial_status if len(ring) > 1 else None,
+            connected=connected,
+            not_connected=NOT_CONNECTED,
             passed=PASSED,
             charge=charge,
             answered=answered,
@@ -358,7 +374,6 @@ def dial_result(
         return decision
 
     position = max(a.position for a in tried) + 1
-    accepted = next((a for a in ring if a.accepted_at is not None), None)
     if dial_status in ANSWERED_DIAL_STATUSES and accepted is not None:
         return written(Decision(Next.HANG_UP, call, attempt, call.team), answered=accepted)
     if call_status in FINAL_CALL_STATUSES:

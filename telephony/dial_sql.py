@@ -42,11 +42,14 @@ def dial_result_write(
     attempt: DialAttempt,
     ring_status: str | None,
     passed: str,
+    connected: DialAttempt | None = None,
+    not_connected: str = "",
     charge: Charge | None,
     answered: DialAttempt | None = None,
     next_attempt: DialAttempt | None = None,
 ) -> tuple[bool, DialAttempt | None]:
-    """Store the ended leg's attempt (and `ring_status` on the others rung with it but for a `passed` one),
+    """Store the ended leg's attempt (and on the others rung with it but for a `passed` one: `ring_status`,
+    or, when one of them was `connected`, `ring_status` on that one and `not_connected` on the rest),
     INSERT its charge
     once per sid, and mark the call answered by `answered` or INSERT the next attempt once per (call,
     position). Returns (the charge was inserted now, the next attempt as stored: a replayed request's finds
@@ -60,10 +63,14 @@ def dial_result_write(
     if ring_status is not None:
         table, group, status = _q(DialAttempt._meta.db_table), _q("ring_group"), _q("dial_status")
         others = (
-            f"UPDATE {table} SET {status} = %s WHERE {_q('call_id')} = %s AND {group} = %s"  # noqa: S608
-            f" AND id <> %s AND {status} <> %s RETURNING id"
+            f"UPDATE {table} SET {status} = CASE WHEN id = %s THEN %s ELSE %s END"  # noqa: S608
+            f" WHERE {_q('call_id')} = %s AND {group} = %s AND id <> %s AND {status} <> %s RETURNING id"
         )
-        statements.append((others, [ring_status, attempt.call_id, attempt.ring_group, attempt.pk, passed]))
+        rest = not_connected if connected is not None else ring_status
+        connected_id = connected.pk if connected is not None else 0
+        statements.append(
+            (others, [connected_id, ring_status, rest, attempt.call_id, attempt.ring_group, attempt.pk, passed])
+        )
     charge_index = len(statements)
     if charge is not None:
         statements.append((_returning_pk(Charge, conflict=_q("sid")), _insert_values(charge)))

@@ -39,6 +39,16 @@ def caller_is_blocked(team: Team, caller: str) -> bool:
     return bool(caller) and caller in (team.blocked_callers or ())
 
 
+def caller_refused(team: Team, caller: str) -> str:
+    """Why `team` takes no call from `caller`: "blocked" (its blocked_callers), "refused" (not in its
+    allowed_callers), or "" when it takes the call. The Call's outcome names the same values."""
+    if caller_is_blocked(team, caller):
+        return "blocked"
+    if team.allowed_callers and caller not in team.allowed_callers:
+        return "refused"
+    return ""
+
+
 def caller_is_vip(team: Team, caller: str) -> bool:
     return bool(caller) and caller in (team.vip_callers or ())
 
@@ -88,10 +98,11 @@ def next_ring(
 # --- Menus ---------------------------------------------------------------------------------------------
 
 
-def menu_choices(menu: Sequence[dict], teams: Iterable[Team]) -> list[tuple[str, Team]]:
+def menu_choices(menu: Sequence[dict], teams: Iterable[Team], *, caller: str = "") -> list[tuple[str, Team]]:
     """The menu's (digit, team) pairs in digit order; entries naming a team that no longer exists are left
-    out (a renamed or deleted team must not break the line)."""
-    by_slug = {team.slug: team for team in teams}
+    out (a renamed or deleted team must not break the line), and so are teams that take no call from
+    `caller` (blocked, or not in their allowed callers): a key must not get round a team's caller lists."""
+    by_slug = {team.slug: team for team in teams if not caller_refused(team, caller)}
     choices = [(entry["digit"], by_slug[entry["team"]]) for entry in menu if entry.get("team") in by_slug]
     return sorted(choices, key=lambda choice: choice[0])
 

@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
+from teams.validators import SAY_LOCALES
 from telephony.request_checks import malformed_sid
 
 logger = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ NOBODY_TOOK_IT = gettext_lazy("Sorry, nobody could take your call.")
 PLEASE_HOLD = gettext_lazy("Please hold.")
 
 # <Say language>: Twilio's codes for our languages (https://www.twilio.com/docs/voice/twiml/say#language).
-SAY_LANGUAGES = {"en": "en-US", "pt-br": "pt-BR"}
+SAY_LANGUAGES = SAY_LOCALES
 # The team's <Say voice> while a TwiML answer is built; "" is Twilio's default voice.
 _voice: contextvars.ContextVar[str] = contextvars.ContextVar("say_voice", default="")
 # Twilio refuses a message body over 1,600 characters.
@@ -90,6 +91,31 @@ def spoken_for_team(team) -> contextlib.AbstractContextManager:
     if team is None:
         return spoken(language=settings.LANGUAGE_CODE)
     return spoken(language=team.language, voice=team.voice)
+
+
+# A <Say voice> carried in one of our URLs: Twilio's names (man, alice, Polly.Camila, Google.pt-BR-Wavenet-A).
+_VOICE_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def spoken_query() -> dict[str, str]:
+    """The active language and voice as query parameters of a URL our TwiML hands to Twilio, so the
+    answer to that URL speaks as the call did without reading the team again (nothing for English with
+    Twilio's voice, the default). Twilio signs the URL: it cannot be changed on the way."""
+    query = {}
+    language = translation.get_language() or ""
+    if language in SAY_LANGUAGES and language != settings.LANGUAGE_CODE:
+        query["lang"] = language
+    if _voice.get():
+        query["voice"] = _voice.get()
+    return query
+
+
+def spoken_from_query(query) -> contextlib.AbstractContextManager:
+    """Speak as `spoken_query` said (a request's GET); English and Twilio's voice when it said nothing."""
+    voice = query.get("voice", "")
+    return spoken(
+        language=query.get("lang") or settings.LANGUAGE_CODE, voice=voice if _VOICE_NAME.fullmatch(voice) else ""
+    )
 
 
 def spoken_for_callee(*, team, member) -> contextlib.AbstractContextManager:
@@ -252,7 +278,7 @@ def voicemail(
             num_digits=1,
             finish_on_key="",
             timeout=CALLBACK_OFFER_SECONDS,
-            action=url("voice-callback"),
+            action=url("voice-callback", **spoken_query()),
             method="POST",
         )
         say(gather, _("To be called back without leaving a message, press 1."))
@@ -270,7 +296,7 @@ def callback_confirmed(*, caller: str) -> VoiceResponse:
 
 def _record(twiml: VoiceResponse) -> None:
     twiml.record(
-        action=url("voice-recording"),
+        action=url("voice-recording", **spoken_query()),
         method="POST",
         max_length=VOICEMAIL_MAX_SECONDS,
         timeout=VOICEMAIL_SILENCE_SECONDS,

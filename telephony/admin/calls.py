@@ -91,6 +91,7 @@ class CallAdmin(TeamLogAdmin):
         "from_number",
         "to_number",
         "outcome",
+        "menu_digit",
         "answered_by",
         "answered_number",
         "status",

@@ -183,14 +183,17 @@ def dial_result(request):
 @twiml.safe_twiml(twiml.apology_voicemail)
 def callback(request):
     """The voicemail prompt's Gather action: 1 asks for a call back (an alert; the caller hears when and the
-    call ends). Any other key, or a call-back that cannot be raised, leaves a message after all."""
+    call ends). Any other key, or a call-back that cannot be raised, leaves a message after all. Both in the
+    language and voice of the prompt (its URL carries them)."""
+    alert = None
     if _param(request, "Digits") == "1":
         alert = voicemail.callback_request(
             call_sid=_param(request, "CallSid"), from_number=_param(request, "From"), to_number=_param(request, "To")
         )
+    with twiml.spoken_from_query(request.GET):
         if alert is not None:
             return twiml.response(twiml.callback_confirmed(caller=alert.call.from_number))
-    return twiml.response(twiml.voicemail())
+        return twiml.response(twiml.voicemail())
 
 
 def _store_recording(request) -> None:
@@ -212,9 +215,12 @@ def _store_recording(request) -> None:
 @twiml.safe_twiml(lambda: twiml.say_and_hang_up(twiml.THANKS))
 def recording(request):
     """The Record action: store the voicemail and thank the caller. A database failure still thanks them
-    (the recording stays in the Twilio account), which is why the fallback answer can point here."""
+    (the recording stays in the Twilio account), which is why the fallback answer can point here. The
+    thanks are in the language and voice of the voicemail prompt (its URL carries them); English when the
+    fallback answer, which reads no team, took the message."""
     _store_recording(request)
-    return twiml.response(twiml.say_and_hang_up(twiml.THANKS))
+    with twiml.spoken_from_query(request.GET):
+        return twiml.response(twiml.say_and_hang_up(twiml.THANKS))
 
 
 @twilio_webhook

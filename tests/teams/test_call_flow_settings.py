@@ -172,3 +172,102 @@ def test_the_admin_number_page_refuses_a_menu_with_another_leads_team(world, cli
     response = client.post(url, {**form, "menu": '[{"digit": "1", "team": "alpha"}]'})
     assert response.status_code == 302
     assert SupportNumber.objects.get(pk=number.pk).menu == [{"digit": "1", "team": "alpha"}]
+
+
+@pytest.mark.parametrize(
+    ("language", "voice"),
+    [
+        ("pt-br", "man"),
+        ("pt-br", "woman"),
+        ("pt-br", "Polly.Joanna"),
+        ("pt-br", "Google.en-US-Wavenet-A"),
+        ("en", "Polly.Camila"),
+        ("en", "Polly.Thiago-Neural"),
+        ("en", "Google.pt-BR-Wavenet-A"),
+        ("en", "Polly.Amy"),  # en-GB: our English prompts say language="en-US"
+    ],
+)
+def test_a_voice_that_does_not_speak_the_teams_language_is_a_400_on_the_voice(world, language, voice):
+    lead = world.client("lead")
+    response = lead.patch("/api/v1/teams/alpha/", {"language": language, "voice": voice}, format="json")
+    assert response.status_code == 400, response.json()
+    assert "voice" in error_fields(response)
+    team = Team.objects.get(slug="alpha")
+    assert (team.language, team.voice) == (world.alpha.language, world.alpha.voice)
+
+
+@pytest.mark.parametrize(
+    ("language", "voice"),
+    [
+        ("pt-br", "alice"),
+        ("pt-br", "Polly.Vitoria"),
+        ("pt-br", "Google.pt-BR-Wavenet-A"),
+        ("pt-br", ""),
+        ("en", "alice"),
+        ("en", "man"),
+        ("en", "Polly.Joanna-Neural"),
+        ("en", "Google.en-US-Neural2-C"),
+    ],
+)
+def test_a_voice_that_speaks_the_teams_language_is_accepted(world, language, voice):
+    response = world.client("lead").patch("/api/v1/teams/alpha/", {"language": language, "voice": voice}, format="json")
+    assert response.status_code == 200, response.json()
+    assert (Team.objects.get(slug="alpha").language, Team.objects.get(slug="alpha").voice) == (language, voice)
+
+
+def test_changing_the_language_checks_the_voice_again(world):
+    lead = world.client("lead")
+    assert lead.patch("/api/v1/teams/alpha/", {"language": "en", "voice": "man"}, format="json").status_code == 200
+    response = lead.patch("/api/v1/teams/alpha/", {"language": "pt-br"}, format="json")
+    assert response.status_code == 400 and "voice" in error_fields(response)
+    assert "Polly.Camila" in str(response.json())  # the voices that would do
+    assert Team.objects.get(slug="alpha").language == "en"
+
+
+def test_the_admin_shows_a_voice_of_another_language_on_the_voice_field(world, client):
+    client.force_login(world.lead.user)
+    url = f"/admin/teams/team/{world.alpha.pk}/change/"
+    page = client.get(url)
+    form = page.context["adminform"].form
+    data = {name: form[name].value() if form[name].value() is not None else "" for name in form.fields}
+    for prefix in ("memberships", "numbers"):
+        data |= {f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0", f"{prefix}-MIN_NUM_FORMS": "0",
+                 f"{prefix}-MAX_NUM_FORMS": "1000"}  # fmt: skip
+    response = client.post(url, {**data, "language": "pt-br", "voice": "Polly.Joanna"})
+    assert response.status_code == 200
+    assert "voice" in response.context["adminform"].form.errors
+    assert Team.objects.get(slug="alpha").voice == world.alpha.voice
+
+
+def test_caller_lists_and_desk_phones_are_shown_to_leads_only(world):
+    lists = {
+        "allowed_callers": ["+4917011111111", "+4917022222222"],
+        "blocked_callers": ["+4917099999999"],
+        "vip_callers": ["+4917011111111"],
+        "desk_phones": ["+551130001001"],
+    }
+    assert world.client("lead").patch("/api/v1/teams/alpha/", lists, format="json").status_code == 200
+    led = world.client("lead").get("/api/v1/teams/alpha/").json()
+    assert {key: led[key] for key in lists} == lists
+    for body in (
+        world.client("reader").get("/api/v1/teams/alpha/").json(),
+        world.client("reader").get("/api/v1/teams/").json()["results"][0],
+    ):
+        assert {key: body[key] for key in lists} == dict.fromkeys(lists)
+        assert body["language"] == "en"  # the rest of the settings stay readable
+    assert world.client("root").get("/api/v1/teams/alpha/").json()["blocked_callers"] == lists["blocked_callers"]
+
+
+def test_renaming_a_team_rewrites_the_menus_naming_it_and_a_menus_slug_is_not_for_the_taking(world):
+    root = world.client("root")
+    TeamFactory(slug="billing", name="Billing")
+    menu = [{"digit": "1", "team": "billing"}, {"digit": "2", "team": "bravo"}]
+    assert root.patch(number_url(world), {"menu": menu}, format="json").status_code == 200
+    assert root.patch("/api/v1/teams/bravo/", {"slug": "bravo-ops"}, format="json").status_code == 200
+    number = root.get(number_url(world)).json()
+    assert number["menu"] == [{"digit": "1", "team": "billing"}, {"digit": "2", "team": "bravo-ops"}]
+    Team.objects.get(slug="billing").delete()
+    lead = world.client("lead")
+    response = lead.patch("/api/v1/teams/alpha/", {"slug": "billing"}, format="json")
+    assert response.status_code == 400 and "slug" in error_fields(response)
+    assert Team.objects.filter(slug="alpha").exists()

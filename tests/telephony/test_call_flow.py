@@ -7,6 +7,7 @@ import datetime as dt
 
 import pytest
 from django.conf import settings
+from django.core.exceptions import ValidationError
 
 from teams.models import Role
 from telephony.models import Call, OutboundMessage
@@ -129,6 +130,17 @@ def test_simultaneous_first_to_accept_is_connected(web, twilio):
     assert logged.outcome == Call.Outcome.ANSWERED and logged.answered_by == web.secondary
 
 
+@pytest.mark.parametrize("who", ["primary", "secondary"])
+def test_simultaneous_marks_the_phones_not_connected_as_such(web, twilio, who):
+    shape(web.team, ring_strategy="simultaneous")
+    connected, other = (web.primary, web.secondary) if who == "primary" else (web.secondary, web.primary)
+    call = twilio()
+    call.ring(call.incoming().find("Dial"), {connected.phone: "accept"})
+    attempts = {a.member: a for a in call.call().attempts.all()}
+    assert (attempts[connected].dial_status, attempts[other].dial_status) == ("completed", "canceled")
+    assert attempts[connected].dial_call_sid.startswith("CA") and attempts[other].dial_call_sid == ""
+
+
 def test_simultaneous_never_rings_the_caller_nor_our_own_numbers(web, twilio):
     shape(web.team, ring_strategy="simultaneous")
     assert numbers(twilio(caller=web.secondary.phone).incoming().find("Dial")) == [web.primary.phone]
@@ -228,6 +240,56 @@ def test_a_menu_naming_a_deleted_team_still_reaches_the_own_team(web, menu, twil
     assert numbers(call.press(gather, "1").find("Dial")) == [web.primary.phone]
 
 
+@pytest.mark.parametrize("lists", [{"blocked_callers": [CALLER]}, {"allowed_callers": ["+4917011112222"]}])
+def test_a_team_that_takes_no_call_from_the_caller_is_left_out_of_the_menu(web, menu, twilio, lists):
+    billing, _ = menu
+    shape(billing, **lists)
+    call = twilio()
+    root = call.incoming()
+    assert root.find("Gather") is None  # Billing was the only choice: no menu, Web's own flow
+    assert numbers(root.find("Dial")) == [web.primary.phone]
+
+
+@pytest.mark.parametrize(
+    ("lists", "outcome"),
+    [({"blocked_callers": [CALLER]}, Call.Outcome.BLOCKED), ({"allowed_callers": ["+4917011112222"]}, "refused")],
+)
+def test_a_key_to_a_team_that_takes_no_call_from_the_caller_is_refused(web, menu, twilio, lists, outcome):
+    billing, _ = menu
+    call = twilio()
+    gather = call.incoming().find("Gather")
+    shape(billing, **lists)  # changed while the caller listened to the menu
+    root = call.press(gather, "1")
+    assert [verb.tag for verb in root] == ["Say", "Hangup"]
+    assert "only takes calls from registered numbers" in root.find("Say").text
+    logged = call.call()
+    assert (logged.team, logged.menu_digit, logged.outcome) == (billing, "1", outcome)
+    assert not logged.attempts.exists()
+    call.status("completed", 5)
+    assert call.call().outcome == outcome
+
+
+def test_a_renamed_team_keeps_its_key(web, menu, twilio):
+    billing, billing_primary = menu
+    shape(billing, slug="payments")
+    assert web.team.numbers.get().menu == [{"digit": "1", "team": "payments"}]
+    call = twilio()
+    assert numbers(call.press(call.incoming().find("Gather"), "1").find("Dial")) == [billing_primary.phone]
+
+
+def test_a_team_cannot_take_the_key_of_a_slug_a_menu_still_names(web, menu, twilio):
+    billing, _ = menu
+    billing.delete()  # the menu's entry stays, naming nobody
+    sales, _ = team_with_members(1, name="Sales", slug="sales")
+    with pytest.raises(ValidationError) as refused:
+        shape(sales, slug="billing")
+    assert "slug" in refused.value.message_dict and WEB_NUMBER in str(refused.value)
+    with pytest.raises(ValidationError):
+        shape(team_with_members(0, name="New", slug="new")[0], slug="billing")
+    call = twilio()
+    assert call.incoming().find("Gather") is None  # the stale entry offers nothing
+
+
 # --- Languages and voices -------------------------------------------------------------------------------
 
 
@@ -271,6 +333,40 @@ def test_portuguese_screening_and_voicemail(db, clock, twilio):
     assert "Tecle 1 para atender, 2 para passar." in say.text
     after = call.post(dial.get("action"), call.params(DialCallStatus="no-answer", DialCallSid="CA" + "6" * 32))
     assert "mensagem" in after.find("Say").text and after.find("Say").get("language") == "pt-BR"
+
+
+@pytest.fixture
+def suporte(db, clock):
+    """A Portuguese team with a voice of its own and nobody on call: every call goes to its voicemail."""
+    team, _ = team_with_members(0, name="Suporte", language="pt-br", voice="Polly.Camila", fallback_phone="")
+    SupportNumberFactory(team=team, phone_number="+551130001000")
+    return team
+
+
+def portuguese(root) -> bool:
+    """Every <Say> of the answer in Portuguese with the team's voice."""
+    says = list(root.iter("Say"))
+    return bool(says) and all((say.get("language"), say.get("voice")) == ("pt-BR", "Polly.Camila") for say in says)
+
+
+@pytest.mark.usefixtures("celery_eager")
+def test_portuguese_call_back_confirmation(suporte, twilio):
+    call = twilio(to="+551130001000")
+    prompt = call.incoming()
+    assert portuguese(prompt)
+    confirmed = call.press(prompt.find("Gather"), "1")
+    assert portuguese(confirmed) and "Ligaremos de volta" in confirmed.find("Say").text
+    assert call.call().outcome == Call.Outcome.CALLBACK
+
+
+@pytest.mark.usefixtures("celery_eager")
+def test_portuguese_message_after_another_key_and_its_thanks(suporte, twilio):
+    call = twilio(to="+551130001000")
+    again = call.press(call.incoming().find("Gather"), "5")
+    assert portuguese(again) and "Deixe uma mensagem" in again.find("Say").text
+    thanks = call.record(again.find("Record"), recording_sid="RE" + "8" * 32)
+    assert portuguese(thanks) and thanks.find("Say").text == "Obrigado. Sua mensagem foi encaminhada. Até logo."
+    assert call.call().outcome == Call.Outcome.VOICEMAIL
 
 
 def test_a_greeting_recording_is_played_instead_of_the_spoken_greeting(web, menu, twilio):
@@ -348,3 +444,16 @@ def test_the_menu_keeps_its_number_on_a_number_of_its_own(web, billing, twilio):
     call = twilio(to=WEB_NUMBER)
     assert numbers(call.press(call.incoming().find("Gather"), "1").find("Dial")) == [web.primary.phone]
     assert call.call().menu_digit == "1"
+
+
+def test_the_key_pressed_is_shown_in_the_calls_api_and_the_admin(web, billing, twilio, client):
+    number = web.team.numbers.get()
+    number.menu = [{"digit": "4", "team": web.team.slug}, {"digit": "2", "team": "billing"}]
+    number.save()
+    call = twilio(to=WEB_NUMBER)
+    call.press(call.incoming().find("Gather"), "4")
+    client.force_login(web.lead.user)
+    [listed] = client.get(f"/api/v1/teams/{web.team.slug}/calls/").json()["results"]
+    assert listed["menu_digit"] == "4"
+    page = client.get(f"/admin/telephony/call/{call.call().pk}/change/").content.decode()
+    assert '<div class="readonly">4</div>' in page

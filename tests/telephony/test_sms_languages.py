@@ -9,7 +9,7 @@ import pytest
 from django.utils import translation
 from django.utils.translation import gettext
 
-from telephony import notifications
+from telephony import alerts, notifications
 from telephony.models import Alert, OutboundMessage
 from telephony.sms_commands import sms_command
 from telephony.sms_text import SMS_CUT_MARKER, sms_body_fit, sms_is_gsm7, sms_segments
@@ -47,6 +47,7 @@ VALUES = {
     "cap": 20,
     "actor": PERSON,
     "done": "acknowledged",
+    "command": "RESOLVE",
 }
 SMS_TEXTS = [
     "Reminder: you cover %(role)s on call for %(team)s from %(start)s to %(end)s (%(zone)s)",
@@ -69,6 +70,14 @@ SMS_TEXTS = [
     "Swap %(id)d expired: nobody covered it in time, so the %(role)s shift stays yours.",
     "Support Roulette: WHO = who is on call now. ACK <id> / RESOLVE <id> = acknowledge or resolve an alert. "
     "TAKE <id> = cover a shift swap; leads: APPROVE <id> / DECLINE <id>. STOP = no more texts, START = texts again.",
+    "Reply ACK <id> to acknowledge an alert or RESOLVE <id> to close it.",
+    "Reply %(command)s followed by the alert number, e.g. %(command)s 42.",
+    "There is no alert %(id)s for your teams.",
+    "ALERT %(id)s acknowledged - escalation stopped. Reply RESOLVE %(id)s when it is fixed.",
+    "ALERT %(id)s was already acknowledged by %(name)s.",
+    "ALERT %(id)s is already resolved.",
+    "ALERT %(id)s resolved. Thank you.",
+    "ALERT %(id)s was already resolved by %(name)s.",
 ]
 
 
@@ -135,3 +144,22 @@ def test_sms_replies_speak_the_members_language(web):
     assert sms_command(from_number=web.primary.phone, body="help").startswith("Support Roulette: WHO = who")
     assert "primário" in sms_command(from_number=web.secondary.phone, body="WHO")
     assert notifications.role_name("primary") == "primary"
+
+
+@pytest.mark.usefixtures("celery_eager")
+def test_ack_and_resolve_replies_speak_the_members_language(web):
+    web.secondary.language = "pt-br"
+    web.secondary.save()
+    alert, _ = alerts.alert_raise(team=web.team, summary="site fora do ar", source="monit")
+    reply = sms_command(from_number=web.secondary.phone, body=f"ACK {alert.pk}")
+    assert reply == (
+        f"ALERTA {alert.pk} reconhecido - escalonamento interrompido. Responda RESOLVE {alert.pk} quando estiver "
+        "resolvido."
+    )
+    resolved = sms_command(from_number=web.secondary.phone, body=f"RESOLVE {alert.pk}")
+    assert resolved == f"ALERTA {alert.pk} resolvido. Obrigado."
+    assert (
+        sms_command(from_number=web.secondary.phone, body="ACK 999999") == "Não há alerta 999999 para as suas equipes."
+    )
+    again = sms_command(from_number=web.primary.phone, body=f"RESOLVE {alert.pk}")
+    assert again.startswith(f"ALERT {alert.pk} was already resolved by")
