@@ -22,11 +22,24 @@ def savepoint_if_in_transaction():
         yield
 
 
-def insert_once(obj, **lookup):
-    """INSERT the row, or take the existing one with the same unique key (a replayed request)."""
+def insert(obj) -> bool:
+    """INSERT the row; False (and nothing written) when its unique key is already taken (a replayed request)."""
     try:
         with savepoint_if_in_transaction():
             obj.save(force_insert=True)
     except IntegrityError:
-        return type(obj).objects.get(**lookup)
-    return obj
+        return False
+    return True
+
+
+def insert_or_existing(obj, *conditions, **lookup):
+    """(row, created): the row INSERTed, or the existing one that holds its unique key (filtered by
+    `conditions` and `lookup`; None if it went away in between)."""
+    if insert(obj):
+        return obj, True
+    return type(obj).objects.filter(*conditions, **lookup).first(), False
+
+
+def insert_once(obj, **lookup):
+    """INSERT the row, or take the existing one with the same unique key (a replayed request)."""
+    return obj if insert(obj) else type(obj).objects.get(**lookup)
