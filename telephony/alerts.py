@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 
 from teams import selectors, services
 from teams.models import Member, Role, Team
+from telephony import rows
 from telephony.models import Alert, AlertEvent, Call, OutboundMessage, Voicemail
 from telephony.sms import sms_send
 from telephony.sms_text import sms_body_fit_part
@@ -145,25 +146,23 @@ def alert_raise(
             existing = _open_with_key(team=team, dedupe_key=dedupe_key)
             if existing is not None:
                 return _fold(existing), False
-        try:
-            with transaction.atomic():
-                alert = Alert.objects.create(
-                    team=team,
-                    summary=summary,
-                    details=details,
-                    source=source,
-                    dedupe_key=dedupe_key,
-                    call=call,
-                    voicemail=voicemail,
-                )
-        except IntegrityError:
+        alert = Alert(
+            team=team,
+            summary=summary,
+            details=details,
+            source=source,
+            dedupe_key=dedupe_key,
+            call=call,
+            voicemail=voicemail,
+        )
+        if not rows.insert(alert):
             linked = _linked(call=call, source=source, voicemail=voicemail)
             if linked is not None:
                 return linked, False
             # Another request raised the same key a moment ago (the partial unique constraint).
             existing = _open_with_key(team=team, dedupe_key=dedupe_key)
-            if existing is None:  # pragma: no cover - it was resolved in between: raise again
-                raise
+            if existing is None:  # pragma: no cover - it was resolved in between: the caller may raise it again
+                raise IntegrityError(f"Alert {dedupe_key!r} of team {team.pk} was taken and resolved in between")
             return _fold(existing), False
         _event(alert, Action.RAISED, actor=actor, user=_real_user(user), detail=source)
         _page_next(alert=alert, now=timezone.now())

@@ -23,7 +23,7 @@ from decimal import Decimal
 
 from celery.exceptions import Retry
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -93,10 +93,7 @@ def _lookup_due(charge: Charge, *, countdown: float | None) -> None:
 def _record(charge: Charge, *, countdown: float | None) -> Charge:
     """INSERT the charge once per sid (a repeated callback changes nothing) and publish its look-up."""
     _lookup_due(charge, countdown=countdown)
-    try:
-        with rows.savepoint_if_in_transaction():
-            charge.save(force_insert=True)
-    except IntegrityError:
+    if not rows.insert(charge):
         return Charge.objects.get(sid=charge.sid)
     _publish(charge.pk, countdown=countdown)
     return charge
@@ -167,12 +164,7 @@ def message_charge_record(*, message_id: int, sid: str) -> Charge | None:
     )
     if lookups_enabled():
         charge.next_price_check_at = timezone.now() + UNCONFIRMED_MESSAGE_WAIT
-    try:
-        with rows.savepoint_if_in_transaction():
-            charge.save(force_insert=True)
-    except IntegrityError:
-        return Charge.objects.get(sid=sid)
-    return charge
+    return rows.insert_once(charge, sid=sid)
 
 
 def message_charge_final(*, message_sid: str, status: str) -> None:

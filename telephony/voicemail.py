@@ -13,7 +13,7 @@ import datetime as dt
 import logging
 import re
 
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Concat
 from django.utils import timezone, translation
@@ -96,22 +96,21 @@ def voicemail_store(
             )
             return earlier
     team = call.team if call else None
-    try:
-        with rows.savepoint_if_in_transaction():
-            voicemail = Voicemail.objects.create(
-                call=call,
-                team=team,
-                recording_sid=recording_sid,
-                recording_url=recording_url,
-                duration_seconds=duration_seconds,
-                from_number=from_number or (call.from_number if call else ""),
-                transcription=transcription,
-                transcription_status=transcription_status,
-            )
-    except IntegrityError:
+    voicemail = Voicemail(
+        call=call,
+        team=team,
+        recording_sid=recording_sid,
+        recording_url=recording_url,
+        duration_seconds=duration_seconds,
+        from_number=from_number or (call.from_number if call else ""),
+        transcription=transcription,
+        transcription_status=transcription_status,
+    )
+    same = Q(recording_sid=recording_sid) | (Q(call=call) if call is not None else Q(pk__in=[]))
+    voicemail, created = rows.insert_or_existing(voicemail, same)
+    if not created:
         # The other callback of the same recording (or of the same call) won the race: that one notifies.
-        same = Q(recording_sid=recording_sid) | (Q(call=call) if call is not None else Q(pk__in=[]))
-        return Voicemail.objects.filter(same).first()
+        return voicemail
     if call is not None:
         Call.objects.filter(
             pk=call.pk, outcome__in=[Call.Outcome.IN_PROGRESS, Call.Outcome.ABANDONED, Call.Outcome.FAILED]
