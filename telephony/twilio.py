@@ -45,21 +45,10 @@ class RedirectingHttpClient(HeaderKeepingHttpClient):
         parts = urlsplit(base_url)
         self._scheme, self._netloc = parts.scheme, parts.netloc
 
-    def request(
-        self, method, url, params=None, data=None, headers=None, auth=None, timeout=None, allow_redirects=False
-    ):
+    def request(self, method, url, *args, **kwargs):
         parts = urlsplit(url)
         url = urlunsplit((self._scheme, self._netloc, parts.path, parts.query, parts.fragment))
-        return super().request(
-            method,
-            url,
-            params=params,
-            data=data,
-            headers=headers,
-            auth=auth,
-            timeout=timeout,
-            allow_redirects=allow_redirects,
-        )
+        return super().request(method, url, *args, **kwargs)
 
 
 def twilio_client() -> Client:
