@@ -425,6 +425,16 @@ def team_by_support_number(*, phone_number: str) -> Team | None:
     return number.team if number else None
 
 
+def support_numbers(*, phone_numbers: Iterable[str] | None = None) -> QuerySet[SupportNumber]:
+    """Every support number (only these, when given) with its team, by number."""
+    numbers = SupportNumber.objects.select_related("team").order_by("phone_number")
+    return numbers if phone_numbers is None else numbers.filter(phone_number__in=list(phone_numbers))
+
+
+def team_by_slug(*, slug: str) -> Team | None:
+    return Team.objects.filter(slug=slug).first()
+
+
 def teams_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Team]:
     """Superusers see every team; anyone else the teams they belong to (as lead or member)."""
     if not user.is_authenticated:
@@ -480,6 +490,21 @@ def team_leads(*, team: Team) -> list[Member]:
 
 def members_of_teams(team_ids: Iterable[int]) -> QuerySet[Member]:
     return Member.objects.filter(memberships__team_id__in=list(team_ids)).distinct()
+
+
+def members_among(*, member_ids: Iterable[int] | QuerySet, exclude_member_id: int | None = None) -> list[Member]:
+    """The members whose ids are in `member_ids` (a subquery keeps it one query) but one, by id."""
+    members = Member.objects.filter(pk__in=member_ids).order_by("pk")
+    return list(members if exclude_member_id is None else members.exclude(pk=exclude_member_id))
+
+
+def member_by_phone(*, phone: str) -> Member | None:
+    return Member.objects.filter(phone=phone).first()
+
+
+def member_of_user(*, user: AbstractBaseUser) -> Member | None:
+    """The member a login belongs to (one at most), or None."""
+    return Member.objects.filter(user=user).first()
 
 
 def team_member(*, team: Team, member_id: int) -> Member | None:

@@ -358,11 +358,10 @@ def _tell_the_paged(*, alert: Alert, verb: str, actor: str, member: Member | Non
 
     Only within the hourly cap: a notice is not a page, so when the cap is full it is simply not sent.
     """
-    paged = Member.objects.filter(
-        pk__in=AlertEvent.objects.filter(alert=alert, action=Action.PAGED).values("member_id")
-    ).order_by("pk")
-    if member is not None:
-        paged = paged.exclude(pk=member.pk)
+    paged = selectors.members_among(
+        member_ids=AlertEvent.objects.filter(alert=alert, action=Action.PAGED).values("member_id"),
+        exclude_member_id=member.pk if member is not None else None,
+    )
     paged = [person for person in paged if not person.is_opted_out]
     if not paged:
         return

@@ -18,7 +18,7 @@ from django.urls import reverse
 from requests import RequestException
 from twilio.base.exceptions import TwilioException
 
-from teams import services
+from teams import selectors, services
 from teams.models import SupportNumber
 from telephony.twilio import twilio_client
 
@@ -59,7 +59,7 @@ def numbers_sync(*, numbers: Iterable[SupportNumber] | None = None, client=None)
         report.warnings.append(
             f"PUBLIC_BASE_URL is {settings.PUBLIC_BASE_URL!r}: Twilio must reach it, and should over https."
         )
-    numbers = list(SupportNumber.objects.all() if numbers is None else numbers)
+    numbers = list(selectors.support_numbers() if numbers is None else numbers)
     if not numbers:
         return report
     client = client or twilio_client()

@@ -188,6 +188,18 @@ def test_an_ack_after_escalation_tells_the_others_who_were_paged(web, clock):
     assert pages()[-1].body == f"[Web] ALERT {alert.pk} acknowledged by {web.primary.name}: website is down"
 
 
+def test_a_paged_person_who_opted_out_since_is_not_told_of_the_ack(web, clock):
+    alert, _ = alerts.alert_raise(team=web.team, summary="website is down")
+    tick(clock, 5)
+    web.primary.sms_opted_out_at = NOW
+    web.primary.save(update_fields=["sms_opted_out_at"])
+
+    alerts.alert_sms_command(member=web.secondary, action="ACK", alert_id=alert.pk)
+
+    # The secondary acted and the primary said STOP: nobody is left to tell, not even a skipped row.
+    assert recipients() == [web.primary.phone, web.secondary.phone]
+
+
 def test_ack_from_a_member_of_another_team_does_nothing(web, clock):
     alert, _ = alerts.alert_raise(team=web.team, summary="website is down")
     _, (stranger,) = team_with_members(1, name="Billing")

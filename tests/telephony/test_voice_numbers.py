@@ -50,6 +50,13 @@ def test_sync_of_chosen_numbers_succeeds_when_all_are_owned(fake_twilio, numbers
     assert "updated +493012340011" in out.getvalue()
 
 
+def test_sync_of_a_number_that_is_not_ours_changes_nothing(fake_twilio, numbers):
+    sid = fake_twilio.own_number("+493012340010")
+    with pytest.raises(CommandError, match=r"Not support numbers here: \+15005550006"):
+        call_command("twilio_sync_numbers", "+493012340010", "+15005550006", stdout=StringIO(), stderr=StringIO())
+    assert fake_twilio.numbers[sid]["voice_url"] == ""
+
+
 def test_dry_run_changes_nothing(fake_twilio, numbers):
     sid = fake_twilio.own_number("+493012340010")
     out = StringIO()

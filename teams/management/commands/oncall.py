@@ -6,7 +6,6 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from teams import rota, selectors
-from teams.models import Team
 
 
 class Command(BaseCommand):
@@ -17,7 +16,7 @@ class Command(BaseCommand):
         parser.add_argument("--at", help="ISO-8601 instant, e.g. 2026-12-24T03:00 or 2026-12-24T03:00+01:00")
 
     def handle(self, *args, team_slug, at=None, **options):
-        team = Team.objects.filter(slug=team_slug).first()
+        team = selectors.team_by_slug(slug=team_slug)
         if team is None:
             raise CommandError(f"No team with slug '{team_slug}'.")
         instant = timezone.now()

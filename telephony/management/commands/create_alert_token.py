@@ -7,7 +7,8 @@ error still shows; only its hash is stored.
 
 from django.core.management.base import BaseCommand, CommandError
 
-from teams.models import ApiToken, Team
+from teams import selectors
+from teams.models import ApiToken
 from teams.services import token_create
 
 
@@ -19,7 +20,7 @@ class Command(BaseCommand):
         parser.add_argument("--name", default="", help="What uses the token, e.g. 'monit on web-1'.")
 
     def handle(self, *args, team_slug, name="", **options):
-        team = Team.objects.filter(slug=team_slug).first()
+        team = selectors.team_by_slug(slug=team_slug)
         if team is None:
             raise CommandError(f"No team with slug '{team_slug}'.")
         key, row = token_create(team=team, scope=ApiToken.Scope.ALERTS, name=name or f"alerts for {team.slug}")

@@ -7,8 +7,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from teams import services
-from teams.models import Member, Role, Rotation, SupportNumber, Team, TeamMembership
+from teams import selectors, services
+from teams.models import Role, TeamMembership
 from telephony.beat import beat_schedule_install
 
 DEMO_PASSWORD = "roulette-demo"  # noqa: S105 - demo data only, printed on purpose
@@ -87,33 +87,34 @@ class Command(BaseCommand):
         )
 
     def _team(self, spec, lead_user):
-        team = Team.objects.filter(slug=spec["slug"]).first()
+        team = selectors.team_by_slug(slug=spec["slug"])
         if team is None:
             team = services.team_create(
                 slug=spec["slug"], name=spec["name"], timezone=spec["timezone"], greeting=spec["greeting"]
             )
-        if not SupportNumber.objects.filter(phone_number=spec["number"]).exists():
+        if not selectors.support_numbers_among(phones=[spec["number"]]):
             services.support_number_create(team=team, phone_number=spec["number"], sms_enabled=spec["sms_enabled"])
         members = []
         for index, (name, phone) in enumerate(spec["members"]):
-            member = Member.objects.filter(phone=phone).first()
+            member = selectors.member_by_phone(phone=phone)
             if member is None:
                 member = services.member_create(team=team, name=name, phone=phone)
             # The demo lead leads Web and Platform, not Billing: the admin shows the scoping.
             if index == 0 and spec["slug"] in ("web", "platform"):
-                if member.user_id is None and not Member.objects.filter(user=lead_user).exists():
+                if member.user_id is None and selectors.member_of_user(user=lead_user) is None:
                     services.member_update(member=member, user=lead_user)
                 if member.user_id == lead_user.pk:
                     services.membership_add(team=team, member=member, role=TeamMembership.Role.LEAD)
             members.append(member)
         if spec["slug"] == "platform":
             # The lead is Ana from Web; make her lead of Platform too.
-            ana = Member.objects.filter(user=lead_user).first()
+            ana = selectors.member_of_user(user=lead_user)
             if ana:
                 services.membership_add(team=team, member=ana, role=TeamMembership.Role.LEAD)
         ids = [m.pk for m in members]
+        staffed = selectors.rotation_roles(team_ids=[team.pk])
         for role, order in ((Role.PRIMARY, ids), (Role.SECONDARY, ids[1:] + ids[:1])):
-            if not Rotation.objects.filter(team=team, role=role).exists():
+            if (team.pk, role) not in staffed:
                 services.rotation_create(
                     team=team,
                     name=f"{spec['name']} {role}",

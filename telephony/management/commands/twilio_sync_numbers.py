@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from teams.models import SupportNumber
+from teams import selectors
 from telephony.numbers import numbers_sync, webhook_urls
 
 
@@ -14,10 +14,9 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="Print the URLs that would be set, change nothing.")
 
     def handle(self, *args, numbers, dry_run, **options):
-        queryset = SupportNumber.objects.select_related("team").order_by("phone_number")
+        queryset = selectors.support_numbers(phone_numbers=numbers or None)
         if numbers:
-            queryset = queryset.filter(phone_number__in=numbers)
-            unknown = set(numbers) - set(queryset.values_list("phone_number", flat=True))
+            unknown = set(numbers) - selectors.support_numbers_among(phones=numbers)
             if unknown:
                 raise CommandError(f"Not support numbers here: {', '.join(sorted(unknown))}")
         if dry_run:
