@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Exists, Max, OuterRef, Q, QuerySet
+from django.db.models import Exists, Max, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -505,6 +505,27 @@ def member_by_phone(*, phone: str) -> Member | None:
 def member_of_user(*, user: AbstractBaseUser) -> Member | None:
     """The member a login belongs to (one at most), or None."""
     return Member.objects.filter(user=user).first()
+
+
+def member_with_teams_by_phone(*, phone: str) -> tuple[Member | None, list[Team]]:
+    """The member texting from `phone` (the first by id: a phone may be shared) and their teams by name, in
+    one query (a second only for a member in no team)."""
+    if not phone:
+        return None, []
+    first = Member.objects.filter(phone=phone).order_by("pk").values("pk")[:1]
+    memberships = list(
+        TeamMembership.objects.filter(member_id=Subquery(first))
+        .select_related("member", "team")
+        .order_by("team__name", "team_id")
+    )
+    if memberships:
+        return memberships[0].member, [membership.team for membership in memberships]
+    return Member.objects.filter(phone=phone).order_by("pk").first(), []
+
+
+def phone_is_opted_out(*, phone: str) -> bool:
+    """Whether someone with this phone has opted out of SMS (STOP)."""
+    return Member.objects.filter(phone=phone, sms_opted_out_at__isnull=False).exists()
 
 
 def team_member(*, team: Team, member_id: int) -> Member | None:

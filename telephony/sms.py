@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from celery.exceptions import Retry
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from teams import services
+from teams import selectors, services
 from teams.models import Member, Team
 from telephony import costs, rows
 from telephony.backends import (
@@ -87,7 +87,7 @@ def _enqueue(message_id: int) -> None:
 def _is_opted_out(*, to: str, member: Member | None) -> bool:
     if member is not None:
         return member.is_opted_out
-    return Member.objects.filter(phone=to, sms_opted_out_at__isnull=False).exists()
+    return selectors.phone_is_opted_out(phone=to)
 
 
 def sms_send(
@@ -111,21 +111,20 @@ def sms_send(
     error_message = ""
     if _is_opted_out(to=to, member=member):
         status, error_message = Status.SKIPPED, OPTED_OUT_REASON
-    try:
-        with rows.savepoint_if_in_transaction():
-            message = OutboundMessage.objects.create(
-                to=to,
-                body=sms_body_fit(body),
-                kind=kind,
-                dedupe_key=dedupe_key,
-                team=team,
-                member=member,
-                status=status,
-                error_message=error_message,
-            )
-    except IntegrityError:
-        # Another worker wrote the same key first: theirs is the one that sends.
-        return OutboundMessage.objects.get(dedupe_key=dedupe_key)
+    row = OutboundMessage(
+        to=to,
+        body=sms_body_fit(body),
+        kind=kind,
+        dedupe_key=dedupe_key,
+        team=team,
+        member=member,
+        status=status,
+        error_message=error_message,
+    )
+    # Another worker may write the same key first: theirs is the one that sends.
+    message, created = rows.insert_or_existing(row, dedupe_key=dedupe_key)
+    if not created:
+        return message
     if status == Status.QUEUED:
         transaction.on_commit(lambda: _enqueue(message.pk))
     return message
@@ -222,6 +221,13 @@ def _retry_later(message: OutboundMessage, error: SmsError, *, attempts: int, on
     return DeliveryOutcome(fields.get("status", message.status), retry_in=countdown)
 
 
+def _settle_error(message: OutboundMessage, error: SmsError, *, only_if: Q, **retry_fields) -> DeliveryOutcome:
+    """A permanent error fails the row for good; any other is tried again later (with `retry_fields`)."""
+    if isinstance(error, SmsPermanentError):
+        return _fail(message, error, only_if=only_if)
+    return _retry_later(message, error, attempts=message.attempts, only_if=only_if, **retry_fields)
+
+
 def _mark_sent(message_id: int, *, sid: str, only_if: Q) -> DeliveryOutcome:
     now = timezone.now()
     _update(
@@ -246,10 +252,8 @@ def _resolve_status_check(message: OutboundMessage) -> DeliveryOutcome | None:
     checking = Q(status=Status.SENDING, needs_status_check=True)
     try:
         found = sms_backend().lookup(message)
-    except SmsPermanentError as error:
-        return _fail(message, error, only_if=checking)
     except SmsError as error:
-        return _retry_later(message, error, attempts=message.attempts, only_if=checking)
+        return _settle_error(message, error, only_if=checking)
     if found is not None:
         logger.info("SMS %s: the unanswered request did create %s", message.pk, found.sid)
         return _mark_sent(message.pk, sid=found.sid, only_if=checking)
@@ -290,8 +294,6 @@ def sms_deliver_attempt(*, message_id: int) -> DeliveryOutcome:
     sending = Q(status=Status.SENDING, needs_status_check=False)
     try:
         result = sms_backend().send(message)
-    except SmsPermanentError as error:
-        return _fail(message, error, only_if=sending)
     except SmsUncertainError as error:
         # Maybe sent: never resend blindly. Look it up after a pause (see the module docstring).
         _update(
@@ -304,8 +306,8 @@ def sms_deliver_attempt(*, message_id: int) -> DeliveryOutcome:
         )
         logger.warning("SMS %s: %s; will look it up before resending", message.pk, error.message)
         return DeliveryOutcome(Status.SENDING, retry_in=STATUS_CHECK_DELAY_SECONDS)
-    except SmsTransientError as error:
-        return _retry_later(message, error, attempts=message.attempts, only_if=sending, status=Status.QUEUED)
+    except (SmsPermanentError, SmsTransientError) as error:
+        return _settle_error(message, error, only_if=sending, status=Status.QUEUED)
     return _mark_sent(message.pk, sid=result.sid, only_if=sending)
 
 

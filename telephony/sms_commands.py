@@ -12,12 +12,11 @@ import logging
 import re
 
 from django.conf import settings
-from django.db.models import OuterRef, Subquery
 from django.utils import timezone, translation
 from django.utils.translation import gettext, gettext_lazy
 
 from teams import rota, selectors, services
-from teams.models import Member, TeamMembership
+from teams.models import Member, Team
 from telephony.alerts import alert_sms_command
 from telephony.notifications import role_name
 from telephony.swaps import SWAP_COMMAND, swap_sms_command
@@ -45,9 +44,9 @@ def _local(instant: dt.datetime | None, tz) -> str:
     return rota.format_local(instant, tz, year=False) if instant else gettext("further notice")
 
 
-def who_is_on_call(*, member: Member, at: dt.datetime) -> str:
-    """One line per team of the member: primary and secondary now, until when (team time zone)."""
-    teams = list(member.teams.order_by("name"))
+def who_is_on_call(*, teams: list[Team], at: dt.datetime) -> str:
+    """One line per team of the member (`teams`, by name): primary and secondary now, until when (team time
+    zone)."""
     if not teams:
         return gettext("You are not in any team.")
     oncall = selectors.oncall_with_next(team_ids=[team.pk for team in teams], at=at)
@@ -79,25 +78,18 @@ def sms_command(*, from_number: str, body: str, at: dt.datetime | None = None) -
     if keyword in OPT_IN_WORDS:
         services.member_opt_in(phone=from_number)
         return None
-    # The member with their first team's language (their own wins): one query.
-    first_team_language = TeamMembership.objects.filter(member=OuterRef("pk")).order_by("team__name")
-    member = (
-        Member.objects.annotate(team_language=Subquery(first_team_language.values("team__language")[:1]))
-        .filter(phone=from_number)
-        .first()
-        if from_number
-        else None
-    )
+    # The member and their teams by name: one query.
+    member, teams = selectors.member_with_teams_by_phone(phone=from_number)
     if member is None:
         return None
     # The reply is in the member's language (else their first team's).
-    with translation.override(member.language or member.team_language or settings.LANGUAGE_CODE):
-        return _member_command(member=member, keyword=keyword, at=at)
+    with translation.override(member.language or (teams[0].language if teams else "") or settings.LANGUAGE_CODE):
+        return _member_command(member=member, teams=teams, keyword=keyword, at=at)
 
 
-def _member_command(*, member: Member, keyword: str, at: dt.datetime) -> str:
+def _member_command(*, member: Member, teams: list[Team], keyword: str, at: dt.datetime) -> str:
     if keyword == "WHO":
-        return who_is_on_call(member=member, at=at)
+        return who_is_on_call(teams=teams, at=at)
     match = ALERT_COMMAND.match(keyword)
     if match:
         return alert_sms_command(member=member, action=match.group(1).lower(), alert_id=int(match.group(2)))

@@ -9,6 +9,7 @@ import logging
 from celery import shared_task
 
 from telephony import notifications
+from telephony.tasks.beat_log import logged
 
 __all__ = ["gaps_alert", "handoffs_notify", "reminders_send"]
 
@@ -17,20 +18,14 @@ logger = logging.getLogger(__name__)
 
 @shared_task(acks_late=True, ignore_result=True)
 def reminders_send() -> str:
-    result = notifications.reminders_send()
-    logger.info("Shift reminders: %s", result)
-    return str(result)
+    return logged(logger, "Shift reminders", notifications.reminders_send())
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def handoffs_notify() -> str:
-    result = notifications.handoffs_notify()
-    logger.info("Hand-off notices: %s", result)
-    return str(result)
+    return logged(logger, "Hand-off notices", notifications.handoffs_notify())
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def gaps_alert() -> str:
-    result = notifications.gaps_alert()
-    logger.info("Gap alerts: %s", result)
-    return str(result)
+    return logged(logger, "Gap alerts", notifications.gaps_alert())

@@ -9,6 +9,7 @@ import logging
 from celery import shared_task
 
 from telephony import swaps
+from telephony.tasks.beat_log import logged
 
 __all__ = ["swaps_expire"]
 
@@ -17,6 +18,4 @@ logger = logging.getLogger(__name__)
 
 @shared_task(acks_late=True, ignore_result=True)
 def swaps_expire() -> str:
-    expired = swaps.swaps_expire()
-    logger.info("Swaps expired: %d", expired)
-    return str(expired)
+    return logged(logger, "Swaps expired", swaps.swaps_expire())

@@ -4,6 +4,7 @@ import logging
 
 from celery import shared_task
 
+from telephony.tasks.beat_log import logged
 from telephony.voicemail import voicemail_notify_by_id, voicemails_notify_overdue
 
 logger = logging.getLogger(__name__)
@@ -11,34 +12,34 @@ logger = logging.getLogger(__name__)
 __all__ = ["voicemail_notify_task", "voicemail_raise_task", "voicemails_notify_overdue_task"]
 
 
-@shared_task(
-    acks_late=True,
-    autoretry_for=(Exception,),
-    retry_backoff=True,
-    max_retries=5,
-    name="telephony.tasks.voicemail.voicemail_notify_task",
-)
-def voicemail_notify_task(voicemail_id: int) -> None:
-    """Safe to run twice: a voicemail has one alert, and each of its pages one outbox row."""
-    voicemail_notify_by_id(voicemail_id)
+def _voicemail_alert_task(name: str, doc: str):
+    """A task that raises a voicemail's alert (with retries on any error). Safe to run twice: a voicemail has
+    one alert, and each of its pages one outbox row."""
+
+    @shared_task(
+        acks_late=True,
+        autoretry_for=(Exception,),
+        retry_backoff=True,
+        max_retries=5,
+        name=f"telephony.tasks.voicemail.{name}",
+    )
+    def task(voicemail_id: int) -> None:
+        voicemail_notify_by_id(voicemail_id)
+
+    task.__doc__ = doc
+    return task
 
 
-@shared_task(
-    acks_late=True,
-    autoretry_for=(Exception,),
-    retry_backoff=True,
-    max_retries=5,
-    name="telephony.tasks.voicemail.voicemail_raise_task",
+# Two names for one job, each published on its own occasion (telephony.voicemail): queued messages name them.
+voicemail_notify_task = _voicemail_alert_task(
+    "voicemail_notify_task", "After the bounded wait for the transcription: raise the alert, with or without it."
 )
-def voicemail_raise_task(voicemail_id: int) -> None:
-    """The transcription is here before the alert: raise it now (not after the wait). Safe to run twice."""
-    voicemail_notify_by_id(voicemail_id)
+voicemail_raise_task = _voicemail_alert_task(
+    "voicemail_raise_task", "The transcription is here before the alert: raise it now (not after the wait)."
+)
 
 
 @shared_task(acks_late=True)
 def voicemails_notify_overdue_task() -> str:
     """Beat: a safety net for voicemail alerts whose delayed task was lost or failed; logs one line."""
-    raised = voicemails_notify_overdue()
-    summary = f"{raised} overdue voicemail alert(s) raised"
-    logger.info("Voicemail sweep: %s", summary)
-    return summary
+    return logged(logger, "Voicemail sweep", f"{voicemails_notify_overdue()} overdue voicemail alert(s) raised")
