@@ -456,6 +456,11 @@ def teams_led_by(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Team]:
     return Team.objects.filter(memberships__member__user=user, memberships__role=TeamMembership.Role.LEAD).distinct()
 
 
+def team_led_by(*, user: AbstractBaseUser | AnonymousUser, slug: str) -> Team | None:
+    """The team `slug` if the user leads it (a superuser: any team)."""
+    return teams_led_by(user).filter(slug=slug).first()
+
+
 def is_lead(*, user: AbstractBaseUser | AnonymousUser, team: Team) -> bool:
     if not user.is_authenticated:
         return False
@@ -480,6 +485,11 @@ def team_leads(*, team: Team) -> list[Member]:
 
 def members_of_teams(team_ids: Iterable[int]) -> QuerySet[Member]:
     return Member.objects.filter(memberships__team_id__in=list(team_ids)).distinct()
+
+
+def member_of_user(*, user) -> Member | None:
+    """The member linked to a login, or None (anonymous, a team's integration token, a user who is no member)."""
+    return getattr(user, "member", None)
 
 
 def team_member(*, team: Team, member_id: int) -> Member | None:
