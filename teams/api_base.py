@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, status, viewsets
 from rest_framework.response import Response
 
@@ -116,6 +116,19 @@ class TeamStandingMixin:
         method = "get" if request.method == "HEAD" else request.method.lower()
         if method in self.standings:
             require_standing(self.standing, self.standings[method])
+
+
+class ServiceStep:
+    """A POST that moves one object on through `service`; `step` declares each such view of a base with its
+    OpenAPI description: the base's `step_schema` (its tag and answer) and the step's own (no request body)."""
+
+    service = None
+    step_schema: dict = {}
+
+    @classmethod
+    def step(cls, name: str, service, **schema) -> type:
+        view = type(name, (cls,), {"service": staticmethod(service), "__module__": cls.__module__})
+        return extend_schema_view(post=extend_schema(request=None, **cls.step_schema, **schema))(view)
 
 
 class TeamScopedMixin:

@@ -466,6 +466,11 @@ def teams_led_by(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Team]:
     return Team.objects.filter(memberships__member__user=user, memberships__role=TeamMembership.Role.LEAD).distinct()
 
 
+def team_led_by(*, user: AbstractBaseUser | AnonymousUser, slug: str) -> Team | None:
+    """The team `slug` if the user leads it (a superuser: any team)."""
+    return teams_led_by(user).filter(slug=slug).first()
+
+
 def is_lead(*, user: AbstractBaseUser | AnonymousUser, team: Team) -> bool:
     if not user.is_authenticated:
         return False
@@ -502,9 +507,9 @@ def member_by_phone(*, phone: str) -> Member | None:
     return Member.objects.filter(phone=phone).first()
 
 
-def member_of_user(*, user: AbstractBaseUser) -> Member | None:
-    """The member a login belongs to (one at most), or None."""
-    return Member.objects.filter(user=user).first()
+def member_of_user(*, user) -> Member | None:
+    """The member linked to a login, or None (anonymous, a team's integration token, a user who is no member)."""
+    return getattr(user, "member", None)
 
 
 def member_with_teams_by_phone(*, phone: str) -> tuple[Member | None, list[Team]]:

@@ -142,13 +142,24 @@ def member_remove(*, team: Team, member: Member, now: dt.datetime | None = None)
     Refused while they are in the team's rotation or have current or future cover: they would still be rung.
     """
     with transaction.atomic():
-        _lock_team(team)
-        problem = member_removal_problem(team=team, member=member, now=now)
-        if problem:
-            raise RotaError(problem)
-        TeamMembership.objects.filter(team=team, member=member).delete()
+        membership_remove(team=team, member=member, now=now)
         if not member.memberships.exists():
             member.delete()
+
+
+def membership_remove(*, team: Team, member: Member, now: dt.datetime | None = None) -> None:
+    """Take a member out of a team; the person stays (the admin's membership rows). Refused like
+    member_remove."""
+    with transaction.atomic():
+        _lock_team(team)
+        _check_removal(team, member, now)
+        TeamMembership.objects.filter(team=team, member=member).delete()
+
+
+def _check_removal(team: Team, member: Member, now: dt.datetime | None = None) -> None:
+    problem = member_removal_problem(team=team, member=member, now=now)
+    if problem:
+        raise RotaError(problem)
 
 
 def member_opt_out(*, phone: str, member_id: int | None = None, at: dt.datetime | None = None) -> int:
@@ -198,6 +209,16 @@ def membership_add(*, team: Team, member: Member, role: str = "member") -> TeamM
     if not created and membership.role != role:
         _update(membership, {"role": role})
     return membership
+
+
+def membership_update(*, membership: TeamMembership, **fields) -> TeamMembership:
+    """Change a membership's role, team or person, saving only those fields. Moving it off its team or person
+    is refused, as taking them out is, while they would still be rung."""
+    with transaction.atomic():
+        _lock_team(membership.team)
+        if any(name in fields and fields[name] != getattr(membership, name) for name in ("team", "member")):
+            _check_removal(membership.team, membership.member)
+        return _update(membership, fields)
 
 
 def support_number_create(
@@ -619,6 +640,8 @@ __all__ = [
     "member_remove",
     "member_update",
     "membership_add",
+    "membership_remove",
+    "membership_update",
     "override_create",
     "override_delete",
     "override_update",

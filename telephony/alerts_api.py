@@ -8,13 +8,14 @@ alert is a 404, a step beyond one's standing a 403):
 """
 
 from django.urls import path
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from teams.api_base import TeamStandingMixin
+from teams import selectors
+from teams.api_base import ServiceStep, TeamStandingMixin
 from teams.api_pagination import Pagination
 from teams.api_permissions import INTEGRATION, LEAD, MEMBER
 from teams.authentication import IntegrationPrincipal
@@ -187,48 +188,34 @@ class AlertDetail(TeamStandingMixin, APIView):
         return Response(AlertDetailOutput(alert).data)
 
 
-class _AlertTransition(TeamStandingMixin, APIView):
+class _AlertTransition(ServiceStep, TeamStandingMixin, APIView):
     """POST …/alerts/{id}/<transition>/: a lead or member of the team moves the alert on through `service`."""
 
     standings = {"post": (LEAD, MEMBER)}
-
-    service = None
+    step_schema = {"tags": ["alerts"], "responses": AlertOutput}
 
     def post(self, request, slug: str, alert_id: int):
         team = self.team
         alert = _alert_or_404(team, alert_id)
-        alert, _ = type(self).service(
-            alert=alert, actor=_actor(request), user=request.user, member=_member_of(request), via="API"
-        )
+        member = selectors.member_of_user(user=request.user)  # recorded on the event next to the user
+        alert, _ = type(self).service(alert=alert, actor=_actor(request), user=request.user, member=member, via="API")
         return Response(AlertOutput(alert).data)
 
 
-@extend_schema_view(
-    post=extend_schema(
-        tags=["alerts"],
-        operation_id="alerts_ack",
-        summary="Acknowledge: stops the escalation",
-        description="Idempotent: an alert already acknowledged or resolved is answered unchanged.",
-        request=None,
-        responses=AlertOutput,
-    )
+AlertAcknowledge = _AlertTransition.step(
+    "AlertAcknowledge",
+    alerts.alert_acknowledge,
+    operation_id="alerts_ack",
+    summary="Acknowledge: stops the escalation",
+    description="Idempotent: an alert already acknowledged or resolved is answered unchanged.",
 )
-class AlertAcknowledge(_AlertTransition):
-    service = staticmethod(alerts.alert_acknowledge)
-
-
-@extend_schema_view(
-    post=extend_schema(
-        tags=["alerts"],
-        operation_id="alerts_resolve",
-        summary="Resolve: closes the alert",
-        description="Idempotent: an alert already resolved is answered unchanged.",
-        request=None,
-        responses=AlertOutput,
-    )
+AlertResolve = _AlertTransition.step(
+    "AlertResolve",
+    alerts.alert_resolve,
+    operation_id="alerts_resolve",
+    summary="Resolve: closes the alert",
+    description="Idempotent: an alert already resolved is answered unchanged.",
 )
-class AlertResolve(_AlertTransition):
-    service = staticmethod(alerts.alert_resolve)
 
 
 class AlertResolveByKey(TeamStandingMixin, APIView):
@@ -252,11 +239,6 @@ class AlertResolveByKey(TeamStandingMixin, APIView):
         if alert is None:
             raise exceptions.NotFound("No unresolved alert of this team has that dedupe_key.")
         return Response(AlertOutput(alert).data)
-
-
-def _member_of(request):
-    """The Member linked to the logged-in user, if any (recorded on the event next to the user)."""
-    return getattr(request.user, "member", None) if not isinstance(request.user, IntegrationPrincipal) else None
 
 
 urlpatterns = [

@@ -7,14 +7,14 @@ Who may do what (another team's team or swap is a 404, a step beyond one's stand
 """
 
 from django.urls import path
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from teams import selectors
-from teams.api_base import TeamStandingMixin
+from teams.api_base import ServiceStep, TeamStandingMixin
 from teams.api_pagination import Pagination
 from teams.api_permissions import LEAD, MEMBER, require_standing
 from teams.models import Member, Team
@@ -86,7 +86,7 @@ def _swap_or_404(team: Team, swap_id: int) -> Swap:
 
 
 def _own_member(request) -> Member | None:
-    return getattr(request.user, "member", None)
+    return selectors.member_of_user(user=request.user)
 
 
 def _output(team: Team, swap: Swap) -> dict:
@@ -174,12 +174,11 @@ class SwapTake(TeamStandingMixin, APIView):
         return Response(_output(team, swap))
 
 
-class _LeadStep(TeamStandingMixin, APIView):
+class _LeadStep(ServiceStep, TeamStandingMixin, APIView):
     """POST …/swaps/{id}/<step>/ by a lead of the team."""
 
     standings = {"post": (LEAD,)}
-
-    service = None
+    step_schema = {"tags": ["swaps"], "responses": SwapOutput}
 
     def post(self, request, slug: str, id: int):
         team = self.team
@@ -188,30 +187,18 @@ class _LeadStep(TeamStandingMixin, APIView):
         return Response(_output(team, swap))
 
 
-@extend_schema_view(
-    post=extend_schema(
-        tags=["swaps"],
-        operation_id="swaps_approve",
-        summary="Approve a taken swap: the taker gets an override over the shift",
-        request=None,
-        responses=SwapOutput,
-    )
+SwapApprove = _LeadStep.step(
+    "SwapApprove",
+    swaps.swap_approve,
+    operation_id="swaps_approve",
+    summary="Approve a taken swap: the taker gets an override over the shift",
 )
-class SwapApprove(_LeadStep):
-    service = staticmethod(swaps.swap_approve)
-
-
-@extend_schema_view(
-    post=extend_schema(
-        tags=["swaps"],
-        operation_id="swaps_decline",
-        summary="Decline a taken swap: the asker keeps the shift",
-        request=None,
-        responses=SwapOutput,
-    )
+SwapDecline = _LeadStep.step(
+    "SwapDecline",
+    swaps.swap_decline,
+    operation_id="swaps_decline",
+    summary="Decline a taken swap: the asker keeps the shift",
 )
-class SwapDecline(_LeadStep):
-    service = staticmethod(swaps.swap_decline)
 
 
 class SwapCancel(TeamStandingMixin, APIView):

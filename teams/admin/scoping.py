@@ -2,6 +2,7 @@
 querysets, object pages, where another team's object is a 404, and form choices), and saves go through the
 services."""
 
+from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import Http404
@@ -119,6 +120,50 @@ class LeadScopedAdmin(NotFoundOutsideScope, admin.ModelAdmin):
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         scope_choices(db_field, request, kwargs)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class ServiceFormSet(forms.BaseInlineFormSet):
+    """An inline whose rows are written by services, as the admin's own forms are: `create(**fields)` for a
+    new row, `update(row, fields)` with only the changed fields of the stored row, `delete(row)`. The rules
+    the services enforce at save time are checked in `clean` first, so a bad row is an error on the form."""
+
+    def create(self, **fields):
+        raise NotImplementedError
+
+    def update(self, row, fields: dict) -> None:
+        raise NotImplementedError
+
+    def delete(self, row) -> None:
+        raise NotImplementedError
+
+    def stored(self, form):
+        """The row as it is in the database (the form's instance already carries the typed values)."""
+        return self.model._default_manager.get(pk=form.instance.pk)
+
+    def _model_fields(self, form, names) -> dict:
+        model_fields = {field.name for field in self.model._meta.concrete_fields if not field.primary_key}
+        return {name: form.cleaned_data[name] for name in names if name in model_fields and name in form.cleaned_data}
+
+    def save(self, commit=True):
+        if not commit:
+            return super().save(commit=False)
+        self.new_objects, self.changed_objects, self.deleted_objects = [], [], []
+        for form in self.initial_forms:
+            if form.instance.pk is None:
+                continue
+            if form in self.deleted_forms:
+                self.delete(self.stored(form))
+                self.deleted_objects.append(form.instance)
+            elif form.has_changed():
+                self.update(self.stored(form), self._model_fields(form, form.changed_data))
+                self.changed_objects.append((form.instance, form.changed_data))
+        for form in self.extra_forms:
+            if not form.has_changed() or (self.can_delete and self._should_delete_form(form)):
+                continue
+            fields = {**self._model_fields(form, form.fields), self.fk.name: self.instance}
+            adopt_saved(form.instance, self.create(**fields))
+            self.new_objects.append(form.instance)
+        return self.new_objects + [row for row, _changed in self.changed_objects]
 
 
 class ScopedInline(admin.TabularInline):

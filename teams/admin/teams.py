@@ -10,6 +10,7 @@ from teams import calendar, selectors, services
 from teams.admin.scoping import (
     LeadScopedAdmin,
     ScopedInline,
+    ServiceFormSet,
     TeamListFilter,
     adopt_saved,
     changed_fields,
@@ -48,16 +49,38 @@ def feed_link(url: str):
     )
 
 
-class MembershipFormSet(forms.BaseInlineFormSet):
+class MembershipFormSet(ServiceFormSet):
     def clean(self):
         super().clean()
-        for form in self.deleted_forms:
-            membership = form.instance
-            if membership.pk:
-                # Taking someone out of a team while they are still planned on call would leave them rung.
+        for form in self.initial_forms:
+            moved = form in self.deleted_forms or {"team", "member"} & set(form.changed_data)
+            if form.instance.pk and moved:
+                # Taking someone out of a team (or moving their row to another team or person) while they
+                # are still planned on call would leave them rung.
+                membership = self.stored(form)
                 problem = services.member_removal_problem(team=membership.team, member=membership.member)
                 if problem:
                     raise forms.ValidationError(problem)
+
+    def create(self, **fields):
+        return services.membership_add(**fields)
+
+    def update(self, row, fields):
+        services.membership_update(membership=row, **fields)
+
+    def delete(self, row):
+        services.membership_remove(team=row.team, member=row.member)
+
+
+class SupportNumberFormSet(ServiceFormSet):
+    def create(self, **fields):
+        return services.support_number_create(**fields)
+
+    def update(self, row, fields):
+        services.support_number_update(number=row, **fields)
+
+    def delete(self, row):
+        services.support_number_delete(number=row)
 
 
 class MembershipInline(ScopedInline):
@@ -74,6 +97,7 @@ class MembershipInline(ScopedInline):
 
 class SupportNumberInline(ScopedInline):
     model = SupportNumber
+    formset = SupportNumberFormSet
     extra = 0
     fields = ("phone_number", "sms_enabled")  # the menu is edited on the number's own page
 

@@ -12,6 +12,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from teams import selectors
 from telephony import alerts
 
 TRANSITIONS = {
@@ -27,7 +28,7 @@ def alert_transition_view(model_admin, request, object_id: str, transition: str)
     service, state = TRANSITIONS[transition]
     user = request.user
     alert, changed = service(
-        alert=alert, actor=user.get_username(), user=user, member=getattr(user, "member", None), via="admin"
+        alert=alert, actor=user.get_username(), user=user, member=selectors.member_of_user(user=user), via="admin"
     )
     texts = {
         ("acknowledged", True): _("Alert %(id)s acknowledged: paging stopped."),

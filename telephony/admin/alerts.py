@@ -6,6 +6,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from teams import selectors
 from teams.admin import TeamListFilter
 from teams.admin.time import local_day_filter
 from telephony import alerts
@@ -62,7 +63,7 @@ class AlertAdmin(TeamLogAdmin):
 
     def _transition(self, request, queryset, service, done: str) -> None:
         user = request.user
-        member = getattr(user, "member", None)
+        member = selectors.member_of_user(user=user)
         changed = 0
         for alert in queryset:
             _, was_changed = service(alert=alert, actor=user.get_username(), user=user, member=member, via="admin")

@@ -19,7 +19,8 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from teams.admin import is_lead_in_admin, led_team_ids
+from teams import selectors as teams_selectors
+from teams.admin import is_lead_in_admin
 from teams.models import Team
 from telephony import selectors
 from telephony.costs import CURRENCY
@@ -96,11 +97,7 @@ def chart(usages: list[selectors.Usage], *, budget: Decimal | None) -> dict:
 def _team_or_404(request, slug: str) -> Team:
     if not is_lead_in_admin(request):
         raise Http404
-    teams = Team.objects.filter(slug=slug)
-    team_ids = led_team_ids(request)
-    if team_ids is not None:
-        teams = teams.filter(pk__in=team_ids)
-    team = teams.first()
+    team = teams_selectors.team_led_by(user=request.user, slug=slug)
     if team is None:
         raise Http404
     return team

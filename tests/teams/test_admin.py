@@ -9,6 +9,7 @@ import pytest
 import time_machine
 from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -439,6 +440,7 @@ class _FormFields(HTMLParser):
         super().__init__()
         self.fields: list[tuple[str, str]] = []
         self._select = None
+        self._textarea = None
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
@@ -453,10 +455,18 @@ class _FormFields(HTMLParser):
             self.fields.append((self._select, attrs.get("value") or ""))
         elif tag == "textarea" and name:
             self.fields.append((name, ""))
+            self._textarea = len(self.fields) - 1
+
+    def handle_data(self, data):
+        if self._textarea is not None:
+            name, text = self.fields[self._textarea]
+            self.fields[self._textarea] = (name, text + data)
 
     def handle_endtag(self, tag):
         if tag == "select":
             self._select = None
+        elif tag == "textarea":
+            self._textarea = None
 
 
 def _submitted(page: str) -> dict[str, list[str]]:
@@ -906,6 +916,75 @@ def test_a_lead_cannot_take_someone_still_on_call_out_of_the_team(platform):
     response = browser.post(reverse("admin:teams_member_change", args=[bruno.pk]), data)
     assert "rotations: take them out of it first" in response.content.decode()
     assert TeamMembership.objects.filter(pk=membership.pk).exists()
+
+
+def _inline_row(data: dict, prefix: str, pk: int) -> str:
+    """The prefix of the inline row showing the object `pk` in a submitted change form."""
+    rows = (key.removesuffix("-id") for key, values in data.items() if values == [str(pk)] and key.endswith("-id"))
+    return next(row for row in rows if row.startswith(prefix))
+
+
+def test_moving_a_membership_to_another_team_is_refused_while_its_person_is_still_rung(client, platform):
+    # The membership inline saves through the services: moving a row off its team is a removal from it.
+    team, other, bruno = platform["team"], platform["other"], platform["bruno"]
+    _rotation(platform)
+    membership = TeamMembership.objects.get(team=team, member=bruno)
+    client.force_login(UserFactory(username="root", is_superuser=True))
+    change = reverse("admin:teams_member_change", args=[bruno.pk])
+    data = _submitted(client.get(change).content.decode())
+    data[f"{_inline_row(data, 'memberships-', membership.pk)}-team"] = [str(other.pk)]
+    response = client.post(change, data)
+    assert response.status_code == 200
+    assert "rotations: take them out of it first" in response.content.decode()
+    membership.refresh_from_db()
+    assert membership.team == team
+
+
+def test_a_membership_moved_or_taken_out_in_the_admin_keeps_its_row_and_its_person(client, platform):
+    team, other, ana, bruno = platform["team"], platform["other"], platform["ana"], platform["bruno"]
+    client.force_login(UserFactory(username="root", is_superuser=True))
+    membership = TeamMembership.objects.get(team=team, member=bruno)
+    change = reverse("admin:teams_member_change", args=[bruno.pk])
+    data = _submitted(client.get(change).content.decode())
+    data[f"{_inline_row(data, 'memberships-', membership.pk)}-team"] = [str(other.pk)]
+    assert client.post(change, data).status_code == 302
+    membership.refresh_from_db()
+    assert membership.team == other and membership.member == bruno  # the same row, moved
+    # Taken out of a team on the team's page: the membership goes, the person stays.
+    ana_row = TeamMembership.objects.get(team=team, member=ana)
+    team_change = reverse("admin:teams_team_change", args=[team.pk])
+    data = _submitted(client.get(team_change).content.decode())
+    data[f"{_inline_row(data, 'memberships-', ana_row.pk)}-DELETE"] = ["on"]
+    assert client.post(team_change, data).status_code == 302
+    assert not TeamMembership.objects.filter(pk=ana_row.pk).exists()
+    assert Member.objects.filter(pk=ana.pk).exists()
+
+
+def test_the_team_pages_number_rows_are_validated_and_save_only_what_changed(client, platform):
+    team, ana = platform["team"], platform["ana"]
+    number = SupportNumberFactory(team=team, sms_enabled=True, menu=[{"digit": "1", "team": "platform"}])
+    client.force_login(platform["lead"])
+    change = reverse("admin:teams_team_change", args=[team.pk])
+    data = _submitted(client.get(change).content.decode())
+    row = _inline_row(data, "numbers-", number.pk)
+    data.pop(f"{row}-sms_enabled")
+    with CaptureQueriesContext(connection) as queries:
+        assert client.post(change, data).status_code == 302
+    updates = [q["sql"] for q in queries.captured_queries if q["sql"].startswith('UPDATE "teams_supportnumber"')]
+    assert len(updates) == 1 and '"sms_enabled"' in updates[0] and '"menu"' not in updates[0]
+    number.refresh_from_db()
+    assert number.sms_enabled is False and number.menu == [{"digit": "1", "team": "platform"}]
+    # A new row with a member's own phone: an error on the form, nothing saved, the typed number still there.
+    data = _submitted(client.get(change).content.decode())
+    total = int(data["numbers-TOTAL_FORMS"][0])
+    data.update({"numbers-TOTAL_FORMS": [str(total + 1)], f"numbers-{total}-phone_number": [ana.phone]})
+    response = client.post(change, data)
+    assert response.status_code == 200
+    assert "a member&#x27;s own phone" in response.content.decode() and ana.phone in response.content.decode()
+    assert not SupportNumber.objects.filter(phone_number=ana.phone).exists()
+    data[f"numbers-{total}-phone_number"] = ["+493077776666"]
+    assert client.post(change, data).status_code == 302
+    assert SupportNumber.objects.get(phone_number="+493077776666").team == team
 
 
 def test_changing_the_team_time_zone_in_the_admin_moves_future_hand_offs(platform):
