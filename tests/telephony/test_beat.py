@@ -15,7 +15,7 @@ from telephony.models import OutboundMessage
 from telephony.sms_text import sms_segments
 from telephony.tasks.alerts import alerts_escalate
 from telephony.tasks.notifications import gaps_alert, handoffs_notify, reminders_send
-from tests.factories import MemberFactory, MembershipFactory, TeamFactory
+from tests.factories import MemberFactory, MembershipFactory, TeamFactory, rotation_of
 from tests.telephony.world import sent
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("celery_eager")]
@@ -37,15 +37,7 @@ def web_team(*, tz="America/Sao_Paulo", lead_minutes=60, names=("Ana", "Bruno", 
         member = MemberFactory(name=name)
         MembershipFactory(team=team, member=member)
         members.append(member)
-    services.rotation_create(
-        team=team,
-        name="Web primary",
-        role=Role.PRIMARY,
-        member_ids=[m.pk for m in members],
-        start_local=start,
-        shift_length=length,
-        now=now,
-    )
+    rotation_of(team, members, name="Web primary", start_local=start, shift_length=length, now=now)
     return team, members
 
 
@@ -386,11 +378,11 @@ def test_a_shift_into_nobody_tells_the_outgoing_person_and_a_lone_rotation_runs_
         MembershipFactory(team=team, member=ana)
         MembershipFactory(team=team, member=bruno)
         shift(team, ana, at(SAO_PAULO, 2026, 11, 30, 9), at(SAO_PAULO, 2026, 11, 30, 17))
-        services.rotation_create(
-            team=team,
+        rotation_of(
+            team,
+            [bruno],
             name="Secondary",
             role=Role.SECONDARY,
-            member_ids=[bruno.pk],
             start_local=dt.datetime(2026, 11, 30, 9),
             shift_length=dt.timedelta(days=7),
             now=now,
@@ -536,11 +528,10 @@ def test_handoffs_across_daylight_saving_in_far_zones_say_the_right_local_time(t
     begin = at_local(tz, start_local.year, start_local.month, start_local.day, 0)
     with time_machine.travel(begin, tick=False) as traveller:
         team, (ana, bruno) = team_of(tz, "Ana", "Bruno", lead_minutes=0)
-        services.rotation_create(
-            team=team,
+        rotation_of(
+            team,
+            [ana, bruno],
             name="Web primary",
-            role=Role.PRIMARY,
-            member_ids=[ana.pk, bruno.pk],
             start_local=start_local,
             shift_length=dt.timedelta(days=1),
             now=begin,
