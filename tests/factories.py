@@ -3,6 +3,7 @@ import datetime as dt
 import factory
 from django.contrib.auth import get_user_model
 
+from teams import services
 from teams.models import Member, Override, Role, Shift, SupportNumber, Team, TeamMembership
 
 
@@ -52,26 +53,36 @@ class SupportNumberFactory(factory.django.DjangoModelFactory):
     phone_number = factory.Sequence(lambda n: f"+4930{n:08d}")
 
 
-class ShiftFactory(factory.django.DjangoModelFactory):
+class _OnCallFactory(factory.django.DjangoModelFactory):
+    """A span of on-call time (a shift or an override): primary, for a new member, `length` long from `start`."""
+
+    class Meta:
+        abstract = True
+
+    class Params:
+        length = dt.timedelta(days=7)
+
+    team = factory.SubFactory(TeamFactory)
+    role = Role.PRIMARY
+    member = factory.SubFactory(MemberFactory)
+    end = factory.LazyAttribute(lambda o: o.start + o.length)
+
+
+class ShiftFactory(_OnCallFactory):
     class Meta:
         model = Shift
 
-    team = factory.SubFactory(TeamFactory)
-    role = Role.PRIMARY
-    member = factory.SubFactory(MemberFactory)
     start = factory.LazyFunction(lambda: dt.datetime(2026, 11, 30, 8, tzinfo=dt.UTC))
-    end = factory.LazyAttribute(lambda o: o.start + dt.timedelta(days=7))
 
 
-class OverrideFactory(factory.django.DjangoModelFactory):
+class OverrideFactory(_OnCallFactory):
     class Meta:
         model = Override
 
-    team = factory.SubFactory(TeamFactory)
-    role = Role.PRIMARY
-    member = factory.SubFactory(MemberFactory)
+    class Params:
+        length = dt.timedelta(days=1)
+
     start = factory.LazyFunction(lambda: dt.datetime(2026, 12, 4, 8, tzinfo=dt.UTC))
-    end = factory.LazyAttribute(lambda o: o.start + dt.timedelta(days=1))
 
 
 def team_with_members(n: int = 3, *, lead_user=None, **team_fields):
@@ -86,6 +97,20 @@ def team_with_members(n: int = 3, *, lead_user=None, **team_fields):
     return team, members
 
 
+def rotation_of(team, members, *, start_local, shift_length, name="Primary", role=Role.PRIMARY, **fields):
+    """A rotation of `members`, in that order, made by teams.services.rotation_create (so its shifts exist);
+    `fields` are the service's other arguments (now=..., ...)."""
+    return services.rotation_create(
+        team=team,
+        name=name,
+        role=role,
+        member_ids=[member.pk for member in members],
+        start_local=start_local,
+        shift_length=shift_length,
+        **fields,
+    )
+
+
 __all__ = [
     "MemberFactory",
     "MembershipFactory",
@@ -94,5 +119,6 @@ __all__ = [
     "SupportNumberFactory",
     "TeamFactory",
     "UserFactory",
+    "rotation_of",
     "team_with_members",
 ]

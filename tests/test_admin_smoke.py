@@ -17,7 +17,7 @@ from django.urls import NoReverseMatch, reverse
 from teams import services
 from teams.models import ApiToken, Member, Override, Role, Team, TeamMembership
 from telephony.models import Alert, AlertEvent, Call, DialAttempt, OutboundMessage, Voicemail
-from tests.factories import SupportNumberFactory, UserFactory, team_with_members
+from tests.factories import SupportNumberFactory, UserFactory, rotation_of, team_with_members
 
 pytestmark = pytest.mark.django_db
 NOW = dt.datetime(2027, 3, 25, 12, tzinfo=dt.UTC)
@@ -26,20 +26,19 @@ OTHER_MEMBER = "Xerxes Hidden"
 
 
 def _team_data(team, members, tag):
-    services.rotation_create(
-        team=team,
+    rotation_of(
+        team,
+        members,
         name=f"{tag} primary",
-        role=Role.PRIMARY,
-        member_ids=[m.pk for m in members],
         start_local=dt.datetime(2027, 3, 22, 9),
         shift_length=dt.timedelta(days=1),
         now=NOW,
     )
-    services.rotation_create(
-        team=team,
+    rotation_of(
+        team,
+        reversed(members),
         name=f"{tag} secondary",
         role=Role.SECONDARY,
-        member_ids=[m.pk for m in reversed(members)],
         start_local=dt.datetime(2027, 3, 22, 9),
         shift_length=dt.timedelta(days=7),
         now=NOW,

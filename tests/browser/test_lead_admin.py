@@ -10,7 +10,7 @@ import time_machine
 
 from teams import services
 from teams.models import Member, Role
-from tests.factories import team_with_members
+from tests.factories import rotation_of, team_with_members
 
 pytestmark = pytest.mark.django_db(transaction=True)
 NOW = dt.datetime(2026, 12, 2, 12, tzinfo=dt.UTC)
@@ -29,11 +29,10 @@ def sao_paulo(lead_user, clock):
     )
     for member, name in zip(members, ("Lia", "Ana", "Bruno"), strict=True):
         Member.objects.filter(pk=member.pk).update(name=name)
-    rotation = services.rotation_create(
-        team=team,
+    rotation = rotation_of(
+        team,
+        [members[1], members[2]],
         name="Suporte primary",
-        role=Role.PRIMARY,
-        member_ids=[members[1].pk, members[2].pk],
         start_local=dt.datetime(2026, 11, 30, 9),
         shift_length=dt.timedelta(days=7),
         now=NOW,

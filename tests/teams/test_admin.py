@@ -17,7 +17,7 @@ from teams import services
 from teams.models import ApiToken, Member, Override, Role, Rotation, Shift, SupportNumber, Team, TeamMembership, TimeOff
 from telephony.backends import locmem_outbox
 from telephony.models import Call, OutboundMessage
-from tests.factories import SupportNumberFactory, UserFactory, team_with_members
+from tests.factories import SupportNumberFactory, UserFactory, rotation_of, team_with_members
 
 pytestmark = pytest.mark.django_db
 NOW = dt.datetime(2026, 11, 26, 12, tzinfo=dt.UTC)
@@ -30,11 +30,10 @@ def two_teams():
     team_a, members_a = team_with_members(3, lead_user=lead_a, name="Alpha", slug="alpha", timezone="Europe/Berlin")
     team_b, members_b = team_with_members(3, lead_user=lead_b, name="Beta", slug="beta")
     for team, members in ((team_a, members_a), (team_b, members_b)):
-        services.rotation_create(
-            team=team,
+        rotation_of(
+            team,
+            members,
             name="P",
-            role=Role.PRIMARY,
-            member_ids=[m.pk for m in members],
             start_local=dt.datetime(2026, 11, 23, 9),
             shift_length=dt.timedelta(days=7),
             now=NOW,
@@ -840,11 +839,10 @@ def test_setting_webhooks_with_twilio_unreachable_is_a_message_not_a_500(platfor
 
 def _rotation(platform):
     team, ana, bruno = platform["team"], platform["ana"], platform["bruno"]
-    return services.rotation_create(
-        team=team,
+    return rotation_of(
+        team,
+        [ana, bruno],
         name="Platform primary",
-        role=Role.PRIMARY,
-        member_ids=[ana.pk, bruno.pk],
         start_local=dt.datetime(2027, 3, 22, 9),
         shift_length=dt.timedelta(days=1),
     )

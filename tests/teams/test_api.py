@@ -15,9 +15,9 @@ from rest_framework.test import APIClient
 
 from teams import services
 from teams.errors import RotaError
-from teams.models import ApiToken, Member, Role, Rotation, Shift, Team
+from teams.models import ApiToken, Member, Rotation, Shift, Team
 from telephony.models import OutboundMessage
-from tests.factories import MemberFactory, MembershipFactory, TeamFactory, UserFactory, team_with_members
+from tests.factories import MemberFactory, MembershipFactory, TeamFactory, UserFactory, rotation_of, team_with_members
 from tests.teams.world import WORLD_NOW as NOW
 from tests.teams.world import error_fields
 
@@ -641,14 +641,8 @@ def test_all_teams_oncall_reads_a_naive_at_in_each_teams_time_zone(client):
     now = dt.datetime(2026, 11, 26, 12, tzinfo=dt.UTC)
     for team, members in ((berlin, (ana, bruno)), (sao, (carla, dora))):
         # Daily hand-off at 09:00 local: at 09:30 local the second person is on, at 08:30 still the first.
-        services.rotation_create(
-            team=team,
-            name="P",
-            role=Role.PRIMARY,
-            member_ids=[m.pk for m in members],
-            start_local=dt.datetime(2026, 12, 1, 9),
-            shift_length=dt.timedelta(days=1),
-            now=now,
+        rotation_of(
+            team, members, name="P", start_local=dt.datetime(2026, 12, 1, 9), shift_length=dt.timedelta(days=1), now=now
         )
     client.force_login(admin)
     body = client.get("/api/v1/oncall/", {"at": "2026-12-02T09:30"}).json()

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from teams import services
 from teams.models import Shift
-from tests.factories import MemberFactory, MembershipFactory, TeamFactory, UserFactory
+from tests.factories import MemberFactory, MembershipFactory, TeamFactory, UserFactory, rotation_of
 from tests.teams.world import WORLD_NOW as NOW
 
 
@@ -186,11 +186,11 @@ def test_member_feed_uids_are_stable_across_two_teams(world, client):
     ana = world.others[0]
     services.membership_add(team=other, member=ana)
     with time_machine.travel(NOW, tick=False):
-        services.rotation_create(
-            team=other,
+        rotation_of(
+            other,
+            [ana],
             name="Daily",
             role="secondary",
-            member_ids=[ana.pk],
             start_local=dt.datetime(2026, 12, 1, 9, 0),
             shift_length=dt.timedelta(days=1),
             now=NOW,

@@ -9,10 +9,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from teams import rota, services, timeline
+from teams import rota, timeline
 from teams.admin.timeline import window_from_params
 from teams.models import Role
-from tests.factories import OverrideFactory, ShiftFactory, UserFactory, team_with_members
+from tests.factories import OverrideFactory, ShiftFactory, UserFactory, rotation_of, team_with_members
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = dt.datetime(2026, 11, 26, 12, tzinfo=dt.UTC)  # Thu 26 Nov 2026 13:00 in Berlin
@@ -111,11 +111,10 @@ def alpha(db):
     ana.name, bruno.name, carla.name = "Ana", "Bruno", "Carla"
     for member in members:
         member.save()
-    services.rotation_create(
-        team=team,
+    rotation_of(
+        team,
+        [ana, bruno, carla],
         name="Alpha primary",
-        role=Role.PRIMARY,
-        member_ids=[ana.pk, bruno.pk, carla.pk],
         start_local=dt.datetime(2026, 11, 23, 9),
         shift_length=dt.timedelta(days=7),
         now=NOW,

@@ -10,9 +10,16 @@ from dataclasses import dataclass
 from rest_framework.test import APIClient
 
 from teams import services
-from teams.models import ApiToken, Member, Override, Role, Rotation, Shift, Team, TeamMembership
+from teams.models import ApiToken, Member, Override, Rotation, Shift, Team, TeamMembership
 from telephony.models import Call, OutboundMessage, Voicemail
-from tests.factories import MemberFactory, MembershipFactory, SupportNumberFactory, TeamFactory, UserFactory
+from tests.factories import (
+    MemberFactory,
+    MembershipFactory,
+    SupportNumberFactory,
+    TeamFactory,
+    UserFactory,
+    rotation_of,
+)
 
 # A Thursday, four days before the weekly rotations' first Monday (30 Nov 2026 09:00).
 ROTA_NOW = dt.datetime(2026, 11, 26, 12, tzinfo=dt.UTC)
@@ -26,16 +33,8 @@ def utc(*args) -> dt.datetime:
 
 def make_rotation(team, members, **kwargs):
     """A weekly primary rotation of `members` from Mon 30 Nov 2026 09:00 (team time), made at ROTA_NOW."""
-    defaults = {
-        "name": "Primary",
-        "role": Role.PRIMARY,
-        "member_ids": [m.pk for m in members],
-        "start_local": dt.datetime(2026, 11, 30, 9),
-        "shift_length": dt.timedelta(days=7),
-        "now": ROTA_NOW,
-    }
-    defaults.update(kwargs)
-    return services.rotation_create(team=team, **defaults)
+    defaults = {"start_local": dt.datetime(2026, 11, 30, 9), "shift_length": dt.timedelta(days=7), "now": ROTA_NOW}
+    return rotation_of(team, members, **{**defaults, **kwargs})
 
 
 @dataclass
@@ -77,11 +76,10 @@ def build_world() -> World:
         MembershipFactory(team=alpha, member=member)
     root = UserFactory(username="root", is_superuser=True)
     SupportNumberFactory(team=alpha, phone_number="+493012345678")
-    rotation = services.rotation_create(
-        team=alpha,
+    rotation = rotation_of(
+        alpha,
+        [others[0], others[1]],
         name="Weekly",
-        role="primary",
-        member_ids=[others[0].pk, others[1].pk],
         start_local=dt.datetime(2026, 11, 30, 9, 0),
         shift_length=dt.timedelta(days=7),
         now=WORLD_NOW,

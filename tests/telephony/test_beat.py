@@ -15,7 +15,7 @@ from telephony.models import OutboundMessage
 from telephony.sms_text import sms_segments
 from telephony.tasks.alerts import alerts_escalate
 from telephony.tasks.notifications import gaps_alert, handoffs_notify, reminders_send
-from tests.factories import MemberFactory, MembershipFactory, TeamFactory
+from tests.factories import MemberFactory, MembershipFactory, TeamFactory, rotation_of
 from tests.telephony.world import sent
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("celery_eager")]
@@ -37,16 +37,18 @@ def web_team(*, tz="America/Sao_Paulo", lead_minutes=60, names=("Ana", "Bruno", 
         member = MemberFactory(name=name)
         MembershipFactory(team=team, member=member)
         members.append(member)
-    services.rotation_create(
-        team=team,
-        name="Web primary",
-        role=Role.PRIMARY,
-        member_ids=[m.pk for m in members],
-        start_local=start,
-        shift_length=length,
-        now=now,
-    )
+    rotation_of(team, members, name="Web primary", start_local=start, shift_length=length, now=now)
     return team, members
+
+
+def shift(team, member, start, end, *, role=Role.PRIMARY):
+    """`member` on call for `team` from `start` to `end`, made the way a lead makes it (services.shift_create)."""
+    return services.shift_create(team=team, role=role, member=member, start=start, end=end)
+
+
+def override(team, member, start, end, *, role=Role.PRIMARY):
+    """`member` covering `team` from `start` to `end` (services.override_create)."""
+    return services.override_create(team=team, role=role, member=member, start=start, end=end)
 
 
 def beat_ticks(start, end, *, busy, every=dt.timedelta(hours=1), around=3 * MINUTE):
@@ -94,13 +96,7 @@ def test_a_week_of_ticks_sends_one_reminder_per_shift_and_one_notice_per_handoff
             start=dt.datetime(2026, 11, 30, 9), length=dt.timedelta(days=1), now=week_start
         )
         # Ana is on call on Thursday; Bruno covers her in the afternoon.
-        services.override_create(
-            team=team,
-            role=Role.PRIMARY,
-            member=bruno,
-            start=at(SAO_PAULO, 2026, 12, 3, 12),
-            end=at(SAO_PAULO, 2026, 12, 3, 18),
-        )
+        override(team, bruno, at(SAO_PAULO, 2026, 12, 3, 12), at(SAO_PAULO, 2026, 12, 3, 18))
         # São Paulo has no daylight saving any more: every local 09:00 is 24 hours after the previous one.
         daily = [at(SAO_PAULO, 2026, 11, 30, 9) + dt.timedelta(days=d) for d in range(7)]
         cover = [at(SAO_PAULO, 2026, 12, 3, 12), at(SAO_PAULO, 2026, 12, 3, 18)]
@@ -182,13 +178,7 @@ def test_a_shift_created_edited_or_moved_inside_the_lead_window_is_reminded_at_o
         # The lead gives Tuesday to Carla, then makes a secondary shift for Dora starting in two hours.
         tuesday = Shift.objects.get(team=team, start=at(SAO_PAULO, 2026, 12, 1, 9))
         services.shift_update(shift=tuesday, member=carla)
-        services.shift_create(
-            team=team,
-            role=Role.SECONDARY,
-            member=secondary,
-            start=at(SAO_PAULO, 2026, 11, 30, 12),
-            end=at(SAO_PAULO, 2026, 11, 30, 20),
-        )
+        shift(team, secondary, at(SAO_PAULO, 2026, 11, 30, 12), at(SAO_PAULO, 2026, 11, 30, 20), role=Role.SECONDARY)
         traveller.move_to(at(SAO_PAULO, 2026, 11, 30, 10, 1))
         reminders_send.delay()
         reminders_send.delay()
@@ -212,9 +202,7 @@ def test_a_shift_that_has_started_gets_no_reminder():
         team = TeamFactory(name="Web", timezone="America/Sao_Paulo", reminder_lead_minutes=1440)
         ana = MemberFactory(name="Ana")
         MembershipFactory(team=team, member=ana)
-        services.shift_create(
-            team=team, role=Role.PRIMARY, member=ana, start=now - dt.timedelta(hours=1), end=now + dt.timedelta(hours=5)
-        )
+        shift(team, ana, now - dt.timedelta(hours=1), now + dt.timedelta(hours=5))
         reminders_send.delay()
     assert messages(OutboundMessage.Kind.REMINDER) == []
 
@@ -371,13 +359,7 @@ def test_an_override_that_fills_a_gap_partly_leaves_the_rest_alerted_once():
         tuesday = Shift.objects.get(team=team, start=at(SAO_PAULO, 2026, 12, 1, 9))
         services.shift_update(shift=tuesday, end=at(SAO_PAULO, 2026, 12, 1, 12))
         gaps_alert.delay()
-        services.override_create(
-            team=team,
-            role=Role.PRIMARY,
-            member=ana,
-            start=at(SAO_PAULO, 2026, 12, 1, 12),
-            end=at(SAO_PAULO, 2026, 12, 1, 18),
-        )
+        override(team, ana, at(SAO_PAULO, 2026, 12, 1, 12), at(SAO_PAULO, 2026, 12, 1, 18))
         traveller.move_to(now + 5 * MINUTE)
         gaps_alert.delay()
         gaps_alert.delay()
@@ -395,18 +377,12 @@ def test_a_shift_into_nobody_tells_the_outgoing_person_and_a_lone_rotation_runs_
         ana, bruno = MemberFactory(name="Ana"), MemberFactory(name="Bruno")
         MembershipFactory(team=team, member=ana)
         MembershipFactory(team=team, member=bruno)
-        services.shift_create(
-            team=team,
-            role=Role.PRIMARY,
-            member=ana,
-            start=at(SAO_PAULO, 2026, 11, 30, 9),
-            end=at(SAO_PAULO, 2026, 11, 30, 17),
-        )
-        services.rotation_create(
-            team=team,
+        shift(team, ana, at(SAO_PAULO, 2026, 11, 30, 9), at(SAO_PAULO, 2026, 11, 30, 17))
+        rotation_of(
+            team,
+            [bruno],
             name="Secondary",
             role=Role.SECONDARY,
-            member_ids=[bruno.pk],
             start_local=dt.datetime(2026, 11, 30, 9),
             shift_length=dt.timedelta(days=7),
             now=now,
@@ -457,13 +433,21 @@ def team_of(tz: str, *names: str, lead_minutes: int = 1440, **member_tz):
     return team, members
 
 
+def ana_hands_over_to_bruno(handoff, *, lead_minutes):
+    """Team Web in Chatham (+13:45): Ana primary for the day up to `handoff`, Bruno for the day after."""
+    team, (ana, bruno) = team_of("Pacific/Chatham", "Ana", "Bruno", lead_minutes=lead_minutes)
+    shift(team, ana, handoff - dt.timedelta(days=1), handoff)
+    shift(team, bruno, handoff, handoff + dt.timedelta(days=1))
+    return team, ana, bruno
+
+
 def test_an_override_covering_a_whole_shift_reminds_only_the_person_covering():
     tz = "Pacific/Chatham"  # +13:45
     with time_machine.travel(at_local(tz, 2026, 11, 28, 0), tick=False) as traveller:
         team, (ana, bruno) = team_of(tz, "Ana", "Bruno", Bruno="Asia/Kathmandu")
         start, end = at_local(tz, 2026, 11, 30, 9), at_local(tz, 2026, 12, 1, 9)
-        services.shift_create(team=team, role=Role.PRIMARY, member=ana, start=start, end=end)
-        services.override_create(team=team, role=Role.PRIMARY, member=bruno, start=start, end=end)
+        shift(team, ana, start, end)
+        override(team, bruno, start, end)
         traveller.move_to(start - dt.timedelta(days=1))
         reminders_send.delay()
         reminders_send.delay()
@@ -478,20 +462,8 @@ def test_an_override_covering_the_start_of_a_shift_reminds_its_owner_of_when_the
     tz = "America/St_Johns"  # -03:30
     with time_machine.travel(at_local(tz, 2026, 11, 28, 0), tick=False) as traveller:
         team, (ana, bruno) = team_of(tz, "Ana", "Bruno", lead_minutes=120)
-        services.shift_create(
-            team=team,
-            role=Role.PRIMARY,
-            member=ana,
-            start=at_local(tz, 2026, 11, 30, 9),
-            end=at_local(tz, 2026, 12, 1, 9),
-        )
-        services.override_create(
-            team=team,
-            role=Role.PRIMARY,
-            member=bruno,
-            start=at_local(tz, 2026, 11, 30, 9),
-            end=at_local(tz, 2026, 11, 30, 13),
-        )
+        shift(team, ana, at_local(tz, 2026, 11, 30, 9), at_local(tz, 2026, 12, 1, 9))
+        override(team, bruno, at_local(tz, 2026, 11, 30, 9), at_local(tz, 2026, 11, 30, 13))
         # Two hours before the shift's own start Ana hears nothing: she is not on call until 13:00.
         traveller.move_to(at_local(tz, 2026, 11, 30, 7))
         reminders_send.delay()
@@ -513,8 +485,8 @@ def test_a_member_on_call_for_two_teams_gets_a_reminder_for_each_in_their_own_zo
         ops = TeamFactory(name="Ops " + "x" * 96, timezone="Asia/Kathmandu", reminder_lead_minutes=60 * 24 * 3)
         MembershipFactory(team=ops, member=ana)
         start, end = at_local("UTC", 2026, 11, 30, 0), at_local("UTC", 2026, 11, 30, 12)
-        services.shift_create(team=web, role=Role.PRIMARY, member=ana, start=start, end=end)
-        services.shift_create(team=ops, role=Role.SECONDARY, member=ana, start=start, end=end)
+        shift(web, ana, start, end)
+        shift(ops, ana, start, end, role=Role.SECONDARY)
         reminders_send.delay()  # Ops reminds three days ahead, Web an hour ahead
         assert len(sent(Kind.REMINDER)) == 1
         traveller.move_to(start - dt.timedelta(minutes=60))
@@ -556,11 +528,10 @@ def test_handoffs_across_daylight_saving_in_far_zones_say_the_right_local_time(t
     begin = at_local(tz, start_local.year, start_local.month, start_local.day, 0)
     with time_machine.travel(begin, tick=False) as traveller:
         team, (ana, bruno) = team_of(tz, "Ana", "Bruno", lead_minutes=0)
-        services.rotation_create(
-            team=team,
+        rotation_of(
+            team,
+            [ana, bruno],
             name="Web primary",
-            role=Role.PRIMARY,
-            member_ids=[ana.pk, bruno.pk],
             start_local=start_local,
             shift_length=dt.timedelta(days=1),
             now=begin,
@@ -589,16 +560,8 @@ def test_no_handoff_notice_between_an_override_and_the_same_persons_shift_or_bac
         for day in (30, 1):
             month = 11 if day == 30 else 12
             start = at_local(tz, 2026, month, day, 9)
-            services.shift_create(
-                team=team, role=Role.PRIMARY, member=ana, start=start, end=start + dt.timedelta(days=1)
-            )
-        services.override_create(
-            team=team,
-            role=Role.PRIMARY,
-            member=ana,
-            start=at_local(tz, 2026, 11, 30, 6),
-            end=at_local(tz, 2026, 11, 30, 9),
-        )
+            shift(team, ana, start, start + dt.timedelta(days=1))
+        override(team, ana, at_local(tz, 2026, 11, 30, 6), at_local(tz, 2026, 11, 30, 9))
         for hour in range(5, 11):
             traveller.move_to(at_local(tz, 2026, 11, 30, hour))
             handoffs_notify.delay()
@@ -613,16 +576,9 @@ def test_no_handoff_notice_between_an_override_and_the_same_persons_shift_or_bac
 
 @pytest.mark.parametrize(("outage_minutes", "notified"), [(59, True), (61, False)])
 def test_a_beat_outage_is_caught_up_for_an_hour_not_longer(outage_minutes, notified):
-    tz = "Pacific/Chatham"
-    handoff = at_local(tz, 2026, 11, 30, 9)
+    handoff = at_local("Pacific/Chatham", 2026, 11, 30, 9)
     with time_machine.travel(handoff - dt.timedelta(hours=2), tick=False) as traveller:
-        team, (ana, bruno) = team_of(tz, "Ana", "Bruno", lead_minutes=0)
-        services.shift_create(
-            team=team, role=Role.PRIMARY, member=ana, start=handoff - dt.timedelta(days=1), end=handoff
-        )
-        services.shift_create(
-            team=team, role=Role.PRIMARY, member=bruno, start=handoff, end=handoff + dt.timedelta(days=1)
-        )
+        team, ana, bruno = ana_hands_over_to_bruno(handoff, lead_minutes=0)
         traveller.move_to(handoff - dt.timedelta(minutes=1))
         handoffs_notify.delay()
         # Beat is down from the hand-off on; the first tick after the outage comes `outage_minutes` later.
@@ -641,20 +597,8 @@ def test_handoff_to_nobody_and_back_from_nobody():
     tz = "America/St_Johns"
     with time_machine.travel(at_local(tz, 2026, 11, 30, 8), tick=False) as traveller:
         team, (ana, bruno) = team_of(tz, "Ana", "Bruno", lead_minutes=0, Bruno="Pacific/Chatham")
-        services.shift_create(
-            team=team,
-            role=Role.PRIMARY,
-            member=ana,
-            start=at_local(tz, 2026, 11, 29, 9),
-            end=at_local(tz, 2026, 11, 30, 9),
-        )
-        services.shift_create(
-            team=team,
-            role=Role.PRIMARY,
-            member=bruno,
-            start=at_local(tz, 2026, 11, 30, 12),
-            end=at_local(tz, 2026, 11, 30, 20),
-        )
+        shift(team, ana, at_local(tz, 2026, 11, 29, 9), at_local(tz, 2026, 11, 30, 9))
+        shift(team, bruno, at_local(tz, 2026, 11, 30, 12), at_local(tz, 2026, 11, 30, 20))
         for hour in (9, 12):
             traveller.move_to(at_local(tz, 2026, 11, 30, hour))
             handoffs_notify.delay()
@@ -675,20 +619,8 @@ def test_a_gap_alert_shows_the_times_in_each_leads_own_time_zone():
         team, (ana,) = team_of(tz, "Ana")
         lead = MemberFactory(name="Lea", timezone="America/St_Johns")
         MembershipFactory(team=team, member=lead, role=TeamMembership.Role.LEAD)
-        services.shift_create(
-            team=team,
-            role=Role.PRIMARY,
-            member=ana,
-            start=at_local(tz, 2026, 11, 30, 0),
-            end=at_local(tz, 2026, 12, 1, 9),
-        )
-        services.shift_create(
-            team=team,
-            role=Role.PRIMARY,
-            member=ana,
-            start=at_local(tz, 2026, 12, 1, 12),
-            end=at_local(tz, 2026, 12, 20, 0),
-        )
+        shift(team, ana, at_local(tz, 2026, 11, 30, 0), at_local(tz, 2026, 12, 1, 9))
+        shift(team, ana, at_local(tz, 2026, 12, 1, 12), at_local(tz, 2026, 12, 20, 0))
         gaps_alert.delay()
         gaps_alert.delay()
 
@@ -733,23 +665,10 @@ def test_two_workers_running_the_same_tick_send_each_message_and_page_once(setti
 
     if connection.vendor != "postgresql":
         pytest.skip("Needs PostgreSQL: SQLite serialises writers, so nothing would race.")
-    tz = "Pacific/Chatham"
-    handoff = at_local(tz, 2026, 11, 30, 9)
+    handoff = at_local("Pacific/Chatham", 2026, 11, 30, 9)
     with time_machine.travel(handoff - dt.timedelta(hours=2), tick=False) as traveller:
-        team, (ana, bruno) = team_of(tz, "Ana", "Bruno", lead_minutes=60)
-        services.shift_create(
-            team=team, role=Role.PRIMARY, member=ana, start=handoff - dt.timedelta(days=1), end=handoff
-        )
-        services.shift_create(
-            team=team, role=Role.PRIMARY, member=bruno, start=handoff, end=handoff + dt.timedelta(days=1)
-        )
-        services.shift_create(
-            team=team,
-            role=Role.SECONDARY,
-            member=ana,
-            start=handoff - dt.timedelta(days=1),
-            end=handoff + dt.timedelta(days=1),
-        )
+        team, ana, bruno = ana_hands_over_to_bruno(handoff, lead_minutes=60)
+        shift(team, ana, handoff - dt.timedelta(days=1), handoff + dt.timedelta(days=1), role=Role.SECONDARY)
         traveller.move_to(handoff - dt.timedelta(minutes=60))
         _on_two_threads(reminders_send)
         traveller.move_to(handoff)

@@ -10,11 +10,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from teams import services
 from teams.models import Role
 from telephony import alerts
 from telephony.models import Alert, Call, Voicemail
-from tests.factories import OverrideFactory, ShiftFactory, UserFactory, team_with_members
+from tests.factories import OverrideFactory, ShiftFactory, UserFactory, rotation_of, team_with_members
 from tests.telephony.world import NOW  # Tue 1 Dec 2026 10:00 UTC = 07:00 in São Paulo
 
 HOME = "/admin/"
@@ -42,11 +41,10 @@ def web(db, clock):
     for member, name in ((lea, "Lea"), (ana, "Ana"), (bruno, "Bruno")):
         member.name = name
         member.save()
-    services.rotation_create(
-        team=team,
+    rotation_of(
+        team,
+        [ana, bruno],
         name="Web primary",
-        role=Role.PRIMARY,
-        member_ids=[ana.pk, bruno.pk],
         start_local=dt.datetime(2026, 11, 30, 9),
         shift_length=dt.timedelta(days=7),
         now=NOW,
