@@ -204,7 +204,7 @@ def call_incoming(
         call.outcome = Call.Outcome(refusal)
         decision = Next.REJECT if refusal == Call.Outcome.BLOCKED else Next.REFUSED
     elif number is not None and number.menu and not flow.caller_is_vip(team, from_number):
-        menu_teams = Team.objects.filter(slug__in=flow.menu_slugs(number.menu))
+        menu_teams = selectors.teams_by_slugs(slugs=flow.menu_slugs(number.menu))
         choices = tuple(flow.menu_choices(number.menu, menu_teams, caller=from_number))
         decision = Next.MENU if choices else None
     if decision is None:
