@@ -79,12 +79,12 @@ def _fallback(origin: str) -> int:
     url = origin + "/telephony/voice/fallback/"
     signature = RequestValidator(TOKEN).compute_signature(url, params)
     request = urllib.request.Request(url, urlencode(params).encode(), {"X-Twilio-Signature": signature})
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback only)
+    with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 (loopback only)
         return response.status
 
 
 def _served_count(origin: str) -> float:
-    with urllib.request.urlopen(origin + "/metrics", timeout=10) as response:  # noqa: S310
+    with urllib.request.urlopen(origin + "/metrics", timeout=60) as response:  # noqa: S310
         text = response.read().decode()
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
