@@ -71,6 +71,21 @@ def _lock_team(team: Team) -> None:
     team_lock(team_id=team.pk)
 
 
+def _save_locked(obj):
+    """Insert a row of a team's rota (shift, override, time off) under the team's lock, so its overlap
+    checks see every other writer's rows."""
+    with transaction.atomic():
+        _lock_team(obj.team)
+        return _save(obj)
+
+
+def _update_locked(obj, fields: dict):
+    """`_update` under the lock of the row's team (see `_save_locked`)."""
+    with transaction.atomic():
+        _lock_team(obj.team)
+        return _update(obj, fields)
+
+
 def team_create(**fields) -> Team:
     return _save(Team(**fields))
 
@@ -529,16 +544,12 @@ def _generate_locked(
 
 def shift_create(*, team: Team, role: str, member: Member, start: dt.datetime, end: dt.datetime) -> Shift:
     """A shift made by hand; the rotation leaves it alone."""
-    with transaction.atomic():
-        _lock_team(team)
-        return _save(Shift(team=team, role=role, member=member, start=start, end=end, is_edited=True))
+    return _save_locked(Shift(team=team, role=role, member=member, start=start, end=end, is_edited=True))
 
 
 def shift_update(*, shift: Shift, **fields) -> Shift:
     """Edit a shift (usually its member); it is marked edited so regeneration keeps it."""
-    with transaction.atomic():
-        _lock_team(shift.team)
-        return _update(shift, {**fields, "is_edited": True})
+    return _update_locked(shift, {**fields, "is_edited": True})
 
 
 def override_create(
@@ -551,11 +562,9 @@ def override_create(
     reason: str = "",
     created_by: AbstractBaseUser | None = None,
 ) -> Override:
-    with transaction.atomic():
-        _lock_team(team)
-        return _save(
-            Override(team=team, role=role, member=member, start=start, end=end, reason=reason, created_by=created_by)
-        )
+    return _save_locked(
+        Override(team=team, role=role, member=member, start=start, end=end, reason=reason, created_by=created_by)
+    )
 
 
 def shift_delete(*, shift: Shift) -> None:
@@ -568,9 +577,7 @@ def override_delete(*, override: Override) -> None:
 
 
 def override_update(*, override: Override, **fields) -> Override:
-    with transaction.atomic():
-        _lock_team(override.team)
-        return _update(override, fields)
+    return _update_locked(override, fields)
 
 
 def time_off_create(
@@ -584,15 +591,11 @@ def time_off_create(
 ) -> TimeOff:
     """A member is away: their shifts in [start, end) become gaps unless an override covers them. Refused
     when it overlaps an override of the same person, or another time off of theirs in the team."""
-    with transaction.atomic():
-        _lock_team(team)
-        return _save(TimeOff(team=team, member=member, start=start, end=end, reason=reason, created_by=created_by))
+    return _save_locked(TimeOff(team=team, member=member, start=start, end=end, reason=reason, created_by=created_by))
 
 
 def time_off_update(*, time_off: TimeOff, **fields) -> TimeOff:
-    with transaction.atomic():
-        _lock_team(time_off.team)
-        return _update(time_off, fields)
+    return _update_locked(time_off, fields)
 
 
 def time_off_delete(*, time_off: TimeOff) -> None:
