@@ -204,6 +204,15 @@ def _group(shifts: list[Shift], overrides: list[Override], time_off: Iterable[Ti
     return groups, members, away
 
 
+def _per_role(team_ids: Iterable[int], groups, away):
+    """(team_id, role, shift assignments, override assignments, the team's time off) for every role of the
+    teams, from `_group`'s result."""
+    for team_id in team_ids:
+        for role in ROLES:
+            shifts, overrides = groups.get((team_id, role), ([], []))
+            yield team_id, role, shifts, overrides, away.get(team_id, ())
+
+
 def schedules_for_teams(
     *, team_ids: Iterable[int], start: dt.datetime, end: dt.datetime
 ) -> tuple[dict[tuple[int, str], list[rota.Segment]], dict[int, Member]]:
@@ -211,10 +220,8 @@ def schedules_for_teams(
     team_ids = list(team_ids)
     groups, members, away = _group(*_rows_overlapping(team_ids, start, end))
     result = {}
-    for team_id in team_ids:
-        for role in ROLES:
-            shifts, overrides = groups.get((team_id, role), ([], []))
-            result[(team_id, role)] = rota.schedule(shifts, overrides, start, end, away.get(team_id, ()))
+    for team_id, role, shifts, overrides, team_away in _per_role(team_ids, groups, away):
+        result[(team_id, role)] = rota.schedule(shifts, overrides, start, end, team_away)
     return result, members
 
 
@@ -295,25 +302,19 @@ def oncall_from_rows(*, team_ids: Iterable[int], shifts: list, overrides: list, 
     time_off = [
         TimeOff(team_id=row.team_id, member_id=row.member_id, start=at, end=instant) for row in shifts if row.is_away
     ]
+    team_ids = list(team_ids)
     groups, members, away_by_team = _group(shifts, overrides, time_off)
-    result: dict[int, dict[str, OnCall]] = {}
-    for team_id in team_ids:
-        result[team_id] = {}
-        for role in ROLES:
-            shift_items, override_items = groups.get((team_id, role), ([], []))
-            away = away_by_team.get(team_id, ())
-            cover = rota.oncall_at(shift_items, override_items, at, away)
-            if cover is None:
-                absence = rota.absence_at(shift_items, override_items, at, away)
-                if absence is None:
-                    result[team_id][role] = OnCall(role, None, None, None, None)
-                else:
-                    result[team_id][role] = OnCall(
-                        role, None, None, None, None, rota.TIME_OFF, members[absence.member_id]
-                    )
-            else:
-                member = members[cover.member_id]
-                result[team_id][role] = OnCall(role, member, cover.start, cover.end, cover.source)
+    result: dict[int, dict[str, OnCall]] = {team_id: {} for team_id in team_ids}
+    for team_id, role, shift_items, override_items, away in _per_role(team_ids, groups, away_by_team):
+        cover = rota.oncall_at(shift_items, override_items, at, away)
+        if cover is not None:
+            result[team_id][role] = OnCall(role, members[cover.member_id], cover.start, cover.end, cover.source)
+            continue
+        absence = rota.shift_absence_at(shift_items, at, away)
+        if absence is None:
+            result[team_id][role] = OnCall(role, None, None, None, None)
+        else:
+            result[team_id][role] = OnCall(role, None, None, None, None, rota.TIME_OFF, members[absence.member_id])
     return result
 
 
@@ -336,33 +337,29 @@ def oncall_with_next(*, team_ids: Iterable[int], at: dt.datetime) -> dict[int, d
     team_ids = list(team_ids)
     window_start, window_end = at - NEXT_LOOKBACK, at + NEXT_LOOKAHEAD
     groups, members, away_by_team = _group(*_rows_overlapping(team_ids, window_start, window_end))
-    result: dict[int, dict[str, OnCallWithNext]] = {}
-    for team_id in team_ids:
-        result[team_id] = {}
-        for role in ROLES:
-            shift_items, override_items = groups.get((team_id, role), ([], []))
-            away = away_by_team.get(team_id, ())
-            segments = rota.schedule(shift_items, override_items, window_start, window_end, away)
-            stretch = rota.stretch_at(segments, at)
-            if stretch is None:
-                gap = rota.segment_at(segments, at)
-                if gap is not None and gap.reason == rota.TIME_OFF:
-                    current = OnCall(role, None, None, None, None, rota.TIME_OFF, members.get(gap.absent_member_id))
-                else:
-                    current = OnCall(role, None, None, None, None)
+    result: dict[int, dict[str, OnCallWithNext]] = {team_id: {} for team_id in team_ids}
+    for team_id, role, shift_items, override_items, away in _per_role(team_ids, groups, away_by_team):
+        segments = rota.schedule(shift_items, override_items, window_start, window_end, away)
+        stretch = rota.stretch_at(segments, at)
+        if stretch is None:
+            gap = rota.segment_at(segments, at)
+            if gap is not None and gap.reason == rota.TIME_OFF:
+                current = OnCall(role, None, None, None, None, rota.TIME_OFF, members.get(gap.absent_member_id))
             else:
-                row = rota.oncall_at(shift_items, override_items, at, away)
-                start = row.start if stretch.start <= window_start else stretch.start
-                end = row.end if stretch.end >= window_end else stretch.end
-                current = OnCall(role, members[stretch.member_id], start, end, stretch.source)
-            upcoming = rota.next_person(segments, at)
-            nxt = None
-            if upcoming is not None:
-                end = upcoming.end
-                if end >= window_end:
-                    end = rota.oncall_at(shift_items, override_items, upcoming.start, away).end
-                nxt = OnCall(role, members[upcoming.member_id], upcoming.start, end, upcoming.source)
-            result[team_id][role] = OnCallWithNext(current, nxt)
+                current = OnCall(role, None, None, None, None)
+        else:
+            row = rota.oncall_at(shift_items, override_items, at, away)
+            start = row.start if stretch.start <= window_start else stretch.start
+            end = row.end if stretch.end >= window_end else stretch.end
+            current = OnCall(role, members[stretch.member_id], start, end, stretch.source)
+        upcoming = rota.next_person(segments, at)
+        nxt = None
+        if upcoming is not None:
+            end = upcoming.end
+            if end >= window_end:
+                end = rota.oncall_at(shift_items, override_items, upcoming.start, away).end
+            nxt = OnCall(role, members[upcoming.member_id], upcoming.start, end, upcoming.source)
+        result[team_id][role] = OnCallWithNext(current, nxt)
     return result
 
 
