@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Exists, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -538,6 +538,37 @@ def phone_is_opted_out(*, phone: str) -> bool:
 def team_member(*, team: Team, member_id: int) -> Member | None:
     """The member `member_id` if they belong to `team`."""
     return Member.objects.filter(pk=member_id, memberships__team=team).first()
+
+
+# --- A team's rows, as the API lists them (querysets: the API filters and pages them) ----------------------
+
+
+def team_members_with_role(*, team: Team) -> QuerySet[Member]:
+    """The team's members by name, each with `role`: their role in this team."""
+    role = TeamMembership.objects.filter(team=team, member=OuterRef("pk")).values("role")[:1]
+    return Member.objects.filter(memberships__team=team).annotate(role=Subquery(role)).order_by("name", "pk")
+
+
+def team_support_numbers(*, team: Team) -> QuerySet[SupportNumber]:
+    return SupportNumber.objects.filter(team=team).order_by("phone_number")
+
+
+def team_rotations(*, team: Team) -> QuerySet[Rotation]:
+    """The team's rotations by role, their participants in rota order."""
+    participants = Prefetch("participants", queryset=RotationParticipant.objects.order_by("position"))
+    return Rotation.objects.filter(team=team).prefetch_related(participants).order_by("role")
+
+
+def team_shifts(*, team: Team) -> QuerySet[Shift]:
+    return Shift.objects.filter(team=team).select_related("member").order_by("start", "role", "pk")
+
+
+def team_overrides(*, team: Team) -> QuerySet[Override]:
+    return Override.objects.filter(team=team).select_related("member").order_by("start", "role", "pk")
+
+
+def team_time_off(*, team: Team) -> QuerySet[TimeOff]:
+    return TimeOff.objects.filter(team=team).select_related("member").order_by("start", "pk")
 
 
 def team_shift(*, team: Team, shift_id: int) -> Shift | None:
