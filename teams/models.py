@@ -1,6 +1,7 @@
 """The rota: teams, members, numbers, rotations, shifts and overrides. Times are stored in UTC."""
 
 import datetime as dt
+import hashlib
 import secrets
 import zoneinfo
 from decimal import Decimal
@@ -30,6 +31,16 @@ from teams.validators import (
 
 def new_calendar_token() -> str:
     return secrets.token_urlsafe(24)
+
+
+def token_new() -> str:
+    """A new API token's key (shown once; only its hash is stored)."""
+    return secrets.token_urlsafe(30)
+
+
+def token_hash(key: str) -> str:
+    # The key has ~240 random bits, so a fast hash is enough: nothing to brute-force.
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def _check_interval(obj: models.Model, what: str) -> None:

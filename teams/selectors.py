@@ -15,6 +15,7 @@ from django.utils.translation import gettext
 
 from teams import rota
 from teams.models import (
+    ApiToken,
     Member,
     Override,
     Role,
@@ -25,6 +26,7 @@ from teams.models import (
     Team,
     TeamMembership,
     TimeOff,
+    token_hash,
 )
 
 ROLES = (Role.PRIMARY, Role.SECONDARY)
@@ -533,6 +535,15 @@ def member_with_teams_by_phone(*, phone: str) -> tuple[Member | None, list[Team]
 def phone_is_opted_out(*, phone: str) -> bool:
     """Whether someone with this phone has opted out of SMS (STOP)."""
     return Member.objects.filter(phone=phone, sms_opted_out_at__isnull=False).exists()
+
+
+def api_token_by_key(*, key: str) -> ApiToken | None:
+    """The unrevoked API token with this key, with its user and team."""
+    return (
+        ApiToken.objects.select_related("user", "team")
+        .filter(key_hash=token_hash(key), revoked_at__isnull=True)
+        .first()
+    )
 
 
 def team_member(*, team: Team, member_id: int) -> Member | None:

@@ -17,7 +17,6 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext
 
 from teams import rota, selectors
-from teams.authentication import token_hash, token_new
 from teams.errors import RotaError
 from teams.limits import MAX_ROTATION_MEMBERS
 from teams.models import (
@@ -33,6 +32,8 @@ from teams.models import (
     TeamMembership,
     TimeOff,
     new_calendar_token,
+    token_hash,
+    token_new,
 )
 
 logger = logging.getLogger(__name__)
@@ -626,6 +627,12 @@ def token_create(
         key_hash=token_hash(key),
     )
     return key, row
+
+
+def api_token_used(*, token: ApiToken, at: dt.datetime) -> None:
+    """Note when a token was last used: at most once a minute, so a busy token does not write per request."""
+    if token.last_used_at is None or (at - token.last_used_at).total_seconds() > 60:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=at)
 
 
 def tokens_revoke(*, tokens: QuerySet[ApiToken], at: dt.datetime | None = None) -> int:
