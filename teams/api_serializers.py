@@ -10,7 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from teams import calendar, rota
+from teams import calendar, rota, selectors
 from teams.limits import MAX_ALLOWED_CALLERS, MAX_ROTATION_MEMBERS
 from teams.models import Member, Override, Role, Rotation, Shift, SupportNumber, Team, TeamMembership, TimeOff
 
@@ -137,7 +137,7 @@ class TeamMemberField(serializers.PrimaryKeyRelatedField):
     }
 
     def get_queryset(self):
-        return Member.objects.filter(memberships__team=self.context["team"])
+        return selectors.members_of_teams([self.context["team"].pk])
 
 
 # --- Teams -----------------------------------------------------------------------------------------------

@@ -711,6 +711,41 @@ def leads_of_teams() -> tuple[dict[int, Team], dict[int, list[Member]]]:
     return teams, dict(leads)
 
 
+def row_as_stored(obj):
+    """`obj`'s row as the database holds it now (an admin form's instance already carries the new values)."""
+    return type(obj)._default_manager.get(pk=obj.pk)
+
+
+def teams_among(*, team_ids: Iterable[int]) -> QuerySet[Team]:
+    return Team.objects.filter(pk__in=list(team_ids))
+
+
+def team_zones() -> set[str]:
+    """The time zones the teams are in."""
+    return set(Team.objects.values_list("timezone", flat=True).distinct())
+
+
+def rotations_of_teams(*, teams: Iterable[Team] | QuerySet[Team]) -> QuerySet[Rotation]:
+    """The rotations of the teams, each with its team."""
+    return Rotation.objects.filter(team__in=teams).select_related("team")
+
+
+def rotation_team(*, rotation_id: int) -> Team:
+    return Team.objects.get(rotations__pk=rotation_id)
+
+
+def team_member_ids(*, team: Team, member_ids: Iterable[int]) -> set[int]:
+    """Which of `member_ids` are members of `team`."""
+    memberships = TeamMembership.objects.filter(team=team, member_id__in=list(member_ids))
+    return set(memberships.values_list("member_id", flat=True))
+
+
+def shift_rotation_starts(*, shift_ids: Iterable[int]) -> dict[int, tuple[int | None, dt.datetime]]:
+    """{shift id: (its rotation's id or None, its start)}."""
+    rows = Shift.objects.filter(pk__in=list(shift_ids)).values_list("pk", "rotation_id", "start")
+    return {pk: (rotation_id, start) for pk, rotation_id, start in rows}
+
+
 def rotation_roles(*, team_ids: Iterable[int]) -> set[tuple[int, str]]:
     """The (team, role) pairs that have a rotation: the roles a team staffs."""
     return set(Rotation.objects.filter(team_id__in=list(team_ids)).order_by().values_list("team_id", "role"))
