@@ -32,6 +32,7 @@ from teams.models import (
     TeamMembership,
     TimeOff,
     new_calendar_token,
+    numbers_whose_menu_names,
     token_hash,
     token_new,
 )
@@ -123,13 +124,22 @@ def team_update(*, team: Team, now: dt.datetime | None = None, **fields) -> Team
     time zone").
     """
     with transaction.atomic():
-        old_timezone = team.timezone
+        old_slug, old_timezone = team.slug, team.timezone
         _update(team, fields)
+        if team.slug != old_slug:
+            _menus_follow_slug(old_slug, team.slug)
         if team.timezone != old_timezone:
             shifts_generate(
                 rotations=Rotation.objects.filter(team=team).select_related("team"), now=now, keep_started_turns=True
             )
     return team
+
+
+def _menus_follow_slug(old: str, new: str) -> None:
+    """A renamed team keeps its keys: every menu naming its old slug names the new one."""
+    for number in numbers_whose_menu_names(old):
+        number.menu = [{**entry, "team": new} if entry.get("team") == old else entry for entry in number.menu]
+        SupportNumber.objects.filter(pk=number.pk).update(menu=number.menu)
 
 
 def member_update(*, team: Team | None = None, member: Member, role: str | None = None, **fields) -> Member:

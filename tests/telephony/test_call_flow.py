@@ -9,6 +9,7 @@ import pytest
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from teams import services
 from teams.models import Role
 from telephony.models import Call, OutboundMessage
 from tests.factories import MemberFactory, ShiftFactory, SupportNumberFactory, team_with_members
@@ -19,10 +20,7 @@ WEEKDAYS_9_TO_18 = [{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:0
 
 
 def shape(team, **fields):
-    for name, value in fields.items():
-        setattr(team, name, value)
-    team.full_clean()
-    team.save()
+    services.team_update(team=team, **fields)
 
 
 def numbers(dial):
