@@ -304,12 +304,7 @@ def test_callee_hears_their_own_language(web, twilio):
     web.primary.language = "en"
     web.primary.save()
     call = twilio()
-    dial = call.incoming().find("Dial")
-    whisper = call.post(
-        dial.find("Number").get("url"),
-        call.params(CallSid="CA" + "5" * 32, ParentCallSid=call.call_sid, Direction="outbound-dial"),
-        whisper=True,
-    )
+    whisper = call.screen(call.incoming().find("Dial"), child_sid="CA" + "5" * 32)
     say = whisper.find("Gather").find("Say")
     assert "Press 1 to accept, 2 to pass." in say.text
     assert say.get("language") == "en-US" and say.get("voice") is None
@@ -321,11 +316,7 @@ def test_portuguese_screening_and_voicemail(db, clock, twilio):
     ShiftFactory(team=team, role=Role.PRIMARY, member=member)
     call = twilio(to="+551130001000")
     dial = call.incoming().find("Dial")
-    whisper = call.post(
-        dial.find("Number").get("url"),
-        call.params(CallSid="CA" + "6" * 32, ParentCallSid=call.call_sid, Direction="outbound-dial"),
-        whisper=True,
-    )
+    whisper = call.screen(dial, child_sid="CA" + "6" * 32)
     say = whisper.find("Gather").find("Say")
     assert say.get("language") == "pt-BR"
     assert "Tecle 1 para atender, 2 para passar." in say.text

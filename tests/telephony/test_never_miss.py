@@ -64,9 +64,7 @@ def waits(monkeypatch):
 
 def test_the_callee_hears_a_withheld_number_as_such(web, twilio):
     call = twilio(caller="anonymous")
-    dial = call.incoming().find("Dial")
-    leg = call.params(CallSid=sid("CA"), ParentCallSid=call.call_sid, Direction="outbound-dial")
-    whisper = call.post(dial.find("Number").get("url"), leg, whisper=True)
+    whisper = call.screen(call.incoming().find("Dial"))
     assert whisper.find("Gather/Say").text == (
         "Support call for Web from a withheld number. Press 1 to accept, 2 to pass."
     )

@@ -246,12 +246,7 @@ def test_a_late_status_callback_keeps_the_voicemail_outcome(web, twilio):
 
 def test_screening_names_the_team(web, twilio):
     call = twilio()
-    dial = call.incoming().find("Dial")
-    whisper = call.post(
-        dial.find("Number").get("url"),
-        call.params(CallSid=sid("CA"), ParentCallSid=call.call_sid, Direction="outbound-dial"),
-        whisper=True,
-    )
+    whisper = call.screen(call.incoming().find("Dial"))
     assert whisper.find("Gather/Say").text == (
         "Support call for Web from 4 9 1 7 0 1 2 3 4 5 6 7 8. Press 1 to accept, 2 to pass."
     )
@@ -572,9 +567,7 @@ def test_a_greeting_or_team_name_with_control_characters_is_still_valid_twiml(we
     call = twilio()
     root = call.incoming()
     assert all((say.text or "").strip() for say in root.iter("Say"))
-    dial = root.find("Dial")
-    leg = call.params(CallSid=sid("CA"), ParentCallSid=call.call_sid, Direction="outbound-dial")
-    whisper = call.post(dial.find("Number").get("url"), leg, whisper=True)
+    whisper = call.screen(root.find("Dial"))
     assert "Press 1 to accept, 2 to pass." in whisper.find("Gather/Say").text
     to_voicemail(call)
 
