@@ -157,7 +157,18 @@ class TeamScopedMixin:
         return getattr(self, "swagger_fake_view", False)
 
 
-class TeamChildViewSet(TeamScopedMixin, viewsets.ModelViewSet):
+class TeamRowsMixin(TeamScopedMixin):
+    """Viewsets of one kind of the team's rows: `team_rows` is the selector that reads them, as listed."""
+
+    team_rows = None
+
+    def get_queryset(self):
+        if self.is_schema_view:
+            return self.get_serializer_class().Meta.model.objects.none()
+        return self.team_rows(team=self.team)
+
+
+class TeamChildViewSet(TeamRowsMixin, viewsets.ModelViewSet):
     """CRUD of one kind of object inside a team; subclasses say how to create, update and delete through
     services."""
 
@@ -196,6 +207,10 @@ class TeamChildViewSet(TeamScopedMixin, viewsets.ModelViewSet):
 
 class WindowedMixin:
     """Lists filtered to the rows overlapping ?start=&end= (either may be left out)."""
+
+    @extend_schema(parameters=[START_PARAM, END_PARAM])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
 
     def filter_window(self, queryset):
         start = query_instant(self.request, "start", tz=self.team.tz)

@@ -64,8 +64,8 @@ def team_and_standing(request, slug: str) -> tuple[Team, str]:
     """The team named by the URL if the caller may see it (else 404), and the caller's standing in it."""
     user = request.user
     if is_integration(user):
-        team = Team.objects.filter(slug=slug, pk=user.team_id).first()
-        if team is None:
+        team = selectors.team_by_slug(slug=slug)
+        if team is None or team.pk != user.team_id:
             raise exceptions.NotFound("No such team.")
         return team, INTEGRATION
     team = team_visible_or_404(user=user, slug=slug)

@@ -10,7 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from teams import calendar, rota
+from teams import calendar, rota, selectors
 from teams.limits import MAX_ALLOWED_CALLERS, MAX_ROTATION_MEMBERS
 from teams.models import Member, Override, Role, Rotation, Shift, SupportNumber, Team, TeamMembership, TimeOff
 
@@ -65,19 +65,32 @@ def _parse_iso(text: str, *, example: str) -> dt.datetime:
 # --- Fields ----------------------------------------------------------------------------------------------
 
 
-@extend_schema_field(OpenApiTypes.DATETIME)
-class TeamDateTimeField(serializers.Field):
-    """An ISO-8601 instant in; a naive one is read in the team's time zone (context["team"]). UTC out."""
+class _TextField(serializers.Field):
+    """A value given as a string: anything else, or a string `parse` refuses (ValueError), is a 400 saying why."""
 
     default_error_messages = {"invalid": "{message}"}
+    not_a_string = ""  # what to say when the value is not a string
+
+    def parse(self, text: str):
+        raise NotImplementedError
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
-            self.fail("invalid", message="Give a date-time as an ISO-8601 string.")
+            self.fail("invalid", message=self.not_a_string)
         try:
-            return parse_instant(data, tz=self.context["team"].tz)
+            return self.parse(data)
         except ValueError as exc:
             self.fail("invalid", message=str(exc))
+
+
+@extend_schema_field(OpenApiTypes.DATETIME)
+class TeamDateTimeField(_TextField):
+    """An ISO-8601 instant in; a naive one is read in the team's time zone (context["team"]). UTC out."""
+
+    not_a_string = "Give a date-time as an ISO-8601 string."
+
+    def parse(self, text: str) -> dt.datetime:
+        return parse_instant(text, tz=self.context["team"].tz)
 
     def to_representation(self, value):
         return serializers.DateTimeField().to_representation(value.astimezone(dt.UTC))
@@ -90,18 +103,13 @@ class TeamDateTimeField(serializers.Field):
         "description": "Local wall-clock time in the team's time zone, without an offset.",
     }
 )
-class LocalWallTimeField(serializers.Field):
+class LocalWallTimeField(_TextField):
     """A naive local wall time in the team's time zone; an aware one is converted to that zone."""
 
-    default_error_messages = {"invalid": "{message}"}
+    not_a_string = "Give the local start as a string, e.g. 2026-11-30T09:00:00."
 
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid", message="Give the local start as a string, e.g. 2026-11-30T09:00:00.")
-        try:
-            value = _parse_iso(data.strip(), example="2026-11-30T09:00:00")
-        except ValueError as exc:
-            self.fail("invalid", message=str(exc))
+    def parse(self, text: str) -> dt.datetime:
+        value = _parse_iso(text.strip(), example="2026-11-30T09:00:00")
         if value.tzinfo is not None:
             value = rota.to_local_wall(value, self.context["team"].tz)
         return value.replace(microsecond=0)
@@ -113,16 +121,11 @@ class LocalWallTimeField(serializers.Field):
 @extend_schema_field(
     {"type": "string", "example": "P7D", "description": "ISO-8601 duration in weeks, days, hours, minutes."}
 )
-class IsoDurationField(serializers.Field):
-    default_error_messages = {"invalid": "{message}"}
+class IsoDurationField(_TextField):
+    not_a_string = "Give the duration as an ISO-8601 string, e.g. P7D."
 
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid", message="Give the duration as an ISO-8601 string, e.g. P7D.")
-        try:
-            return rota.parse_duration(data)
-        except ValueError as exc:
-            self.fail("invalid", message=str(exc))
+    def parse(self, text: str) -> dt.timedelta:
+        return rota.parse_duration(text)
 
     def to_representation(self, value):
         return rota.format_duration(value)
@@ -137,7 +140,7 @@ class TeamMemberField(serializers.PrimaryKeyRelatedField):
     }
 
     def get_queryset(self):
-        return Member.objects.filter(memberships__team=self.context["team"])
+        return selectors.members_of_teams([self.context["team"].pk])
 
 
 # --- Teams -----------------------------------------------------------------------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from django.db.models import OuterRef, Prefetch, Subquery
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext
@@ -46,14 +45,7 @@ from teams.api_serializers import (
 )
 from teams.models import (
     Member,
-    Override,
-    Rotation,
-    RotationParticipant,
-    Shift,
-    SupportNumber,
     Team,
-    TeamMembership,
-    TimeOff,
 )
 
 # --- Output shapes (plain data from selector results) ----------------------------------------------------
@@ -143,12 +135,7 @@ class MemberViewSet(TeamChildViewSet):
 
     serializer_class = MemberSerializer
     filterset_class = api_filters.MemberFilter
-
-    def get_queryset(self):
-        if self.is_schema_view:
-            return Member.objects.none()
-        role = TeamMembership.objects.filter(team=self.team, member=OuterRef("pk")).values("role")[:1]
-        return Member.objects.filter(memberships__team=self.team).annotate(role=Subquery(role)).order_by("name", "pk")
+    team_rows = staticmethod(selectors.team_members_with_role)
 
     def perform_service_create(self, data):
         return services.member_create(team=self.team, **data)
@@ -174,11 +161,7 @@ class SupportNumberViewSet(TeamChildViewSet):
 
     serializer_class = SupportNumberSerializer
     filterset_class = api_filters.SupportNumberFilter
-
-    def get_queryset(self):
-        if self.is_schema_view:
-            return SupportNumber.objects.none()
-        return SupportNumber.objects.filter(team=self.team).order_by("phone_number")
+    team_rows = staticmethod(selectors.team_support_numbers)
 
     def perform_service_create(self, data):
         return services.support_number_create(team=self.team, user=self.request.user, **data)
@@ -199,12 +182,7 @@ class RotationViewSet(TeamChildViewSet):
 
     serializer_class = RotationSerializer
     filterset_class = api_filters.RotationFilter
-
-    def get_queryset(self):
-        if self.is_schema_view:
-            return Rotation.objects.none()
-        participants = Prefetch("participants", queryset=RotationParticipant.objects.order_by("position"))
-        return Rotation.objects.filter(team=self.team).prefetch_related(participants).order_by("role")
+    team_rows = staticmethod(selectors.team_rotations)
 
     @staticmethod
     def _arguments(data: dict) -> dict:
@@ -228,24 +206,13 @@ class RotationViewSet(TeamChildViewSet):
 # --- Shifts and overrides --------------------------------------------------------------------------------
 
 
-WINDOW_DOC = extend_schema(parameters=[START_PARAM, END_PARAM])
-
-
 @extend_schema(tags=["shifts"], parameters=[SLUG_PARAM])
 class ShiftViewSet(WindowedMixin, TeamChildViewSet):
     """Concrete shifts. A shift created or edited by hand is kept when its rotation regenerates."""
 
     serializer_class = ShiftSerializer
     filterset_class = api_filters.ShiftFilter
-
-    def get_queryset(self):
-        if self.is_schema_view:
-            return Shift.objects.none()
-        return Shift.objects.filter(team=self.team).select_related("member").order_by("start", "role", "pk")
-
-    @WINDOW_DOC
-    def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
+    team_rows = staticmethod(selectors.team_shifts)
 
     def perform_service_create(self, data):
         return services.shift_create(team=self.team, **data)
@@ -263,15 +230,7 @@ class OverrideViewSet(WindowedMixin, TeamChildViewSet):
 
     serializer_class = OverrideSerializer
     filterset_class = api_filters.OverrideFilter
-
-    def get_queryset(self):
-        if self.is_schema_view:
-            return Override.objects.none()
-        return Override.objects.filter(team=self.team).select_related("member").order_by("start", "role", "pk")
-
-    @WINDOW_DOC
-    def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
+    team_rows = staticmethod(selectors.team_overrides)
 
     def perform_service_create(self, data):
         user = self.request.user if getattr(self.request.user, "pk", None) else None
@@ -291,16 +250,12 @@ class TimeOffViewSet(WindowedMixin, TeamChildViewSet):
 
     serializer_class = TimeOffSerializer
     filterset_class = api_filters.TimeOffFilter
+    team_rows = staticmethod(selectors.team_time_off)
 
     def initial(self, request, *args, **kwargs):
         # Not TeamScopedMixin's "writes are for leads": a member writes their own (checked per row below).
         APIView.initial(self, request, *args, **kwargs)
         self.team = team_visible_or_404(user=request.user, slug=kwargs["slug"])
-
-    def get_queryset(self):
-        if self.is_schema_view:
-            return TimeOff.objects.none()
-        return TimeOff.objects.filter(team=self.team).select_related("member").order_by("start", "pk")
 
     def _require_own(self, member: Member) -> None:
         """403 unless the user leads the team or `member` is the user themself."""
@@ -308,10 +263,6 @@ class TimeOffViewSet(WindowedMixin, TeamChildViewSet):
             return
         if member.user_id is None or member.user_id != self.request.user.pk:
             raise exceptions.PermissionDenied(gettext("Only a lead of this team may change another person's time off."))
-
-    @WINDOW_DOC
-    def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
 
     def perform_service_create(self, data):
         self._require_own(data["member"])

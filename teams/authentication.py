@@ -1,8 +1,6 @@
 """API tokens: `Authorization: Token <key>`, stored as SHA-256 hashes, revocable, rate-limited per token."""
 
-import hashlib
 import logging
-import secrets
 import time
 
 from django.core.cache.backends.locmem import LocMemCache
@@ -11,18 +9,10 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, throttling
 from rest_framework.settings import api_settings
 
+from teams import selectors, services
 from teams.models import ApiToken
 
 logger = logging.getLogger(__name__)
-
-
-def token_new() -> str:
-    return secrets.token_urlsafe(30)
-
-
-def token_hash(key: str) -> str:
-    # The key has ~240 random bits, so a fast hash is enough: nothing to brute-force.
-    return hashlib.sha256(key.encode()).hexdigest()
 
 
 class IntegrationPrincipal:
@@ -58,16 +48,10 @@ class HashedTokenAuthentication(authentication.BaseAuthentication):
             key = header[1].decode()
         except UnicodeError as exc:
             raise exceptions.AuthenticationFailed("The token is not valid.") from exc
-        token = (
-            ApiToken.objects.select_related("user", "team")
-            .filter(key_hash=token_hash(key), revoked_at__isnull=True)
-            .first()
-        )
+        token = selectors.api_token_by_key(key=key)
         if token is None:
             raise exceptions.AuthenticationFailed("The token is not valid or was revoked.")
-        now = timezone.now()
-        if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
-            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        services.api_token_used(token=token, at=timezone.now())
         if token.scope == ApiToken.Scope.ALERTS:
             return IntegrationPrincipal(token), token
         if not token.user.is_active:

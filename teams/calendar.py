@@ -23,7 +23,7 @@ from django.utils.translation import gettext
 from django.views.decorators.http import require_safe
 
 from teams import rota, selectors
-from teams.models import Member, Rotation, Shift, Team
+from teams.models import Member, Team
 
 PAST = dt.timedelta(days=30)
 AHEAD = dt.timedelta(days=180)
@@ -74,13 +74,10 @@ class ShiftKeys:
 
     def __init__(self, *, team_ids: list[int], segments: list[rota.Segment]):
         ids = {s.ref_id for s in segments if s.source == rota.SHIFT and s.ref_id is not None}
-        self.stored = {
-            pk: (rotation_id, start)
-            for pk, rotation_id, start in Shift.objects.filter(pk__in=ids).values_list("pk", "rotation_id", "start")
-        }
+        self.stored = selectors.shift_rotation_starts(shift_ids=ids)
         self.rotations = {
             (rotation.team_id, rotation.role): rotation
-            for rotation in Rotation.objects.filter(team_id__in=team_ids).select_related("team")
+            for rotation in selectors.rotations_of_teams(teams=selectors.teams_among(team_ids=team_ids))
         }
 
     def key(self, *, team: Team, role: str, segment: rota.Segment) -> str:
@@ -191,7 +188,7 @@ def _feed(*, feed: str, title: str, teams: dict[int, Team], member_id: int | Non
 
 @require_safe
 def team_feed(request, slug: str) -> HttpResponse:
-    team = Team.objects.filter(slug=slug).first()
+    team = selectors.team_by_slug(slug=slug)
     if team is None or not _token_matches(request.GET.get("token"), team.calendar_token):
         raise Http404("No such calendar.")
     return _feed(
@@ -201,7 +198,7 @@ def team_feed(request, slug: str) -> HttpResponse:
 
 @require_safe
 def member_feed(request, member_id: int) -> HttpResponse:
-    member = Member.objects.filter(pk=member_id).first()
+    member = selectors.members_by_id(member_ids=[member_id]).get(member_id)
     if member is None or not _token_matches(request.GET.get("token"), member.calendar_token):
         raise Http404("No such calendar.")
     teams = {team.pk: team for team in member.teams.all()}

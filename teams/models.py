@@ -1,6 +1,7 @@
 """The rota: teams, members, numbers, rotations, shifts and overrides. Times are stored in UTC."""
 
 import datetime as dt
+import hashlib
 import secrets
 import zoneinfo
 from decimal import Decimal
@@ -30,6 +31,16 @@ from teams.validators import (
 
 def new_calendar_token() -> str:
     return secrets.token_urlsafe(24)
+
+
+def token_new() -> str:
+    """A new API token's key (shown once; only its hash is stored)."""
+    return secrets.token_urlsafe(30)
+
+
+def token_hash(key: str) -> str:
+    # The key has ~240 random bits, so a fast hash is enough: nothing to brute-force.
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def _check_interval(obj: models.Model, what: str) -> None:
@@ -246,16 +257,8 @@ class Team(models.Model):
         return self.name
 
     def save(self, *args, **kwargs) -> None:
-        """A renamed team keeps its keys: every menu naming its old slug names the new one."""
-        renamed_from = getattr(self, "_stored_slug", None) if self._slug_changed() else None
+        # The slug as stored, for clean()'s check of a new slug (services.team_update moves the menus).
         super().save(*args, **kwargs)
-        if renamed_from:
-            for number in _numbers_whose_menu_names(renamed_from):
-                number.menu = [
-                    {**entry, "team": self.slug} if entry.get("team") == renamed_from else entry
-                    for entry in number.menu
-                ]
-                SupportNumber.objects.filter(pk=number.pk).update(menu=number.menu)
         self._stored_slug = self.slug
 
     @classmethod
@@ -275,7 +278,7 @@ class Team(models.Model):
         if self._slug_changed():
             # A menu entry still naming this slug (its team renamed away or deleted) would hand its key to
             # this team: the lead who set up that menu did not choose it.
-            named = [number.phone_number for number in _numbers_whose_menu_names(self.slug)]
+            named = [number.phone_number for number in numbers_whose_menu_names(self.slug)]
             if named:
                 raise ValidationError(
                     {
@@ -307,7 +310,7 @@ class Team(models.Model):
         return zoneinfo.ZoneInfo(self.timezone)
 
 
-def _numbers_whose_menu_names(slug: str) -> list["SupportNumber"]:
+def numbers_whose_menu_names(slug: str) -> list["SupportNumber"]:
     """The support numbers whose menu has an entry for `slug` (few numbers have a menu: read in Python, as
     SQLite cannot look inside a JSON list)."""
     numbers = SupportNumber.objects.exclude(menu=[]).only("pk", "phone_number", "menu")

@@ -285,15 +285,11 @@ def oncall_at(
     return None
 
 
-def absence_at(
-    shifts: Iterable[Assignment],
-    overrides: Iterable[Assignment],
-    at: dt.datetime,
-    time_off: Sequence[Assignment] = (),
+def shift_absence_at(
+    shifts: Iterable[Assignment], at: dt.datetime, time_off: Sequence[Assignment]
 ) -> Assignment | None:
-    """The time off that leaves the role uncovered at `at`: the shift's person is away and no override covers."""
-    if _latest_covering(overrides, at) is not None:
-        return None
+    """The time off of the person whose shift covers `at`, if they are away then. It leaves the role
+    uncovered when no override covers `at` either (oncall_at is None)."""
     shift = _latest_covering(shifts, at)
     return _away(time_off, shift.member_id, at) if shift is not None else None
 

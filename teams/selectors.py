@@ -9,12 +9,13 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Exists, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext
 
 from teams import rota
 from teams.models import (
+    ApiToken,
     Member,
     Override,
     Role,
@@ -25,6 +26,7 @@ from teams.models import (
     Team,
     TeamMembership,
     TimeOff,
+    token_hash,
 )
 
 ROLES = (Role.PRIMARY, Role.SECONDARY)
@@ -204,6 +206,15 @@ def _group(shifts: list[Shift], overrides: list[Override], time_off: Iterable[Ti
     return groups, members, away
 
 
+def _per_role(team_ids: Iterable[int], groups, away):
+    """(team_id, role, shift assignments, override assignments, the team's time off) for every role of the
+    teams, from `_group`'s result."""
+    for team_id in team_ids:
+        for role in ROLES:
+            shifts, overrides = groups.get((team_id, role), ([], []))
+            yield team_id, role, shifts, overrides, away.get(team_id, ())
+
+
 def schedules_for_teams(
     *, team_ids: Iterable[int], start: dt.datetime, end: dt.datetime
 ) -> tuple[dict[tuple[int, str], list[rota.Segment]], dict[int, Member]]:
@@ -211,10 +222,8 @@ def schedules_for_teams(
     team_ids = list(team_ids)
     groups, members, away = _group(*_rows_overlapping(team_ids, start, end))
     result = {}
-    for team_id in team_ids:
-        for role in ROLES:
-            shifts, overrides = groups.get((team_id, role), ([], []))
-            result[(team_id, role)] = rota.schedule(shifts, overrides, start, end, away.get(team_id, ()))
+    for team_id, role, shifts, overrides, team_away in _per_role(team_ids, groups, away):
+        result[(team_id, role)] = rota.schedule(shifts, overrides, start, end, team_away)
     return result, members
 
 
@@ -295,25 +304,19 @@ def oncall_from_rows(*, team_ids: Iterable[int], shifts: list, overrides: list, 
     time_off = [
         TimeOff(team_id=row.team_id, member_id=row.member_id, start=at, end=instant) for row in shifts if row.is_away
     ]
+    team_ids = list(team_ids)
     groups, members, away_by_team = _group(shifts, overrides, time_off)
-    result: dict[int, dict[str, OnCall]] = {}
-    for team_id in team_ids:
-        result[team_id] = {}
-        for role in ROLES:
-            shift_items, override_items = groups.get((team_id, role), ([], []))
-            away = away_by_team.get(team_id, ())
-            cover = rota.oncall_at(shift_items, override_items, at, away)
-            if cover is None:
-                absence = rota.absence_at(shift_items, override_items, at, away)
-                if absence is None:
-                    result[team_id][role] = OnCall(role, None, None, None, None)
-                else:
-                    result[team_id][role] = OnCall(
-                        role, None, None, None, None, rota.TIME_OFF, members[absence.member_id]
-                    )
-            else:
-                member = members[cover.member_id]
-                result[team_id][role] = OnCall(role, member, cover.start, cover.end, cover.source)
+    result: dict[int, dict[str, OnCall]] = {team_id: {} for team_id in team_ids}
+    for team_id, role, shift_items, override_items, away in _per_role(team_ids, groups, away_by_team):
+        cover = rota.oncall_at(shift_items, override_items, at, away)
+        if cover is not None:
+            result[team_id][role] = OnCall(role, members[cover.member_id], cover.start, cover.end, cover.source)
+            continue
+        absence = rota.shift_absence_at(shift_items, at, away)
+        if absence is None:
+            result[team_id][role] = OnCall(role, None, None, None, None)
+        else:
+            result[team_id][role] = OnCall(role, None, None, None, None, rota.TIME_OFF, members[absence.member_id])
     return result
 
 
@@ -336,33 +339,29 @@ def oncall_with_next(*, team_ids: Iterable[int], at: dt.datetime) -> dict[int, d
     team_ids = list(team_ids)
     window_start, window_end = at - NEXT_LOOKBACK, at + NEXT_LOOKAHEAD
     groups, members, away_by_team = _group(*_rows_overlapping(team_ids, window_start, window_end))
-    result: dict[int, dict[str, OnCallWithNext]] = {}
-    for team_id in team_ids:
-        result[team_id] = {}
-        for role in ROLES:
-            shift_items, override_items = groups.get((team_id, role), ([], []))
-            away = away_by_team.get(team_id, ())
-            segments = rota.schedule(shift_items, override_items, window_start, window_end, away)
-            stretch = rota.stretch_at(segments, at)
-            if stretch is None:
-                gap = rota.segment_at(segments, at)
-                if gap is not None and gap.reason == rota.TIME_OFF:
-                    current = OnCall(role, None, None, None, None, rota.TIME_OFF, members.get(gap.absent_member_id))
-                else:
-                    current = OnCall(role, None, None, None, None)
+    result: dict[int, dict[str, OnCallWithNext]] = {team_id: {} for team_id in team_ids}
+    for team_id, role, shift_items, override_items, away in _per_role(team_ids, groups, away_by_team):
+        segments = rota.schedule(shift_items, override_items, window_start, window_end, away)
+        stretch = rota.stretch_at(segments, at)
+        if stretch is None:
+            gap = rota.segment_at(segments, at)
+            if gap is not None and gap.reason == rota.TIME_OFF:
+                current = OnCall(role, None, None, None, None, rota.TIME_OFF, members.get(gap.absent_member_id))
             else:
-                row = rota.oncall_at(shift_items, override_items, at, away)
-                start = row.start if stretch.start <= window_start else stretch.start
-                end = row.end if stretch.end >= window_end else stretch.end
-                current = OnCall(role, members[stretch.member_id], start, end, stretch.source)
-            upcoming = rota.next_person(segments, at)
-            nxt = None
-            if upcoming is not None:
-                end = upcoming.end
-                if end >= window_end:
-                    end = rota.oncall_at(shift_items, override_items, upcoming.start, away).end
-                nxt = OnCall(role, members[upcoming.member_id], upcoming.start, end, upcoming.source)
-            result[team_id][role] = OnCallWithNext(current, nxt)
+                current = OnCall(role, None, None, None, None)
+        else:
+            row = rota.oncall_at(shift_items, override_items, at, away)
+            start = row.start if stretch.start <= window_start else stretch.start
+            end = row.end if stretch.end >= window_end else stretch.end
+            current = OnCall(role, members[stretch.member_id], start, end, stretch.source)
+        upcoming = rota.next_person(segments, at)
+        nxt = None
+        if upcoming is not None:
+            end = upcoming.end
+            if end >= window_end:
+                end = rota.oncall_at(shift_items, override_items, upcoming.start, away).end
+            nxt = OnCall(role, members[upcoming.member_id], upcoming.start, end, upcoming.source)
+        result[team_id][role] = OnCallWithNext(current, nxt)
     return result
 
 
@@ -538,9 +537,49 @@ def phone_is_opted_out(*, phone: str) -> bool:
     return Member.objects.filter(phone=phone, sms_opted_out_at__isnull=False).exists()
 
 
+def api_token_by_key(*, key: str) -> ApiToken | None:
+    """The unrevoked API token with this key, with its user and team."""
+    return (
+        ApiToken.objects.select_related("user", "team")
+        .filter(key_hash=token_hash(key), revoked_at__isnull=True)
+        .first()
+    )
+
+
 def team_member(*, team: Team, member_id: int) -> Member | None:
     """The member `member_id` if they belong to `team`."""
     return Member.objects.filter(pk=member_id, memberships__team=team).first()
+
+
+# --- A team's rows, as the API lists them (querysets: the API filters and pages them) ----------------------
+
+
+def team_members_with_role(*, team: Team) -> QuerySet[Member]:
+    """The team's members by name, each with `role`: their role in this team."""
+    role = TeamMembership.objects.filter(team=team, member=OuterRef("pk")).values("role")[:1]
+    return Member.objects.filter(memberships__team=team).annotate(role=Subquery(role)).order_by("name", "pk")
+
+
+def team_support_numbers(*, team: Team) -> QuerySet[SupportNumber]:
+    return SupportNumber.objects.filter(team=team).order_by("phone_number")
+
+
+def team_rotations(*, team: Team) -> QuerySet[Rotation]:
+    """The team's rotations by role, their participants in rota order."""
+    participants = Prefetch("participants", queryset=RotationParticipant.objects.order_by("position"))
+    return Rotation.objects.filter(team=team).prefetch_related(participants).order_by("role")
+
+
+def team_shifts(*, team: Team) -> QuerySet[Shift]:
+    return Shift.objects.filter(team=team).select_related("member").order_by("start", "role", "pk")
+
+
+def team_overrides(*, team: Team) -> QuerySet[Override]:
+    return Override.objects.filter(team=team).select_related("member").order_by("start", "role", "pk")
+
+
+def team_time_off(*, team: Team) -> QuerySet[TimeOff]:
+    return TimeOff.objects.filter(team=team).select_related("member").order_by("start", "pk")
 
 
 def team_shift(*, team: Team, shift_id: int) -> Shift | None:
@@ -670,6 +709,41 @@ def leads_of_teams() -> tuple[dict[int, Team], dict[int, list[Member]]]:
         leads[membership.team_id].append(membership.member)
         teams[membership.team_id] = membership.team
     return teams, dict(leads)
+
+
+def row_as_stored(obj):
+    """`obj`'s row as the database holds it now (an admin form's instance already carries the new values)."""
+    return type(obj)._default_manager.get(pk=obj.pk)
+
+
+def teams_among(*, team_ids: Iterable[int]) -> QuerySet[Team]:
+    return Team.objects.filter(pk__in=list(team_ids))
+
+
+def team_zones() -> set[str]:
+    """The time zones the teams are in."""
+    return set(Team.objects.values_list("timezone", flat=True).distinct())
+
+
+def rotations_of_teams(*, teams: Iterable[Team] | QuerySet[Team]) -> QuerySet[Rotation]:
+    """The rotations of the teams, each with its team."""
+    return Rotation.objects.filter(team__in=teams).select_related("team")
+
+
+def rotation_team(*, rotation_id: int) -> Team:
+    return Team.objects.get(rotations__pk=rotation_id)
+
+
+def team_member_ids(*, team: Team, member_ids: Iterable[int]) -> set[int]:
+    """Which of `member_ids` are members of `team`."""
+    memberships = TeamMembership.objects.filter(team=team, member_id__in=list(member_ids))
+    return set(memberships.values_list("member_id", flat=True))
+
+
+def shift_rotation_starts(*, shift_ids: Iterable[int]) -> dict[int, tuple[int | None, dt.datetime]]:
+    """{shift id: (its rotation's id or None, its start)}."""
+    rows = Shift.objects.filter(pk__in=list(shift_ids)).values_list("pk", "rotation_id", "start")
+    return {pk: (rotation_id, start) for pk, rotation_id, start in rows}
 
 
 def rotation_roles(*, team_ids: Iterable[int]) -> set[tuple[int, str]]:

@@ -17,7 +17,6 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext
 
 from teams import rota, selectors
-from teams.authentication import token_hash, token_new
 from teams.errors import RotaError
 from teams.limits import MAX_ROTATION_MEMBERS
 from teams.models import (
@@ -33,6 +32,9 @@ from teams.models import (
     TeamMembership,
     TimeOff,
     new_calendar_token,
+    numbers_whose_menu_names,
+    token_hash,
+    token_new,
 )
 
 logger = logging.getLogger(__name__)
@@ -71,6 +73,21 @@ def _lock_team(team: Team) -> None:
     team_lock(team_id=team.pk)
 
 
+def _save_locked(obj):
+    """Insert a row of a team's rota (shift, override, time off) under the team's lock, so its overlap
+    checks see every other writer's rows."""
+    with transaction.atomic():
+        _lock_team(obj.team)
+        return _save(obj)
+
+
+def _update_locked(obj, fields: dict):
+    """`_update` under the lock of the row's team (see `_save_locked`)."""
+    with transaction.atomic():
+        _lock_team(obj.team)
+        return _update(obj, fields)
+
+
 def team_create(**fields) -> Team:
     return _save(Team(**fields))
 
@@ -107,13 +124,22 @@ def team_update(*, team: Team, now: dt.datetime | None = None, **fields) -> Team
     time zone").
     """
     with transaction.atomic():
-        old_timezone = team.timezone
+        old_slug, old_timezone = team.slug, team.timezone
         _update(team, fields)
+        if team.slug != old_slug:
+            _menus_follow_slug(old_slug, team.slug)
         if team.timezone != old_timezone:
             shifts_generate(
                 rotations=Rotation.objects.filter(team=team).select_related("team"), now=now, keep_started_turns=True
             )
     return team
+
+
+def _menus_follow_slug(old: str, new: str) -> None:
+    """A renamed team keeps its keys: every menu naming its old slug names the new one."""
+    for number in numbers_whose_menu_names(old):
+        number.menu = [{**entry, "team": new} if entry.get("team") == old else entry for entry in number.menu]
+        SupportNumber.objects.filter(pk=number.pk).update(menu=number.menu)
 
 
 def member_update(*, team: Team | None = None, member: Member, role: str | None = None, **fields) -> Member:
@@ -529,16 +555,12 @@ def _generate_locked(
 
 def shift_create(*, team: Team, role: str, member: Member, start: dt.datetime, end: dt.datetime) -> Shift:
     """A shift made by hand; the rotation leaves it alone."""
-    with transaction.atomic():
-        _lock_team(team)
-        return _save(Shift(team=team, role=role, member=member, start=start, end=end, is_edited=True))
+    return _save_locked(Shift(team=team, role=role, member=member, start=start, end=end, is_edited=True))
 
 
 def shift_update(*, shift: Shift, **fields) -> Shift:
     """Edit a shift (usually its member); it is marked edited so regeneration keeps it."""
-    with transaction.atomic():
-        _lock_team(shift.team)
-        return _update(shift, {**fields, "is_edited": True})
+    return _update_locked(shift, {**fields, "is_edited": True})
 
 
 def override_create(
@@ -551,11 +573,9 @@ def override_create(
     reason: str = "",
     created_by: AbstractBaseUser | None = None,
 ) -> Override:
-    with transaction.atomic():
-        _lock_team(team)
-        return _save(
-            Override(team=team, role=role, member=member, start=start, end=end, reason=reason, created_by=created_by)
-        )
+    return _save_locked(
+        Override(team=team, role=role, member=member, start=start, end=end, reason=reason, created_by=created_by)
+    )
 
 
 def shift_delete(*, shift: Shift) -> None:
@@ -568,9 +588,7 @@ def override_delete(*, override: Override) -> None:
 
 
 def override_update(*, override: Override, **fields) -> Override:
-    with transaction.atomic():
-        _lock_team(override.team)
-        return _update(override, fields)
+    return _update_locked(override, fields)
 
 
 def time_off_create(
@@ -584,15 +602,11 @@ def time_off_create(
 ) -> TimeOff:
     """A member is away: their shifts in [start, end) become gaps unless an override covers them. Refused
     when it overlaps an override of the same person, or another time off of theirs in the team."""
-    with transaction.atomic():
-        _lock_team(team)
-        return _save(TimeOff(team=team, member=member, start=start, end=end, reason=reason, created_by=created_by))
+    return _save_locked(TimeOff(team=team, member=member, start=start, end=end, reason=reason, created_by=created_by))
 
 
 def time_off_update(*, time_off: TimeOff, **fields) -> TimeOff:
-    with transaction.atomic():
-        _lock_team(time_off.team)
-        return _update(time_off, fields)
+    return _update_locked(time_off, fields)
 
 
 def time_off_delete(*, time_off: TimeOff) -> None:
@@ -623,6 +637,12 @@ def token_create(
         key_hash=token_hash(key),
     )
     return key, row
+
+
+def api_token_used(*, token: ApiToken, at: dt.datetime) -> None:
+    """Note when a token was last used: at most once a minute, so a busy token does not write per request."""
+    if token.last_used_at is None or (at - token.last_used_at).total_seconds() > 60:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=at)
 
 
 def tokens_revoke(*, tokens: QuerySet[ApiToken], at: dt.datetime | None = None) -> int:

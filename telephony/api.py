@@ -3,14 +3,14 @@
 Anyone who can read the team (its members with a login, its leads, superusers) can read its logs.
 """
 
-from django.db.models import Prefetch
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.routers import SimpleRouter
 
-from teams.api_base import SLUG_PARAM, TeamScopedMixin
+from teams.api_base import SLUG_PARAM, TeamRowsMixin
 from teams.api_filters import InstantFilter
+from telephony import selectors
 from telephony.models import Alert, Call, DialAttempt, OutboundMessage, Voicemail
 
 # --- Serializers -----------------------------------------------------------------------------------------
@@ -130,44 +130,30 @@ class MessageFilter(filters.FilterSet):
 
 
 @extend_schema(tags=["logs"], parameters=[SLUG_PARAM])
-class CallViewSet(TeamScopedMixin, viewsets.ReadOnlyModelViewSet):
+class CallViewSet(TeamRowsMixin, viewsets.ReadOnlyModelViewSet):
     """Inbound calls to the team's numbers, newest first, with each step of their escalation."""
 
     serializer_class = CallSerializer
     filterset_class = CallFilter
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return Call.objects.none()
-        attempts = Prefetch("attempts", queryset=DialAttempt.objects.order_by("position"))
-        alerts = Prefetch("alerts", queryset=Alert.objects.order_by("pk"))
-        return Call.objects.filter(team=self.team).prefetch_related(attempts, alerts).order_by("-started_at", "-pk")
+    team_rows = staticmethod(selectors.team_calls)
 
 
 @extend_schema(tags=["logs"], parameters=[SLUG_PARAM])
-class VoicemailViewSet(TeamScopedMixin, viewsets.ReadOnlyModelViewSet):
+class VoicemailViewSet(TeamRowsMixin, viewsets.ReadOnlyModelViewSet):
     """Voicemails left for the team, newest first."""
 
     serializer_class = VoicemailSerializer
     filterset_class = VoicemailFilter
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return Voicemail.objects.none()
-        return Voicemail.objects.filter(team=self.team).select_related("call", "alert").order_by("-created_at", "-pk")
+    team_rows = staticmethod(selectors.team_voicemails)
 
 
 @extend_schema(tags=["logs"], parameters=[SLUG_PARAM])
-class MessageViewSet(TeamScopedMixin, viewsets.ReadOnlyModelViewSet):
+class MessageViewSet(TeamRowsMixin, viewsets.ReadOnlyModelViewSet):
     """Text messages sent for the team (reminders, hand-offs, voicemail notices, alerts), newest first."""
 
     serializer_class = MessageSerializer
     filterset_class = MessageFilter
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return OutboundMessage.objects.none()
-        return OutboundMessage.objects.filter(team=self.team).order_by("-created_at", "-pk")
+    team_rows = staticmethod(selectors.team_messages)
 
 
 TEAM = r"teams/(?P<slug>[-a-zA-Z0-9_]+)"

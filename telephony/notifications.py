@@ -20,7 +20,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext, pgettext
 
 from teams import rota
-from teams.models import Member, Override, Shift, Team
+from teams.models import Member, Override, Role, Shift, Team
 from teams.selectors import (
     cover_suggestions,
     last_ends_before,
@@ -197,7 +197,7 @@ def _handoff_text(notice, handoff, current, *, team, member, members, end) -> st
 
 def role_name(role: str) -> str:
     """ "primary" / "secondary" as people read it, in the active language."""
-    return pgettext("on-call role", "primary") if role == "primary" else pgettext("on-call role", "secondary")
+    return pgettext("on-call role", "primary") if role == Role.PRIMARY else pgettext("on-call role", "secondary")
 
 
 # --- Hand-off notices --------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, DecimalField, Min, Q, Sum, Value
+from django.db.models import Count, DecimalField, Min, Prefetch, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
@@ -16,7 +16,7 @@ from django_celery_beat.models import PeriodicTask
 from teams import timeline
 from teams.models import Team
 from telephony.calls import PASSED
-from telephony.models import Alert, Call, Charge, OutboundMessage, Voicemail
+from telephony.models import Alert, Call, Charge, DialAttempt, OutboundMessage, Voicemail
 
 
 def alerts_unresolved(*, team_ids: Iterable[int]) -> list[Alert]:
@@ -27,6 +27,24 @@ def alerts_unresolved(*, team_ids: Iterable[int]) -> list[Alert]:
         .select_related("team", "call", "voicemail")
         .order_by("-created_at", "-pk")
     )
+
+
+# --- A team's logs, newest first, as the API lists them (querysets: the API filters and pages them) --------
+
+
+def team_calls(*, team: Team) -> QuerySet[Call]:
+    """The team's calls with their attempts (in dial order) and alerts."""
+    attempts = Prefetch("attempts", queryset=DialAttempt.objects.order_by("position"))
+    alerts = Prefetch("alerts", queryset=Alert.objects.order_by("pk"))
+    return Call.objects.filter(team=team).prefetch_related(attempts, alerts).order_by("-started_at", "-pk")
+
+
+def team_voicemails(*, team: Team) -> QuerySet[Voicemail]:
+    return Voicemail.objects.filter(team=team).select_related("call", "alert").order_by("-created_at", "-pk")
+
+
+def team_messages(*, team: Team) -> QuerySet[OutboundMessage]:
+    return OutboundMessage.objects.filter(team=team).order_by("-created_at", "-pk")
 
 
 def _within(field: str, ranges: Mapping[int, tuple[dt.datetime, dt.datetime]]) -> Q:

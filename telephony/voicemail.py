@@ -19,7 +19,7 @@ from django.db.models.functions import Concat
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from teams import selectors
+from teams import rota, selectors
 from teams.models import Team
 from telephony import alerts, rows
 from telephony.calls import call_insert, caller_is_withheld, param_fit, phone_normalize
@@ -236,7 +236,9 @@ def _length(seconds: int) -> str:
 
 
 def _local(instant: dt.datetime | None, team: Team) -> str:
-    return f"{(instant or timezone.now()).astimezone(team.tz):%a %d %b %H:%M %Z}"
+    """'Tue 1 Dec 11:00 CET': rota's short local time, with the zone's abbreviation."""
+    local = (instant or timezone.now()).astimezone(team.tz)
+    return f"{rota.format_local(local, team.tz, year=False, zone=False)} {local.tzname()}"
 
 
 def voicemail_alert_summary(voicemail: Voicemail, team: Team) -> str:

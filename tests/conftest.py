@@ -11,12 +11,14 @@ import shutil
 import socket
 import subprocess
 import time
+import warnings
 
 import pytest
 from celery.signals import before_task_publish
 from django.core.cache import cache
 
 from roulette.celery import app as celery_app
+from tests.fake_twilio import FakeTwilio, openapi_skip_reason
 from tests.processes import process_stop
 
 
@@ -82,6 +84,26 @@ def _no_task_published_unasked(request):
     deliberate = request.node.get_closest_marker("celery_worker") or "redis_server" in request.fixturenames
     if published and not deliberate:
         pytest.fail(f"enqueued {sorted(set(published))} without the celery_eager fixture", pytrace=False)
+
+
+@pytest.fixture
+def fake_twilio(settings):
+    """A started fake Twilio; settings point the twilio backend at it. Fails the test on any request that
+    Twilio's OpenAPI description rejects."""
+    reason = openapi_skip_reason()
+    if reason:
+        warnings.warn(reason, stacklevel=1)
+    fake = FakeTwilio(account_sid=settings.TWILIO_ACCOUNT_SID, auth_token=settings.TWILIO_AUTH_TOKEN)
+    fake.start()
+    settings.TWILIO_API_BASE_URL = fake.url
+    settings.SMS_BACKEND = "twilio"
+    try:
+        yield fake
+    finally:
+        fake.stop()
+    assert not fake.validation_errors, "Requests Twilio's API description rejects:\n" + "\n".join(
+        fake.validation_errors
+    )
 
 
 @pytest.fixture

@@ -97,6 +97,16 @@ def team_with_members(n: int = 3, *, lead_user=None, **team_fields):
     return team, members
 
 
+def staffed_team(*, number: str, **team_fields):
+    """A team of two that answers `number`: the first member holds a primary shift, the second a secondary one
+    (ShiftFactory's week). Returns the team and (primary, secondary)."""
+    team, (primary, secondary) = team_with_members(2, **team_fields)
+    SupportNumberFactory(team=team, phone_number=number)
+    ShiftFactory(team=team, role=Role.PRIMARY, member=primary)
+    ShiftFactory(team=team, role=Role.SECONDARY, member=secondary)
+    return team, (primary, secondary)
+
+
 def rotation_of(team, members, *, start_local, shift_length, name="Primary", role=Role.PRIMARY, **fields):
     """A rotation of `members`, in that order, made by teams.services.rotation_create (so its shifts exist);
     `fields` are the service's other arguments (now=..., ...)."""

@@ -21,7 +21,6 @@ from teams.models import (
     Rotation,
     RotationParticipant,
     Shift,
-    TeamMembership,
     TimeOff,
 )
 
@@ -35,9 +34,7 @@ class ParticipantFormSet(forms.BaseInlineFormSet):
         team = self.instance.team if self.instance.team_id else None
         if team:
             member_ids = {f.cleaned_data["member"].pk for f in kept if f.cleaned_data.get("member")}
-            known = set(
-                TeamMembership.objects.filter(team=team, member_id__in=member_ids).values_list("member_id", flat=True)
-            )
+            known = selectors.team_member_ids(team=team, member_ids=member_ids)
             if member_ids - known:
                 raise forms.ValidationError(f"Everyone in the rotation must be a member of {team}.")
 
@@ -130,7 +127,7 @@ class RotationAdmin(TeamTimeAdmin, LeadScopedAdmin):
         def apply():
             # As a save would (save_model, then the participants): only the changed fields, through the services.
             changed = services.rotation_form_save(
-                rotation=Rotation.objects.get(pk=rotation.pk), fields=changed_fields(form)
+                rotation=selectors.row_as_stored(rotation), fields=changed_fields(form)
             )
             for formset in formsets:
                 formset.save()
@@ -138,7 +135,7 @@ class RotationAdmin(TeamTimeAdmin, LeadScopedAdmin):
 
         now = timezone.now()
         preview = services.rotation_preview(rotation=rotation, apply=apply, now=now)
-        team = Rotation.objects.select_related("team").get(pk=rotation.pk).team
+        team = selectors.rotation_team(rotation_id=rotation.pk)
         names = dict(selectors.members_of_teams([team.pk]).values_list("pk", "name"))
         nobody = _("nobody")
         context = {
@@ -177,7 +174,7 @@ class RotationAdmin(TeamTimeAdmin, LeadScopedAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            services.rotation_form_save(rotation=Rotation.objects.get(pk=obj.pk), fields=changed_fields(form))
+            services.rotation_form_save(rotation=selectors.row_as_stored(obj), fields=changed_fields(form))
         else:
             services.rotation_form_save(rotation=obj)
 

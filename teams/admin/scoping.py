@@ -34,7 +34,7 @@ def scope_choices(db_field, request, kwargs: dict) -> None:
     team_ids = led_team_ids(request)
     if team_ids is not None:
         if db_field.related_model is Team:
-            kwargs["queryset"] = Team.objects.filter(pk__in=team_ids)
+            kwargs["queryset"] = selectors.teams_among(team_ids=team_ids)
         elif db_field.related_model is Member:
             kwargs["queryset"] = selectors.members_of_teams(team_ids)
 
@@ -138,7 +138,7 @@ class ServiceFormSet(forms.BaseInlineFormSet):
 
     def stored(self, form):
         """The row as it is in the database (the form's instance already carries the typed values)."""
-        return self.model._default_manager.get(pk=form.instance.pk)
+        return selectors.row_as_stored(form.instance)
 
     def _model_fields(self, form, names) -> dict:
         model_fields = {field.name for field in self.model._meta.concrete_fields if not field.primary_key}

@@ -20,7 +20,6 @@ from teams.admin.time import TeamTimeAdmin
 from teams.admin.timeline import team_oncall_now, team_timeline
 from teams.models import (
     Member,
-    Rotation,
     SupportNumber,
     Team,
     TeamMembership,
@@ -165,7 +164,7 @@ class TeamAdmin(TeamTimeAdmin, LeadScopedAdmin):
             adopt_saved(obj, services.team_create(**{name: form.cleaned_data[name] for name in form.Meta.fields}))
             return
         # Through the service: a new time zone moves the future hand-offs at once.
-        services.team_update(team=Team.objects.get(pk=obj.pk), **changed_fields(form))
+        services.team_update(team=selectors.row_as_stored(obj), **changed_fields(form))
 
     def get_changelist_instance(self, request):
         # One query for the whole page: each team object carries its on-call (the admin is shared
@@ -192,7 +191,7 @@ class TeamAdmin(TeamTimeAdmin, LeadScopedAdmin):
 
     @admin.action(description="Generate shifts now (up to the horizon)")
     def generate_shifts_now(self, request, queryset):
-        rotations = Rotation.objects.filter(team__in=queryset).select_related("team")
+        rotations = selectors.rotations_of_teams(teams=queryset)
         counts = services.shifts_generate(rotations=rotations)
         self.message_user(
             request,
@@ -251,7 +250,7 @@ class MemberAdmin(LeadScopedAdmin):
         editable = {name: form.cleaned_data[name] for name in MemberForm.Meta.fields if name in form.cleaned_data}
         if change:
             changed = {name: value for name, value in editable.items() if name in form.changed_data}
-            services.member_update(member=Member.objects.get(pk=obj.pk), **changed)
+            services.member_update(member=selectors.row_as_stored(obj), **changed)
         else:
             adopt_saved(obj, services.member_create(team=None, **editable))
 
@@ -319,7 +318,7 @@ class SupportNumberAdmin(LeadScopedAdmin):
         # The form checked the menu's teams against this lead; the service checks the rest.
         if change:
             fields = {name: form.cleaned_data[name] for name in form.changed_data if name in self.fields}
-            services.support_number_update(number=SupportNumber.objects.get(pk=obj.pk), user=request.user, **fields)
+            services.support_number_update(number=selectors.row_as_stored(obj), user=request.user, **fields)
         else:
             fields = {name: form.cleaned_data[name] for name in self.fields}
             adopt_saved(obj, services.support_number_create(user=request.user, **fields))

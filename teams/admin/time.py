@@ -23,7 +23,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from teams import rota, timeline
+from teams import rota, selectors, timeline
 from teams.models import Team
 
 UTC_ZONE = ZoneInfo("UTC")
@@ -217,7 +217,7 @@ def local_day_filter(field_name: str, title: str | None = None):
             if self.value() not in dict(self.lookup_choices):
                 return queryset
             now = timezone.now()
-            zones = set(Team.objects.values_list("timezone", flat=True).distinct()) | {"UTC"}
+            zones = selectors.team_zones() | {"UTC"}
             condition = Q()
             for zone_name in zones:
                 start, end = day_range(self.value(), now, ZoneInfo(zone_name))

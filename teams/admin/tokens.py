@@ -3,12 +3,11 @@
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 
-from teams import services
+from teams import selectors, services
 from teams.admin.scoping import NotFoundOutsideScope, led_team_ids
 from teams.errors import RotaError
 from teams.models import (
     ApiToken,
-    Team,
 )
 
 
@@ -49,7 +48,7 @@ class ApiTokenAdmin(NotFoundOutsideScope, admin.ModelAdmin):
                 # request.user is a lazy wrapper: type() of it is not the user model.
                 kwargs["queryset"] = get_user_model().objects.filter(pk=request.user.pk)
             elif db_field.name == "team":
-                kwargs["queryset"] = Team.objects.filter(pk__in=led_team_ids(request) or [])
+                kwargs["queryset"] = selectors.teams_among(team_ids=led_team_ids(request) or [])
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change):

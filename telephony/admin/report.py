@@ -12,11 +12,18 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from teams import rota, selectors
+from teams.models import Role
 from telephony import report
 
 DEFAULT_DAYS = 30
 BAR_HEIGHT, BAR_GAP, LABEL_WIDTH, CHART_WIDTH = 18, 8, 160, 520
-COLOURS = {"primary": "#417690", "secondary": "#79aec8", "night": "#2c3e50", "weekend": "#e67e22", "holiday": "#c0392b"}
+COLOURS = {
+    Role.PRIMARY: "#417690",
+    Role.SECONDARY: "#79aec8",
+    "night": "#2c3e50",
+    "weekend": "#e67e22",
+    "holiday": "#c0392b",
+}
 
 
 def _dates(request, tz) -> tuple[dt.date, dt.date]:

@@ -13,7 +13,7 @@ from teams.models import ApiToken
 from telephony.models import OutboundMessage
 from telephony.sms import sms_send
 from tests.factories import MemberFactory, SupportNumberFactory, TeamFactory
-from tests.fake_twilio import FakeTwilio, TwilioError
+from tests.fake_twilio import TwilioError
 from tests.security.world import AUTH_TOKEN, NOW, api
 
 # --- Secrets never reach the logs ---------------------------------------------------------------------------
@@ -22,18 +22,6 @@ from tests.security.world import AUTH_TOKEN, NOW, api
 def test_twilio_client_request_logging_is_off():
     """twilio-python logs every request and response at INFO; the project's LOGGING keeps that off."""
     assert logging.getLogger("twilio.http_client").getEffectiveLevel() >= logging.WARNING
-
-
-@pytest.fixture
-def fake_twilio(settings):
-    fake = FakeTwilio(account_sid=settings.TWILIO_ACCOUNT_SID, auth_token=AUTH_TOKEN, validate=False)
-    fake.start()
-    settings.TWILIO_API_BASE_URL = fake.url
-    settings.SMS_BACKEND = "twilio"
-    try:
-        yield fake
-    finally:
-        fake.stop()
 
 
 def secret_forms(sid: str) -> list[str]:

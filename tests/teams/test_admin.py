@@ -18,6 +18,7 @@ from teams.models import ApiToken, Member, Override, Role, Rotation, Shift, Supp
 from telephony.backends import locmem_outbox
 from telephony.models import Call, OutboundMessage
 from tests.factories import SupportNumberFactory, UserFactory, rotation_of, team_with_members
+from tests.teams.world import NO_INLINE_ROWS
 
 pytestmark = pytest.mark.django_db
 NOW = dt.datetime(2026, 11, 26, 12, tzinfo=dt.UTC)
@@ -1006,14 +1007,7 @@ def test_changing_the_team_time_zone_in_the_admin_moves_future_hand_offs(platfor
         "allowed_callers": "",
         "language": "en",
         "ring_strategy": "sequential",
-        "memberships-TOTAL_FORMS": "0",
-        "memberships-INITIAL_FORMS": "0",
-        "memberships-MIN_NUM_FORMS": "0",
-        "memberships-MAX_NUM_FORMS": "1000",
-        "numbers-TOTAL_FORMS": "0",
-        "numbers-INITIAL_FORMS": "0",
-        "numbers-MIN_NUM_FORMS": "0",
-        "numbers-MAX_NUM_FORMS": "1000",
+        **NO_INLINE_ROWS,
     }
     response = browser.post(reverse("admin:teams_team_change", args=[team.pk]), form)
     assert response.status_code == 302, response.content.decode()[:3000]

@@ -7,7 +7,7 @@ import pytest
 
 from teams.models import Member, SupportNumber, Team
 from tests.factories import TeamFactory
-from tests.teams.world import error_fields
+from tests.teams.world import NO_INLINE_ROWS, error_fields
 
 pytestmark = pytest.mark.usefixtures("_fresh_throttle")
 
@@ -141,14 +141,7 @@ def test_the_admin_team_page_shows_and_saves_the_call_flow(world, client):
         "ring_strategy": "sequential",
         "blocked_callers": "+4917099999999",
         "vip_callers": "",
-        "memberships-TOTAL_FORMS": "0",
-        "memberships-INITIAL_FORMS": "0",
-        "memberships-MIN_NUM_FORMS": "0",
-        "memberships-MAX_NUM_FORMS": "1000",
-        "numbers-TOTAL_FORMS": "0",
-        "numbers-INITIAL_FORMS": "0",
-        "numbers-MIN_NUM_FORMS": "0",
-        "numbers-MAX_NUM_FORMS": "1000",
+        **NO_INLINE_ROWS,
     }
     response = client.post(url, form)
     assert response.status_code == 302, response.content.decode()[:2000]

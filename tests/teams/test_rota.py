@@ -122,6 +122,18 @@ def test_override_splits_a_shift_and_the_shift_resumes():
     assert rota.oncall_at(shifts, overrides, utc(2027, 1, 11, 8)) is None
 
 
+def test_a_shift_whose_person_is_away_leaves_the_role_to_an_override_or_to_nobody():
+    shifts = [A(1, utc(2027, 1, 4, 8), utc(2027, 1, 11, 8), ref=10)]
+    overrides = [A(2, utc(2027, 1, 8), utc(2027, 1, 9), rota.OVERRIDE, ref=20)]
+    away = [A(1, utc(2027, 1, 7), utc(2027, 1, 10), rota.TIME_OFF, ref=30)]
+    assert rota.oncall_at(shifts, overrides, utc(2027, 1, 7, 12), away) is None
+    assert rota.shift_absence_at(shifts, utc(2027, 1, 7, 12), away).ref_id == 30
+    assert rota.oncall_at(shifts, overrides, utc(2027, 1, 8, 12), away).member_id == 2
+    assert rota.oncall_at(shifts, overrides, utc(2027, 1, 10), away).member_id == 1
+    assert rota.shift_absence_at(shifts, utc(2027, 1, 10), away) is None
+    assert rota.shift_absence_at(shifts, utc(2027, 1, 12), away) is None
+
+
 def test_gaps_are_reported_exactly():
     shifts = [A(1, utc(2027, 1, 1), utc(2027, 1, 2)), A(2, utc(2027, 1, 3), utc(2027, 1, 4))]
     overrides = [A(3, utc(2027, 1, 2, 12), utc(2027, 1, 2, 18), rota.OVERRIDE)]

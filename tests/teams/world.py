@@ -26,6 +26,13 @@ ROTA_NOW = dt.datetime(2026, 11, 26, 12, tzinfo=dt.UTC)
 # The API world's instant: a Wednesday, in the first week of its weekly rotation.
 WORLD_NOW = dt.datetime(2026, 12, 2, 12, 0, tzinfo=dt.UTC)
 
+# The team admin page's two inlines posted with no rows: the management forms of its formsets.
+NO_INLINE_ROWS = {
+    f"{prefix}-{name}": value
+    for prefix in ("memberships", "numbers")
+    for name, value in (("TOTAL_FORMS", "0"), ("INITIAL_FORMS", "0"), ("MIN_NUM_FORMS", "0"), ("MAX_NUM_FORMS", "1000"))
+}
+
 
 def utc(*args) -> dt.datetime:
     return dt.datetime(*args, tzinfo=dt.UTC)

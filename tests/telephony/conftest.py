@@ -1,11 +1,9 @@
-"""Fixtures for the telephony tests: a fake Twilio that the real twilio client talks to, the clock, team Web and
-its calls (plain helpers are in tests/telephony/world.py)."""
+"""Fixtures for the telephony tests: the clock, team Web and its calls (plain helpers: tests/telephony/world.py)."""
 
 import os
 import signal
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 
 import pytest
@@ -14,29 +12,8 @@ from django.conf import settings as django_settings
 
 from roulette.celery import app as celery_app
 from telephony.backends import locmem_outbox
-from tests.fake_twilio import FakeTwilio, openapi_skip_reason
 from tests.processes import process_stop
 from tests.telephony.world import NOW, TwilioCall, web_team
-
-
-@pytest.fixture
-def fake_twilio(settings):
-    """A started fake Twilio; settings point the twilio backend at it. Fails the test on any request that
-    Twilio's OpenAPI description rejects."""
-    reason = openapi_skip_reason()
-    if reason:
-        warnings.warn(reason, stacklevel=1)
-    fake = FakeTwilio(account_sid=settings.TWILIO_ACCOUNT_SID, auth_token=settings.TWILIO_AUTH_TOKEN)
-    fake.start()
-    settings.TWILIO_API_BASE_URL = fake.url
-    settings.SMS_BACKEND = "twilio"
-    try:
-        yield fake
-    finally:
-        fake.stop()
-    assert not fake.validation_errors, "Requests Twilio's API description rejects:\n" + "\n".join(
-        fake.validation_errors
-    )
 
 
 @pytest.fixture(autouse=True)
@@ -57,9 +34,15 @@ def eager_retries(celery_eager):
 
 
 @pytest.fixture
-def clock():
-    """Time stands still at NOW (tests.telephony.world); move it with clock.move_to(...)."""
-    with time_machine.travel(NOW, tick=False) as traveller:
+def clock_start():
+    """Where `clock` holds time: NOW (tests.telephony.world), unless a test module overrides this fixture."""
+    return NOW
+
+
+@pytest.fixture
+def clock(clock_start):
+    """Time stands still at `clock_start`; move it with clock.move_to(...)."""
+    with time_machine.travel(clock_start, tick=False) as traveller:
         yield traveller
 
 

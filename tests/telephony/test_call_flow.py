@@ -9,6 +9,7 @@ import pytest
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from teams import services
 from teams.models import Role
 from telephony.models import Call, OutboundMessage
 from tests.factories import MemberFactory, ShiftFactory, SupportNumberFactory, team_with_members
@@ -19,10 +20,7 @@ WEEKDAYS_9_TO_18 = [{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:0
 
 
 def shape(team, **fields):
-    for name, value in fields.items():
-        setattr(team, name, value)
-    team.full_clean()
-    team.save()
+    services.team_update(team=team, **fields)
 
 
 def numbers(dial):
@@ -306,12 +304,7 @@ def test_callee_hears_their_own_language(web, twilio):
     web.primary.language = "en"
     web.primary.save()
     call = twilio()
-    dial = call.incoming().find("Dial")
-    whisper = call.post(
-        dial.find("Number").get("url"),
-        call.params(CallSid="CA" + "5" * 32, ParentCallSid=call.call_sid, Direction="outbound-dial"),
-        whisper=True,
-    )
+    whisper = call.screen(call.incoming().find("Dial"), child_sid="CA" + "5" * 32)
     say = whisper.find("Gather").find("Say")
     assert "Press 1 to accept, 2 to pass." in say.text
     assert say.get("language") == "en-US" and say.get("voice") is None
@@ -323,11 +316,7 @@ def test_portuguese_screening_and_voicemail(db, clock, twilio):
     ShiftFactory(team=team, role=Role.PRIMARY, member=member)
     call = twilio(to="+551130001000")
     dial = call.incoming().find("Dial")
-    whisper = call.post(
-        dial.find("Number").get("url"),
-        call.params(CallSid="CA" + "6" * 32, ParentCallSid=call.call_sid, Direction="outbound-dial"),
-        whisper=True,
-    )
+    whisper = call.screen(dial, child_sid="CA" + "6" * 32)
     say = whisper.find("Gather").find("Say")
     assert say.get("language") == "pt-BR"
     assert "Tecle 1 para atender, 2 para passar." in say.text

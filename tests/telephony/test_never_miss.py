@@ -64,9 +64,7 @@ def waits(monkeypatch):
 
 def test_the_callee_hears_a_withheld_number_as_such(web, twilio):
     call = twilio(caller="anonymous")
-    dial = call.incoming().find("Dial")
-    leg = call.params(CallSid=sid("CA"), ParentCallSid=call.call_sid, Direction="outbound-dial")
-    whisper = call.post(dial.find("Number").get("url"), leg, whisper=True)
+    whisper = call.screen(call.incoming().find("Dial"))
     assert whisper.find("Gather/Say").text == (
         "Support call for Web from a withheld number. Press 1 to accept, 2 to pass."
     )
@@ -124,12 +122,12 @@ def test_a_voicemail_pages_the_primary_with_its_transcription_and_the_ack_code(w
     leave_voicemail(call)
     alert = Alert.objects.get()
     assert (alert.source, alert.call, alert.voicemail) == ("voicemail", call.call(), Voicemail.objects.get())
-    assert alert.summary == f"Voicemail from {CALLER}, Tue 01 Dec 11:00 CET, 0:42 long"
+    assert alert.summary == f"Voicemail from {CALLER}, Tue 1 Dec 11:00 CET, 0:42 long"
     assert alert.details == f"The checkout is down since noon.\n\nRecording: {RECORDING_URL}.mp3"
     [page] = pages()
     assert page.to == web.primary.phone
     assert page.body == (
-        f'[Web] ALERT {alert.pk}: Voicemail from {CALLER}, Tue 01 Dec 11:00 CET, 0:42 long. "The checkout is '
+        f'[Web] ALERT {alert.pk}: Voicemail from {CALLER}, Tue 1 Dec 11:00 CET, 0:42 long. "The checkout is '
         f'down since noon." Listen: {RECORDING_URL}.mp3 - reply ACK {alert.pk}'
     )
 

@@ -10,7 +10,7 @@ from teams import services
 from teams.models import Role
 from telephony import notifications
 from telephony.models import OutboundMessage
-from tests.factories import OverrideFactory, ShiftFactory, SupportNumberFactory, UserFactory, team_with_members
+from tests.factories import OverrideFactory, ShiftFactory, UserFactory, staffed_team, team_with_members
 from tests.telephony.world import NOW, WEB_NUMBER, sid
 from tests.twilio_helpers import post_signed
 from tests.twiml_rules import check_twiml
@@ -22,10 +22,7 @@ def test_the_primary_on_time_off_is_not_rung_within_the_query_budget(
     transactional_db, client, django_assert_max_num_queries
 ):
     with time_machine.travel(NOW, tick=False):
-        team, (primary, secondary) = team_with_members(2, name="Budget")
-        SupportNumberFactory(team=team, phone_number=WEB_NUMBER)
-        ShiftFactory(team=team, role=Role.PRIMARY, member=primary)
-        ShiftFactory(team=team, role=Role.SECONDARY, member=secondary)
+        team, (primary, secondary) = staffed_team(number=WEB_NUMBER, name="Budget")
         services.time_off_create(
             team=team, member=primary, start=NOW - dt.timedelta(hours=1), end=NOW + dt.timedelta(days=1)
         )

@@ -15,7 +15,7 @@ from django.db import OperationalError, connection
 from teams.models import Override, Role, Shift
 from telephony import calls, voicemail
 from telephony.models import Alert, Call, DialAttempt, OutboundMessage, Voicemail
-from tests.factories import ShiftFactory, SupportNumberFactory, team_with_members
+from tests.factories import staffed_team, team_with_members
 from tests.telephony.world import CALLER, NOW, WEB_NUMBER, TwilioCall, dial_action, sid, to_voicemail, voicemail_sms
 from tests.twilio_helpers import post_signed, signature
 from tests.twiml_rules import check_twiml
@@ -40,10 +40,7 @@ def incoming_params(**extra) -> dict:
 @pytest.fixture
 def team(db):
     with time_machine.travel(NOW, tick=False):
-        team, (primary, secondary) = team_with_members(2, name="Payments")
-        SupportNumberFactory(team=team, phone_number=NUMBER)
-        ShiftFactory(team=team, role=Role.PRIMARY, member=primary)
-        ShiftFactory(team=team, role=Role.SECONDARY, member=secondary)
+        team, (primary, secondary) = staffed_team(number=NUMBER, name="Payments")
         yield team
 
 
@@ -432,10 +429,7 @@ def test_huge_parameters_are_valid_twiml(web, client, clock):
 )
 def test_incoming_stays_within_five_queries(transactional_db, client, caller, django_assert_max_num_queries):
     with time_machine.travel(NOW, tick=False):
-        team, (primary, secondary) = team_with_members(2, name="Budget", allowed_callers=[])
-        SupportNumberFactory(team=team, phone_number=WEB_NUMBER)
-        ShiftFactory(team=team, role=Role.PRIMARY, member=primary)
-        ShiftFactory(team=team, role=Role.SECONDARY, member=secondary)
+        team, (primary, secondary) = staffed_team(number=WEB_NUMBER, name="Budget", allowed_callers=[])
         caller = primary.phone if caller == "primary" else caller
         params = {"CallSid": sid("CA"), "From": caller, "To": WEB_NUMBER, "CallStatus": "ringing"}
         connection.ensure_connection()
@@ -452,10 +446,7 @@ def test_with_the_broker_down_every_webhook_answers_within_a_second_and_loses_no
 ):
     """Today's failure was a 6 s hang (three 2 s publish attempts): the margin is generous on purpose."""
     with time_machine.travel(NOW, tick=False):
-        team, (primary, secondary) = team_with_members(2, name="Payments")
-        SupportNumberFactory(team=team, phone_number=NUMBER)
-        ShiftFactory(team=team, role=Role.PRIMARY, member=primary)
-        ShiftFactory(team=team, role=Role.SECONDARY, member=secondary)
+        team, (primary, secondary) = staffed_team(number=NUMBER, name="Payments")
     redis_server.stop()
     call_sid, recording_sid = "CA" + "4" * 32, "RE" + "4" * 32
     recording = {
@@ -500,10 +491,7 @@ def test_with_the_broker_down_a_call_back_request_answers_at_once_and_its_page_w
     transactional_db, client, redis_server
 ):
     with time_machine.travel(NOW, tick=False):
-        team, (primary, secondary) = team_with_members(2, name="Payments")
-        SupportNumberFactory(team=team, phone_number=NUMBER)
-        ShiftFactory(team=team, role=Role.PRIMARY, member=primary)
-        ShiftFactory(team=team, role=Role.SECONDARY, member=secondary)
+        team, (primary, secondary) = staffed_team(number=NUMBER, name="Payments")
     redis_server.stop()
     call_sid = "CA" + "5" * 32
     with time_machine.travel(NOW, tick=True):  # a ticking clock: the stopwatch must run

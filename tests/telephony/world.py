@@ -79,6 +79,11 @@ class TwilioCall:
     def incoming(self) -> ET.Element:
         return self.post(settings.PUBLIC_BASE_URL + "/telephony/voice/incoming/", self.params(CallStatus="ringing"))
 
+    def screen(self, dial: ET.Element, *, child_sid: str | None = None) -> ET.Element:
+        """The first dialled person picks up: Twilio fetches their <Number>'s screening URL (the whisper)."""
+        leg = self.params(CallSid=child_sid or sid("CA"), ParentCallSid=self.call_sid, Direction="outbound-dial")
+        return self.post(dial.find("Number").get("url"), leg, whisper=True)
+
     def leg(self, dial: ET.Element, outcome: str, *, child_sid: str | None = None, seconds: int = 12) -> ET.Element:
         """The dialled person's leg: accept (key press), pass (presses 2: the leg is hung up), voicemail
         (answers, presses nothing), or a DialCallStatus such as no-answer / busy. Returns the TwiML of the
