@@ -6,6 +6,10 @@ retried request or a second beat tick tells nobody twice. A state change is one 
 ("from these states only") inside a transaction that holds the swap's row: two TAKEs at once, from two
 phones or two API calls, make one winner and one "already taken". Approval is an override for the taker over
 the shift, written by the rota's own override service (its checks apply: no overlap, not while away).
+
+By SMS (the webhook's budget of round trips) a step is one statement on PostgreSQL, `_SMS_STEP`: the same
+lock, the same states, the override service's checks in SQL; the texts it owes the others are marked on its
+event and sent by a task (`swap_notices_send`), or by the expiry sweep when that task was lost.
 """
 
 from __future__ import annotations
@@ -410,6 +414,9 @@ class SmsStep:
 # override for the taker (the checks of the override service: a member of the team, not away, no other
 # override of the role then); and the step's events. The lock makes two commands at once one winner: the
 # second finds the swap as the first left it. `notices_pending` marks the event whose texts are owed.
+# The override is the override service's own SQL (teams.services.override_checks_sql, override_insert_sql).
+# Narrower than the service: the overlap check sees the overrides committed when the statement began, so an
+# override a lead adds by hand in that very instant is not seen (the service's team lock would refuse it).
 _SMS_STEP = """
 WITH target AS (
     SELECT s.id, s.state, s.team_id, s.role, s.start, s."end", s.asker_id, s.taker_id AS current_taker_id,
@@ -429,11 +436,7 @@ WITH target AS (
             ELSE EXISTS (SELECT 1 FROM {membership} m WHERE m.team_id = t.team_id AND m.member_id = t.taker_id)
         END AND NOT EXISTS (SELECT 1 FROM {time_off} a WHERE a.team_id = t.team_id AND a.member_id = t.taker_id
                             AND a.start < t."end" AND a."end" > t.start)) AS may_take,
-        (EXISTS (SELECT 1 FROM {membership} m WHERE m.team_id = t.team_id AND m.member_id = t.taker_id)
-         AND NOT EXISTS (SELECT 1 FROM {time_off} a WHERE a.team_id = t.team_id AND a.member_id = t.taker_id
-                         AND a.start < t."end" AND a."end" > t.start)
-         AND NOT EXISTS (SELECT 1 FROM {override} o WHERE o.team_id = t.team_id AND o.role = t.role
-                         AND o.start < t."end" AND o."end" > t.start)) AS clash_free
+        {override_checks} AS clash_free
     FROM target t JOIN {team} team ON team.id = t.team_id
 ), step AS (
     -- What this command does: the state it moves to, and whether it approves (an override).
@@ -447,13 +450,7 @@ WITH target AS (
       AND (%(command)s <> 'TAKE' OR (NOT c.has_started AND c.may_take))
       AND (c.clash_free OR NOT (%(command)s = 'APPROVE' OR (%(command)s = 'TAKE' AND NOT c.swap_approval)))
 ), cover AS (
-    INSERT INTO {override} (team_id, role, member_id, start, "end", reason, created_by_id, created_at, updated_at)
-    SELECT st.team_id, st.role, st.taker_id, st.start, st."end",
-           left(%(reason_before)s || asker.name || %(reason_after)s, 200), %(approver_user_id)s::integer,
-           %(now)s, %(now)s
-    FROM step st JOIN {member} asker ON asker.id = st.asker_id
-    WHERE st.approves
-    RETURNING id
+    {override_insert}
 ), moved AS (
     UPDATE {swap} s SET state = st.new_state, taker_id = st.taker_id, updated_at = %(now)s,
         override_id = (SELECT id FROM cover)
@@ -478,6 +475,15 @@ LEFT JOIN {member} taker ON taker.id = coalesce(moved.taker_id, c.current_taker_
 """
 
 
+# The taker's override, for the override service's INSERT: the shift's hours, the reason in the approver's
+# language around the asker's name.
+_COVER_SOURCE = """SELECT st.team_id, st.role, st.taker_id AS member_id, st.start, st."end",
+           %(reason_before)s || asker.name || %(reason_after)s AS reason,
+           %(approver_user_id)s::integer AS created_by_id, %(now)s::timestamptz AS written_at
+    FROM step st JOIN {member} asker ON asker.id = st.asker_id
+    WHERE st.approves"""
+
+
 @functools.cache
 def _sms_step_sql() -> str:
     return _SMS_STEP.format(
@@ -487,9 +493,10 @@ def _sms_step_sql() -> str:
         rotation=Rotation._meta.db_table,
         participant=RotationParticipant._meta.db_table,
         time_off=TimeOff._meta.db_table,
-        override=Override._meta.db_table,
         team=Team._meta.db_table,
         member=Member._meta.db_table,
+        override_checks=services.override_checks_sql(row="t", member="taker_id"),
+        override_insert=services.override_insert_sql(source=_COVER_SOURCE.format(member=Member._meta.db_table)),
     )
 
 
