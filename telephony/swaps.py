@@ -502,7 +502,7 @@ def _sms_step_sql() -> str:
 
 def _sms_step(*, member: Member, command: str, swap_id: int) -> SmsStep | None:
     """The step on PostgreSQL: one statement (see `_SMS_STEP`); None when the swap is not the sender's."""
-    actor = Actor.of_member(member, via=f"SMS from {member.phone}")
+    via = f"SMS from {member.phone}"  # as Actor.of_member records it, without reading the member's login
     # The override's reason in the approver's language, around the asker's name (which the statement reads).
     before, _, after = _override_reason(swap_id, "\x00").partition("\x00")
     params = {
@@ -511,9 +511,9 @@ def _sms_step(*, member: Member, command: str, swap_id: int) -> SmsStep | None:
         "member_id": member.pk,
         "now": timezone.now(),
         "action": {"TAKE": "taken", "APPROVE": "approved", "DECLINE": "declined"}[command],
-        "actor": actor.name[:150],
+        "actor": member.name[:150],
         "user_id": member.user_id,
-        "via": actor.via[:40],
+        "via": via[:40],
         "automatic": gettext("automatic (no approval needed)")[:150],
         "approver_user_id": member.user_id if command == "APPROVE" else None,
         "reason_before": before,
