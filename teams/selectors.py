@@ -213,7 +213,12 @@ def _stored_rows(team_ids: list[int], window: tuple, span: tuple) -> tuple[list[
         row_edited=no, row_away=no, **_person_columns(None),
     )  # fmt: skip
     names = [*_ROW_COLUMNS, *people]
-    rows = shifts.values_list(*names).union(overrides.values_list(*names), away.values_list(*names), all=True)
+    # Unordered parts (SQLite allows no ORDER BY in them); the rows are sorted below.
+    rows = (
+        shifts.order_by()
+        .values_list(*names)
+        .union(overrides.order_by().values_list(*names), away.order_by().values_list(*names), all=True)
+    )
     person_fields = [field.attname for field in Member._meta.concrete_fields]
     members: dict[int, Member] = {}
     found: dict[str, list] = {_SHIFT: [], _OVERRIDE: [], _TIME_OFF: []}
