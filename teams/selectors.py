@@ -160,12 +160,12 @@ def _away_during_shift() -> Exists:
 
 
 def _rows_overlapping(team_ids: Iterable[int], start: dt.datetime, end: dt.datetime):
-    """Shifts, overrides and time off of the teams overlapping [start, end): two queries, members included.
+    """Shifts, overrides and time off of the teams overlapping [start, end): one query, members included
+    (a round trip counts on every webhook: an SMS WHO reads the member, the rotations and these).
 
-    Past the generated horizon the rotations' future shifts are projected (one more query). The stored
-    rows are then read over the whole of the planned shifts that reach into the window, so a projection is
-    trimmed exactly as the generation will trim it. Time off is read (one more query) only when someone
-    has some in the window: a stored shift's person or a rotation's (those queries say so themselves).
+    Past the generated horizon the rotations' future shifts are projected (one more query, first). The
+    stored rows are then read over the whole of the planned shifts that reach into the window, so a
+    projection is trimmed exactly as the generation will trim it.
     """
     team_ids = list(team_ids)
     since = _generated_until()
