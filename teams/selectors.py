@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Exists, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db import connection, models
+from django.db.models import Exists, F, Max, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -161,32 +162,86 @@ def _away_during_shift() -> Exists:
 
 
 def _rows_overlapping(team_ids: Iterable[int], start: dt.datetime, end: dt.datetime):
-    """Shifts, overrides and time off of the teams overlapping [start, end): two queries, members included.
+    """Shifts, overrides and time off of the teams overlapping [start, end): one query, members included
+    (a round trip counts on every webhook: an SMS WHO reads the member, the rotations and these).
 
-    Past the generated horizon the rotations' future shifts are projected (one more query). The stored
-    rows are then read over the whole of the planned shifts that reach into the window, so a projection is
-    trimmed exactly as the generation will trim it. Time off is read (one more query) only when someone
-    has some in the window: a stored shift's person or a rotation's (those queries say so themselves).
+    Past the generated horizon the rotations' future shifts are projected (one more query, first). The
+    stored rows are then read over the whole of the planned shifts that reach into the window, so a
+    projection is trimmed exactly as the generation will trim it.
     """
     team_ids = list(team_ids)
     since = _generated_until()
     plans = _plans(_rotations(team_ids, away_between=(start, end)), start, end, since) if end > since else []
     lo, hi = _plans_span(plans, start, end)
-    shifts = list(
-        Shift.objects.filter(team_id__in=team_ids, end__gt=lo, start__lt=hi)
-        .annotate(has_time_off=_away_during_shift())
-        .select_related("member")
-    )
-    overrides = list(
-        Override.objects.filter(team_id__in=team_ids, end__gt=start, start__lt=end).select_related("member")
-    )
-    time_off: list[TimeOff] = []
-    projected_away = any(member.is_away for _, members, _ in plans for member in members)
-    if projected_away or any(row.has_time_off for row in shifts):
-        time_off = list(TimeOff.objects.filter(team_id__in=team_ids, end__gt=lo, start__lt=hi))
+    shifts, overrides, time_off = _stored_rows(team_ids, (start, end), (lo, hi))
     if plans:
         shifts += _projected_shifts(plans, shifts, since)
     return shifts, overrides, time_off
+
+
+# The columns of _stored_rows' three kinds of row, one statement: the row's own, then its person's.
+_ROW_COLUMNS = ("row_kind", "row_id", "row_team", "row_role", "row_member", "row_start", "row_end", "row_rotation",
+                "row_edited", "row_away")  # fmt: skip
+_SHIFT, _OVERRIDE, _TIME_OFF = "shift", "override", "time_off"
+
+
+def _person_columns(prefix: str | None) -> dict:
+    """Every column of the row's Member (`prefix` the path to it), or typed NULLs for a row without one."""
+    return {
+        f"person_{field.attname}": F(f"{prefix}{field.attname}") if prefix is not None else Value(None, field)
+        for field in Member._meta.concrete_fields
+    }
+
+
+def _stored_rows(team_ids: list[int], window: tuple, span: tuple) -> tuple[list[Shift], list[Override], list[TimeOff]]:
+    """The shifts over `span` (each with its member and has_time_off), the overrides over `window` (with
+    their member) and the time off over `span` of the teams: one statement, a UNION ALL of the three."""
+    (start, end), (lo, hi) = window, span
+    nothing, no = Value(None, models.IntegerField()), Value(False)
+    people = _person_columns("member__")
+    shifts = Shift.objects.filter(team_id__in=team_ids, end__gt=lo, start__lt=hi).annotate(
+        row_kind=Value(_SHIFT), row_id=F("pk"), row_team=F("team_id"), row_role=F("role"),
+        row_member=F("member_id"), row_start=F("start"), row_end=F("end"), row_rotation=F("rotation_id"),
+        row_edited=F("is_edited"), row_away=_away_during_shift(), **people,
+    )  # fmt: skip
+    overrides = Override.objects.filter(team_id__in=team_ids, end__gt=start, start__lt=end).annotate(
+        row_kind=Value(_OVERRIDE), row_id=F("pk"), row_team=F("team_id"), row_role=F("role"),
+        row_member=F("member_id"), row_start=F("start"), row_end=F("end"), row_rotation=nothing,
+        row_edited=no, row_away=no, **people,
+    )  # fmt: skip
+    away = TimeOff.objects.filter(team_id__in=team_ids, end__gt=lo, start__lt=hi).annotate(
+        row_kind=Value(_TIME_OFF), row_id=F("pk"), row_team=F("team_id"), row_role=Value(""),
+        row_member=F("member_id"), row_start=F("start"), row_end=F("end"), row_rotation=nothing,
+        row_edited=no, row_away=no, **_person_columns(None),
+    )  # fmt: skip
+    names = [*_ROW_COLUMNS, *people]
+    # Unordered parts (SQLite allows no ORDER BY in them); the rows are sorted below.
+    rows = (
+        shifts.order_by()
+        .values_list(*names)
+        .union(overrides.order_by().values_list(*names), away.order_by().values_list(*names), all=True)
+    )
+    person_fields = [field.attname for field in Member._meta.concrete_fields]
+    members: dict[int, Member] = {}
+    found: dict[str, list] = {_SHIFT: [], _OVERRIDE: [], _TIME_OFF: []}
+    for kind, pk, team_id, role, member_id, row_start, row_end, rotation_id, is_edited, has_away, *person in rows:
+        if kind == _TIME_OFF:
+            found[kind].append(TimeOff(pk=pk, team_id=team_id, member_id=member_id, start=row_start, end=row_end))
+            continue
+        member = members.get(member_id)
+        if member is None:
+            member = members[member_id] = Member.from_db(connection.alias, person_fields, person)
+        fields = {"pk": pk, "team_id": team_id, "role": role, "member": member, "start": row_start, "end": row_end}
+        if kind == _SHIFT:
+            row = Shift(**fields, rotation_id=rotation_id, is_edited=is_edited)
+            row.has_time_off = has_away
+        else:
+            row = Override(**fields)
+        row._state.adding, row._state.db = False, connection.alias
+        found[kind].append(row)
+    for rows_of_kind in found.values():
+        rows_of_kind.sort(key=lambda row: (row.start, row.pk))
+    return found[_SHIFT], found[_OVERRIDE], found[_TIME_OFF]
 
 
 def _group(shifts: list[Shift], overrides: list[Override], time_off: Iterable[TimeOff] = ()):

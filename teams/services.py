@@ -578,6 +578,41 @@ def override_create(
     )
 
 
+# The override service for a caller that must write an override together with rows of its own in one
+# statement (a swap approved by SMS, within the webhook's round trips; PostgreSQL): override_create's
+# checks as SQL, and its INSERT. Table names are our own; the caller's values are its parameters.
+_OVERRIDE_CHECKS = """(EXISTS (SELECT 1 FROM {membership} ok_m WHERE ok_m.team_id = {row}.team_id
+                         AND ok_m.member_id = {row}.{member})
+    AND NOT EXISTS (SELECT 1 FROM {time_off} ok_a WHERE ok_a.team_id = {row}.team_id
+                    AND ok_a.member_id = {row}.{member} AND ok_a.start < {row}."end" AND ok_a."end" > {row}.start)
+    AND NOT EXISTS (SELECT 1 FROM {override} ok_o WHERE ok_o.team_id = {row}.team_id AND ok_o.role = {row}.role
+                    AND ok_o.start < {row}."end" AND ok_o."end" > {row}.start))"""
+_OVERRIDE_INSERT = """INSERT INTO {override} (team_id, role, member_id, start, "end", reason, created_by_id,
+                          created_at, updated_at)
+    SELECT team_id, role, member_id, start, "end", left(reason, 200), created_by_id, written_at, written_at
+    FROM ({source}) AS new_override
+    RETURNING id"""
+
+
+def override_checks_sql(*, row: str, member: str = "member_id") -> str:
+    """A boolean SQL expression: an override for the `row` alias's team_id, role, `member`, start and "end"
+    passes override_create's checks (a member of the team, not away then, no other override of the role
+    then). It sees the rows committed when its statement began: override_create's team lock is not taken."""
+    return _OVERRIDE_CHECKS.format(
+        membership=TeamMembership._meta.db_table,
+        time_off=TimeOff._meta.db_table,
+        override=Override._meta.db_table,
+        row=row,
+        member=member,
+    )
+
+
+def override_insert_sql(*, source: str) -> str:
+    """`INSERT … RETURNING id` of an override for each row of the SELECT `source` (columns team_id, role,
+    member_id, start, "end", reason, created_by_id, written_at), which has passed override_checks_sql."""
+    return _OVERRIDE_INSERT.format(override=Override._meta.db_table, source=source)
+
+
 def shift_delete(*, shift: Shift) -> None:
     """A shift removed by hand: the role has a gap there unless an override covers it."""
     shift.delete()

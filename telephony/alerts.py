@@ -15,18 +15,21 @@ its call. The links are unique, so a callback Twilio repeats finds the alert it 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
+from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from teams import selectors, services
-from teams.models import Member, Role, Team
+from teams.models import Member, Role, Team, TeamMembership
 from telephony import rows
 from telephony.models import Alert, AlertEvent, Call, OutboundMessage, Voicemail
+from telephony.queue import task_publish
 from telephony.sms import sms_send
 from telephony.sms_text import sms_body_fit_part
 
@@ -70,9 +73,16 @@ def _event(
     user: AbstractBaseUser | None = None,
     member: Member | None = None,
     detail: str = "",
+    notices_pending: bool = False,
 ) -> AlertEvent:
     return AlertEvent.objects.create(
-        alert=alert, action=action, actor=actor[:150], user=user, member=member, detail=detail[:300]
+        alert=alert,
+        action=action,
+        actor=actor[:150],
+        user=user,
+        member=member,
+        detail=detail[:300],
+        notices_pending=notices_pending,
     )
 
 
@@ -387,30 +397,47 @@ def _tell_the_paged(*, alert: Alert, verb: str, actor: str, member: Member | Non
 
 
 def _transition(
-    *, alert: Alert, to: str, moves_from: tuple[str, ...], action: str, verb: str, actor: str, user, member, via
-) -> tuple[Alert, bool]:
+    *,
+    alert: Alert,
+    to: str,
+    moves_from: tuple[str, ...],
+    action: str,
+    verb: str,
+    actor: str,
+    user,
+    member,
+    via,
+    notices_later: bool = False,
+) -> tuple[Alert, AlertEvent | None]:
     """Move the alert to `to` under a row lock, stamping who and when, stopping the escalation, recording
-    the event and telling the people paged; returns (alert, changed). From any other state it is left."""
+    the event and telling the people paged; returns (alert, the event, None when it was left). From any
+    other state it is left.
+
+    With `notices_later` the event is recorded as owing its notices, and `alert_notices_publish` sends them
+    after the commit (an SMS command answers without texting anyone else)."""
     with transaction.atomic():
         alert = Alert.objects.select_for_update().get(pk=alert.pk)
         if alert.state not in moves_from:
-            return alert, False
+            return alert, None
         stamp = "acknowledged" if to == Alert.State.ACKNOWLEDGED else "resolved"
         alert.state = to
         setattr(alert, f"{stamp}_at", timezone.now())
         setattr(alert, f"{stamp}_by", actor[:150])
         alert.next_escalation_at = None
         alert.save(update_fields=["state", f"{stamp}_at", f"{stamp}_by", "next_escalation_at"])
-        _event(alert, action, actor=actor, user=_real_user(user), member=member, detail=via)
-        _tell_the_paged(alert=alert, verb=verb, actor=actor, member=member)
-    return alert, True
+        event = _event(
+            alert, action, actor=actor, user=_real_user(user), member=member, detail=via, notices_pending=notices_later
+        )
+        if not notices_later:
+            _tell_the_paged(alert=alert, verb=verb, actor=actor, member=member)
+    return alert, event
 
 
 def alert_acknowledge(
     *, alert: Alert, actor: str, user=None, member: Member | None = None, via: str = ""
 ) -> tuple[Alert, bool]:
     """Stop the escalation; returns (alert, changed). An alert already acknowledged or resolved is left."""
-    return _transition(
+    alert, event = _transition(
         alert=alert,
         to=Alert.State.ACKNOWLEDGED,
         moves_from=(Alert.State.OPEN,),
@@ -421,13 +448,14 @@ def alert_acknowledge(
         member=member,
         via=via,
     )
+    return alert, event is not None
 
 
 def alert_resolve(
     *, alert: Alert, actor: str, user=None, member: Member | None = None, via: str = ""
 ) -> tuple[Alert, bool]:
     """Close the alert (from open or acknowledged); returns (alert, changed)."""
-    return _transition(
+    alert, event = _transition(
         alert=alert,
         to=Alert.State.RESOLVED,
         moves_from=(Alert.State.OPEN, Alert.State.ACKNOWLEDGED),
@@ -438,6 +466,7 @@ def alert_resolve(
         member=member,
         via=via,
     )
+    return alert, event is not None
 
 
 def alert_resolve_by_key(*, team: Team, dedupe_key: str, actor: str, user=None, via: str = "") -> Alert | None:
@@ -461,7 +490,148 @@ def alert_of_team(*, team: Team, alert_id: int) -> Alert | None:
     return Alert.objects.filter(team=team, pk=alert_id).select_related("team", "call").first()
 
 
-# --- SMS commands --------------------------------------------------------------------------------------
+# --- SMS commands ---------------------------------------------------------------------------------------
+# An SMS command is answered within the webhook's budget of round trips: the step itself (state, who and
+# when, the escalation stopped, its event) is one statement in autocommit mode, guarded by the state in its
+# WHERE (two ACKs at once: one winner). The notices it owes (telling the people paged) follow in a task; the
+# event says they are owed until they are sent, so a task the broker lost is done by the escalation sweep.
+
+# What a step by SMS moves, from which states, and which stamps it sets.
+_SMS_STEPS = {
+    "ACK": (Alert.State.ACKNOWLEDGED, (Alert.State.OPEN,), Action.ACKNOWLEDGED, "acknowledged"),
+    "RESOLVE": (Alert.State.RESOLVED, (Alert.State.OPEN, Alert.State.ACKNOWLEDGED), Action.RESOLVED, "resolved"),
+}
+# A step's notices not sent this long after the step: their task was lost, the sweep sends them.
+NOTICES_GRACE = dt.timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class SmsStep:
+    """An alert as an SMS command left it: its state and stamps, and the event if this command moved it."""
+
+    alert_id: int
+    state: str
+    acknowledged_by: str
+    resolved_by: str
+    event_id: int | None
+
+
+# One statement: the alert (of the member's teams), moved if its state allows, and its event. Table names and
+# states are our own constants; every value from the request is a parameter.
+_STEP_SQL = """
+WITH target AS (
+    SELECT a.id, a.state, a.acknowledged_by, a.resolved_by FROM {alert} a
+    WHERE a.id = %(alert_id)s
+      AND a.team_id IN (SELECT m.team_id FROM {membership} m WHERE m.member_id = %(member_id)s)
+), moved AS (
+    UPDATE {alert} SET state = '{to}', {stamp}_at = %(now)s, {stamp}_by = %(actor)s, next_escalation_at = NULL
+    WHERE id = (SELECT id FROM target) AND state IN ({states})
+    RETURNING id
+), event AS (
+    INSERT INTO {event} (alert_id, action, actor, user_id, member_id, detail, created_at, notices_pending)
+    SELECT id, %(action)s, %(actor)s, %(user_id)s, %(member_id)s, %(detail)s, %(now)s, TRUE FROM moved
+    RETURNING id
+)
+SELECT target.id, target.state, target.acknowledged_by, target.resolved_by, (SELECT id FROM event) FROM target
+"""
+
+
+@functools.cache
+def _step_sql(command: str) -> str:
+    to, moves_from, _action, stamp = _SMS_STEPS[command]
+    return _STEP_SQL.format(
+        alert=Alert._meta.db_table,
+        event=AlertEvent._meta.db_table,
+        membership=TeamMembership._meta.db_table,
+        to=to,
+        stamp=stamp,
+        states=", ".join(f"'{state}'" for state in moves_from),
+    )
+
+
+def _step_by_sms(*, member: Member, command: str, alert_id: int) -> SmsStep | None:
+    """Acknowledge or resolve an alert of the member's teams; None when there is no such alert."""
+    to, moves_from, action, verb = _SMS_STEPS[command]
+    via = f"SMS from {member.phone}"
+    if connection.vendor == "postgresql":
+        params = {
+            "alert_id": alert_id,
+            "member_id": member.pk,
+            "now": timezone.now(),
+            "actor": member.name[:150],
+            "action": action,
+            "user_id": member.user_id,
+            "detail": via[:300],
+        }
+        with connection.cursor() as cursor:
+            cursor.execute(_step_sql(command), params)
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        step = SmsStep(*row)
+        if step.event_id is not None or step.state not in moves_from:
+            return step
+        # Another command moved it between our read and our write: answer with what it did.
+        alert = Alert.objects.get(pk=alert_id)
+        return SmsStep(alert.pk, alert.state, alert.acknowledged_by, alert.resolved_by, None)
+    # Databases without data-modifying CTEs (SQLite): the same step in a short transaction.
+    alert = Alert.objects.filter(pk=alert_id, team__memberships__member=member).first()
+    if alert is None:
+        return None
+    user = member.user if member.user_id else None
+    alert, event = _transition(
+        alert=alert,
+        to=to,
+        moves_from=moves_from,
+        action=action,
+        verb=verb,
+        actor=member.name,
+        user=user,
+        member=member,
+        via=via,
+        notices_later=True,
+    )
+    return SmsStep(alert.pk, alert.state, alert.acknowledged_by, alert.resolved_by, event.pk if event else None)
+
+
+def alert_notices_publish(*, event_id: int) -> None:
+    """Hand a step's notices to the worker (one fast attempt; the sweep does the rest). The step is committed
+    by now (autocommit); a task that ran too early would find nothing owed yet and leave it to the sweep."""
+    try:
+        task_publish("telephony.tasks.alerts.alert_notices_send", args=[event_id])
+    except Exception:
+        logger.warning("Could not publish the notices of alert event %s: the sweep will", event_id, exc_info=True)
+
+
+def alert_notices_send(*, event_id: int) -> bool:
+    """Send the notices an acknowledgement or resolution owes, once: the event is locked (skip locked) and
+    cleared in the same transaction, and each notice has its dedupe key. False when nothing was owed."""
+    with transaction.atomic():
+        event = (
+            AlertEvent.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("alert", "member")
+            .filter(pk=event_id, notices_pending=True)
+            .first()
+        )
+        if event is None:
+            return False
+        verb = "acknowledged" if event.action == Action.ACKNOWLEDGED else "resolved"
+        _tell_the_paged(alert=event.alert, verb=verb, actor=event.actor, member=event.member)
+        AlertEvent.objects.filter(pk=event.pk).update(notices_pending=False)
+    return True
+
+
+def alert_notices_sweep(*, now: dt.datetime | None = None) -> int:
+    """Send the notices whose task was lost (broker down, worker gone); returns how many steps."""
+    now = now or timezone.now()
+    owed = AlertEvent.objects.filter(notices_pending=True, created_at__lte=now - NOTICES_GRACE)
+    done = 0
+    for event_id in owed.order_by("pk").values_list("pk", flat=True)[:DUE_BATCH]:
+        try:
+            done += alert_notices_send(event_id=event_id)
+        except Exception:
+            logger.exception("Could not send the notices of alert event %s", event_id)
+    return done
 
 
 def alert_sms_command(*, member: Member, action: str, alert_id: int) -> str:
@@ -471,31 +641,29 @@ def alert_sms_command(*, member: Member, action: str, alert_id: int) -> str:
     not exist, so a text never reveals another team's alert.
     """
     command = (action or "").strip().upper()
-    if command not in ("ACK", "RESOLVE"):
+    if command not in _SMS_STEPS:
         return _("Reply ACK <id> to acknowledge an alert or RESOLVE <id> to close it.")
     try:
         alert_id = int(alert_id)
     except (TypeError, ValueError):
         # The keyword stays as typed: the commands are ACK and RESOLVE in every language.
         return _("Reply %(command)s followed by the alert number, e.g. %(command)s 42.") % {"command": command}
-    alert = Alert.objects.filter(pk=alert_id, team__memberships__member=member).first()
-    if alert is None:
+    step = _step_by_sms(member=member, command=command, alert_id=alert_id)
+    if step is None:
         return _("There is no alert %(id)s for your teams.") % {"id": alert_id}
-    via = f"SMS from {member.phone}"
-    user = member.user if member.user_id else None
+    if step.event_id is not None:
+        alert_notices_publish(event_id=step.event_id)
     if command == "ACK":
-        alert, changed = alert_acknowledge(alert=alert, actor=member.name, user=user, member=member, via=via)
-        if changed:
+        if step.event_id is not None:
             return _("ALERT %(id)s acknowledged - escalation stopped. Reply RESOLVE %(id)s when it is fixed.") % {
-                "id": alert.pk
+                "id": step.alert_id
             }
-        if alert.state == Alert.State.ACKNOWLEDGED:
+        if step.state == Alert.State.ACKNOWLEDGED:
             return _("ALERT %(id)s was already acknowledged by %(name)s.") % {
-                "id": alert.pk,
-                "name": alert.acknowledged_by,
+                "id": step.alert_id,
+                "name": step.acknowledged_by,
             }
-        return _("ALERT %(id)s is already resolved.") % {"id": alert.pk}
-    alert, changed = alert_resolve(alert=alert, actor=member.name, user=user, member=member, via=via)
-    if changed:
-        return _("ALERT %(id)s resolved. Thank you.") % {"id": alert.pk}
-    return _("ALERT %(id)s was already resolved by %(name)s.") % {"id": alert.pk, "name": alert.resolved_by}
+        return _("ALERT %(id)s is already resolved.") % {"id": step.alert_id}
+    if step.event_id is not None:
+        return _("ALERT %(id)s resolved. Thank you.") % {"id": step.alert_id}
+    return _("ALERT %(id)s was already resolved by %(name)s.") % {"id": step.alert_id, "name": step.resolved_by}

@@ -77,14 +77,16 @@ ENTRIES: tuple[BeatEntry, ...] = (
         "Texts the people on call about voicemails whose notice never went out.",
     ),
     # Every minute: a swap nobody took (or no lead approved) lapses when its shift starts; the asker should
-    # hear it then, not an hour later, and the offers stop counting.
+    # hear it then, not an hour later, and the offers stop counting. The same tick sends the texts of swap
+    # steps made by SMS whose task was lost (broker down), a minute late rather than never.
     BeatEntry(
         "Expire shift swaps",
         "telephony.tasks.swaps.swaps_expire",
         dt.timedelta(minutes=1),
         "Marks swaps whose shift has started as expired and tells the asker.",
     ),
-    # Every minute: pages the next person for open alerts whose acknowledgement timeout (minutes) has passed.
+    # Every minute: pages the next person for open alerts whose acknowledgement timeout (minutes) has passed,
+    # and sends the stand-down notices of ACK / RESOLVE by SMS whose task was lost (broker down).
     BeatEntry(
         "Escalate open alerts",
         "telephony.tasks.alerts.alerts_escalate",

@@ -219,9 +219,15 @@ class AlertEvent(models.Model):
     member = models.ForeignKey(Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     detail = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The notices this step owes (telling the people paged) are still to be sent: an SMS command records the
+    # step and answers, and a task (or the escalation sweep, when the task was lost) sends them.
+    notices_pending = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(fields=["created_at"], condition=Q(notices_pending=True), name="alertevent_notices_pending")
+        ]
 
     def __str__(self) -> str:
         return f"{self.alert_id} {self.action} by {self.actor}"
@@ -295,9 +301,15 @@ class SwapEvent(models.Model):
     member = models.ForeignKey(Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     via = models.CharField(max_length=40, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The texts this step owes (offers withdrawn, leads asked, both people told) are still to be sent: an SMS
+    # command records the step and answers, and a task (or the expiry sweep, when the task was lost) sends them.
+    notices_pending = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(fields=["created_at"], condition=Q(notices_pending=True), name="swapevent_notices_pending")
+        ]
 
     def __str__(self) -> str:
         return f"{self.swap_id} {self.action} by {self.actor}"

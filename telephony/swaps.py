@@ -6,11 +6,16 @@ retried request or a second beat tick tells nobody twice. A state change is one 
 ("from these states only") inside a transaction that holds the swap's row: two TAKEs at once, from two
 phones or two API calls, make one winner and one "already taken". Approval is an override for the taker over
 the shift, written by the rota's own override service (its checks apply: no overlap, not while away).
+
+By SMS (the webhook's budget of round trips) a step is one statement on PostgreSQL, `_SMS_STEP`: the same
+lock, the same states, the override service's checks in SQL; the texts it owes the others are marked on its
+event and sent by a task (`swap_notices_send`), or by the expiry sweep when that task was lost.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import re
 from dataclasses import dataclass
@@ -18,19 +23,23 @@ from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext, gettext_lazy
 
 from teams import rota, selectors, services
 from teams.errors import RotaError
-from teams.models import Member, Shift, Team, TeamMembership
+from teams.models import Member, Override, Rotation, RotationParticipant, Shift, Team, TeamMembership, TimeOff
 from telephony.models import OutboundMessage, Swap, SwapEvent
 from telephony.notifications import role_name
+from telephony.queue import task_publish
 from telephony.sms import sms_send
 
 logger = logging.getLogger(__name__)
 
+# A step's texts not sent this long after the step: their task was lost, the sweep sends them.
+NOTICES_GRACE = dt.timedelta(minutes=1)
+NOTICES_BATCH = 500
 SWAP_COMMAND = re.compile(r"^(TAKE|APPROVE|DECLINE)\s+#?(\d{1,12})$")
 # States from which a swap can still change; approved, declined, cancelled and expired are final.
 IN_PLAY = (Swap.State.OPEN, Swap.State.TAKEN)
@@ -92,9 +101,15 @@ def _tell(swap: Swap, member: Member | None, step: str, text, values: dict, extr
     )
 
 
-def _record(swap: Swap, action: str, actor: Actor) -> None:
-    SwapEvent.objects.create(
-        swap=swap, action=action, actor=actor.name[:150], user=actor.user, member=actor.member, via=actor.via[:40]
+def _record(swap: Swap, action: str, actor: Actor, *, notices_pending: bool = False) -> SwapEvent:
+    return SwapEvent.objects.create(
+        swap=swap,
+        action=action,
+        actor=actor.name[:150],
+        user=actor.user,
+        member=actor.member,
+        via=actor.via[:40],
+        notices_pending=notices_pending,
     )
 
 
@@ -184,9 +199,14 @@ def swap_request(*, shift: Shift, actor: Actor, reason: str = "", now: dt.dateti
     return swap
 
 
-def swap_take(*, swap: Swap, taker: Member, actor: Actor, now: dt.datetime | None = None) -> Swap:
+def swap_take(
+    *, swap: Swap, taker: Member, actor: Actor, now: dt.datetime | None = None, notices_later: bool = False
+) -> Swap:
     """The first teammate to take the swap wins; the others are told it is gone. Without approval on the
-    team, the swap is approved at once (the taker is on call for the shift)."""
+    team, the swap is approved at once (the taker is on call for the shift).
+
+    With `notices_later` the step is recorded as owing its texts, and `swap_notices_publish` sends them
+    (an SMS command answers without texting anyone else)."""
     now = now or timezone.now()
     with transaction.atomic():
         swap = _locked(swap)
@@ -203,65 +223,58 @@ def swap_take(*, swap: Swap, taker: Member, actor: Actor, now: dt.datetime | Non
             )
         if not _move(swap, to=Swap.State.TAKEN, moves_from=(Swap.State.OPEN,), taker=taker):
             raise _already(Swap.objects.select_related("taker").get(pk=swap.pk))
-        _record(swap, "taken", actor)
-        for member in offered:
-            if member.pk != taker.pk:
-                _tell(
-                    swap,
-                    member,
-                    "gone",
-                    gettext_lazy("Swap %(id)d is gone: %(taker)s covers %(asker)s."),
-                    {"id": swap.pk, "taker": taker.name, "asker": swap.asker.name},
-                )
+        event = _record(swap, "taken", actor, notices_pending=notices_later)
         if not swap.team.swap_approval:
-            return _approve(swap, Actor(gettext("automatic (no approval needed)"), via=actor.via))
-        for lead in _leads(swap.team):
-            _tell(
-                swap,
-                lead,
-                "approval",
-                gettext_lazy(
-                    "%(taker)s would cover %(asker)s, %(role)s %(span)s (%(zone)s). "
-                    "Reply APPROVE %(id)d or DECLINE %(id)d."
-                ),
-                {
-                    "taker": taker.name,
-                    "asker": swap.asker.name,
-                    "role": swap.role,
-                    "span": _SPAN,
-                    "zone": _ZONE,
-                    "id": swap.pk,
-                },
-            )
-        _tell(
-            swap,
-            swap.asker,
-            "taken",
-            gettext_lazy("%(taker)s offers to cover your %(role)s shift (swap %(id)d); a lead approves it."),
-            {"taker": taker.name, "role": swap.role, "id": swap.pk},
-        )
+            automatic = Actor(gettext("automatic (no approval needed)"), via=actor.via)
+            _approve(swap, automatic, at=event.created_at if notices_later else None)
+        if not notices_later:
+            _taken_notices(swap, offered=offered, approval_needed=swap.team.swap_approval)
+            if not swap.team.swap_approval:
+                _approved_notices(swap)
+        swap.notices_event_id = event.pk if notices_later else None
     return swap
 
 
-def _approve(swap: Swap, actor: Actor) -> Swap:
-    """Inside the caller's transaction, with the row locked: the override for the taker, both told."""
-    try:
-        override = services.override_create(
-            team=swap.team,
-            role=swap.role,
-            member=swap.taker,
-            start=swap.start,
-            end=swap.end,
-            reason=gettext("Swap %(id)d: covers %(asker)s") % {"id": swap.pk, "asker": swap.asker.name},
-            created_by=actor.user,
+def _taken_notices(swap: Swap, *, offered: list[Member], approval_needed: bool) -> None:
+    """The other teammates hear it is gone; when a lead must approve, the leads are asked and the asker told."""
+    for member in offered:
+        if member.pk != swap.taker_id:
+            _tell(
+                swap,
+                member,
+                "gone",
+                gettext_lazy("Swap %(id)d is gone: %(taker)s covers %(asker)s."),
+                {"id": swap.pk, "taker": swap.taker.name, "asker": swap.asker.name},
+            )
+    if not approval_needed:
+        return
+    for lead in _leads(swap.team):
+        _tell(
+            swap,
+            lead,
+            "approval",
+            gettext_lazy(
+                "%(taker)s would cover %(asker)s, %(role)s %(span)s (%(zone)s). Reply APPROVE %(id)d or DECLINE %(id)d."
+            ),
+            {
+                "taker": swap.taker.name,
+                "asker": swap.asker.name,
+                "role": swap.role,
+                "span": _SPAN,
+                "zone": _ZONE,
+                "id": swap.pk,
+            },
         )
-    except ValidationError as exc:
-        raise RotaError(
-            gettext("Swap %(id)d cannot be approved: %(why)s") % {"id": swap.pk, "why": " ".join(exc.messages)},
-            field="state",
-        ) from exc
-    _move(swap, to=Swap.State.APPROVED, moves_from=(Swap.State.TAKEN,), override=override)
-    _record(swap, "approved", actor)
+    _tell(
+        swap,
+        swap.asker,
+        "taken",
+        gettext_lazy("%(taker)s offers to cover your %(role)s shift (swap %(id)d); a lead approves it."),
+        {"taker": swap.taker.name, "role": swap.role, "id": swap.pk},
+    )
+
+
+def _approved_notices(swap: Swap) -> None:
     for member in (swap.taker, swap.asker):
         _tell(
             swap,
@@ -277,28 +290,66 @@ def _approve(swap: Swap, actor: Actor) -> Swap:
                 "zone": _ZONE,
             },
         )
-    return swap
 
 
-def swap_approve(*, swap: Swap, actor: Actor) -> Swap:
+def _declined_notices(swap: Swap, *, lead_name: str) -> None:
+    text = gettext_lazy("Swap %(id)d declined by %(lead)s: %(asker)s keeps the %(role)s shift.")
+    values = {"id": swap.pk, "lead": lead_name, "asker": swap.asker.name, "role": swap.role}
+    _tell(swap, swap.asker, "declined", text, values)
+    _tell(swap, swap.taker, "declined", text, values)
+
+
+def _override_reason(swap_id: int, asker_name: str) -> str:
+    return gettext("Swap %(id)d: covers %(asker)s") % {"id": swap_id, "asker": asker_name}
+
+
+def _approve(swap: Swap, actor: Actor, *, at: dt.datetime | None = None, notices_pending: bool = False) -> SwapEvent:
+    """Inside the caller's transaction, with the row locked: the override for the taker, and its event."""
+    try:
+        override = services.override_create(
+            team=swap.team,
+            role=swap.role,
+            member=swap.taker,
+            start=swap.start,
+            end=swap.end,
+            reason=_override_reason(swap.pk, swap.asker.name),
+            created_by=actor.user,
+        )
+    except ValidationError as exc:
+        raise RotaError(
+            gettext("Swap %(id)d cannot be approved: %(why)s") % {"id": swap.pk, "why": " ".join(exc.messages)},
+            field="state",
+        ) from exc
+    _move(swap, to=Swap.State.APPROVED, moves_from=(Swap.State.TAKEN,), override=override)
+    event = _record(swap, "approved", actor, notices_pending=notices_pending)
+    if at is not None:
+        # Recorded by the same step as the take: the take's notices then tell of the approval too.
+        SwapEvent.objects.filter(pk=event.pk).update(created_at=at)
+    return event
+
+
+def swap_approve(*, swap: Swap, actor: Actor, notices_later: bool = False) -> Swap:
     with transaction.atomic():
         swap = _locked(swap)
         if swap.state != Swap.State.TAKEN:
             raise _already(swap)
-        return _approve(swap, actor)
+        event = _approve(swap, actor, notices_pending=notices_later)
+        if not notices_later:
+            _approved_notices(swap)
+        swap.notices_event_id = event.pk if notices_later else None
+    return swap
 
 
-def swap_decline(*, swap: Swap, actor: Actor) -> Swap:
+def swap_decline(*, swap: Swap, actor: Actor, notices_later: bool = False) -> Swap:
     """A lead says no: the asker keeps the shift; both people are told."""
     with transaction.atomic():
         swap = _locked(swap)
         if not _move(swap, to=Swap.State.DECLINED, moves_from=(Swap.State.TAKEN,)):
             raise _already(swap)
-        _record(swap, "declined", actor)
-        text = gettext_lazy("Swap %(id)d declined by %(lead)s: %(asker)s keeps the %(role)s shift.")
-        values = {"id": swap.pk, "lead": actor.name, "asker": swap.asker.name, "role": swap.role}
-        _tell(swap, swap.asker, "declined", text, values)
-        _tell(swap, swap.taker, "declined", text, values)
+        event = _record(swap, "declined", actor, notices_pending=notices_later)
+        if not notices_later:
+            _declined_notices(swap, lead_name=actor.name)
+        swap.notices_event_id = event.pk if notices_later else None
     return swap
 
 
@@ -342,38 +393,269 @@ def swaps_expire(*, now: dt.datetime | None = None) -> int:
 # --- SMS ---------------------------------------------------------------------------------------------------
 
 
-def swap_sms_command(*, member: Member, action: str, swap_id: int) -> str:
-    """`TAKE 12` from a teammate, `APPROVE 12` / `DECLINE 12` from a lead of the swap's team.
+@dataclass(frozen=True)
+class SmsStep:
+    """A swap as an SMS command found and left it (one statement's answer; see `_SMS_STEP`)."""
 
-    `From` only names the member: a swap outside their teams (or, for APPROVE / DECLINE, outside the teams they
-    lead) gets the same answer as one that does not exist.
-    """
-    action = action.upper()
+    swap_id: int
+    state: str
+    taker_name: str
+    asker_name: str
+    role: str
+    has_started: bool
+    may_take: bool  # TAKE: the sender is a free teammate of the role's rotation
+    approval_needed: bool
+    clash_free: bool  # the taker may cover the shift: a member, not away, no other override then
+    event_id: int | None
+
+
+# One statement per SMS step on PostgreSQL, in autocommit mode: the swap (of the sender's teams; of the
+# teams they lead for APPROVE / DECLINE), locked, and moved if its state allows; for an approval the
+# override for the taker (the checks of the override service: a member of the team, not away, no other
+# override of the role then); and the step's events. The lock makes two commands at once one winner: the
+# second finds the swap as the first left it. `notices_pending` marks the event whose texts are owed.
+# The override is the override service's own SQL (teams.services.override_checks_sql, override_insert_sql).
+# Narrower than the service: the overlap check sees the overrides committed when the statement began, so an
+# override a lead adds by hand in that very instant is not seen (the service's team lock would refuse it).
+_SMS_STEP = """
+WITH target AS (
+    SELECT s.id, s.state, s.team_id, s.role, s.start, s."end", s.asker_id, s.taker_id AS current_taker_id,
+           CASE WHEN %(command)s = 'TAKE' THEN %(member_id)s::integer ELSE s.taker_id END AS taker_id
+    FROM {swap} s
+    WHERE s.id = %(swap_id)s AND s.team_id IN (
+        SELECT m.team_id FROM {membership} m
+        WHERE m.member_id = %(member_id)s AND (%(command)s = 'TAKE' OR m.role = 'lead'))
+    FOR UPDATE OF s
+), checks AS (
+    SELECT t.*, team.swap_approval,
+        t.start <= %(now)s AS has_started,
+        (t.taker_id <> t.asker_id AND CASE
+            WHEN EXISTS (SELECT 1 FROM {rotation} r WHERE r.team_id = t.team_id AND r.role = t.role)
+            THEN EXISTS (SELECT 1 FROM {rotation} r JOIN {participant} p ON p.rotation_id = r.id
+                         WHERE r.team_id = t.team_id AND r.role = t.role AND p.member_id = t.taker_id)
+            ELSE EXISTS (SELECT 1 FROM {membership} m WHERE m.team_id = t.team_id AND m.member_id = t.taker_id)
+        END AND NOT EXISTS (SELECT 1 FROM {time_off} a WHERE a.team_id = t.team_id AND a.member_id = t.taker_id
+                            AND a.start < t."end" AND a."end" > t.start)) AS may_take,
+        {override_checks} AS clash_free
+    FROM target t JOIN {team} team ON team.id = t.team_id
+), step AS (
+    -- What this command does: the state it moves to, and whether it approves (an override).
+    SELECT c.id, c.team_id, c.role, c.start, c."end", c.taker_id, c.asker_id,
+        CASE %(command)s WHEN 'DECLINE' THEN 'declined'
+             WHEN 'APPROVE' THEN 'approved'
+             ELSE CASE WHEN c.swap_approval THEN 'taken' ELSE 'approved' END END AS new_state,
+        (%(command)s = 'APPROVE' OR (%(command)s = 'TAKE' AND NOT c.swap_approval)) AS approves
+    FROM checks c
+    WHERE c.state = CASE WHEN %(command)s = 'TAKE' THEN 'open' ELSE 'taken' END
+      AND (%(command)s <> 'TAKE' OR (NOT c.has_started AND c.may_take))
+      AND (c.clash_free OR NOT (%(command)s = 'APPROVE' OR (%(command)s = 'TAKE' AND NOT c.swap_approval)))
+), cover AS (
+    {override_insert}
+), moved AS (
+    UPDATE {swap} s SET state = st.new_state, taker_id = st.taker_id, updated_at = %(now)s,
+        override_id = (SELECT id FROM cover)
+    FROM step st WHERE s.id = st.id
+    RETURNING s.id, s.state, s.taker_id
+), events AS (
+    INSERT INTO {event} (swap_id, action, actor, user_id, member_id, via, created_at, notices_pending)
+    SELECT moved.id, e.action, e.actor, e.user_id, e.member_id, %(via)s, %(now)s, e.owes
+    FROM moved CROSS JOIN (VALUES
+        (%(action)s, %(actor)s, %(user_id)s::integer, %(member_id)s::integer, TRUE),
+        ('approved', %(automatic)s, NULL::integer, NULL::integer, FALSE)
+    ) AS e(action, actor, user_id, member_id, owes)
+    WHERE e.owes OR (%(command)s = 'TAKE' AND moved.state = 'approved')
+    RETURNING id, notices_pending
+)
+SELECT c.id, coalesce(moved.state, c.state), coalesce(taker.name, ''), asker.name, c.role, c.has_started,
+       c.may_take, c.swap_approval, c.clash_free, (SELECT id FROM events WHERE notices_pending)
+FROM checks c
+JOIN {member} asker ON asker.id = c.asker_id
+LEFT JOIN moved ON moved.id = c.id
+LEFT JOIN {member} taker ON taker.id = coalesce(moved.taker_id, c.current_taker_id)
+"""
+
+
+# The taker's override, for the override service's INSERT: the shift's hours, the reason in the approver's
+# language around the asker's name.
+_COVER_SOURCE = """SELECT st.team_id, st.role, st.taker_id AS member_id, st.start, st."end",
+           %(reason_before)s || asker.name || %(reason_after)s AS reason,
+           %(approver_user_id)s::integer AS created_by_id, %(now)s::timestamptz AS written_at
+    FROM step st JOIN {member} asker ON asker.id = st.asker_id
+    WHERE st.approves"""
+
+
+@functools.cache
+def _sms_step_sql() -> str:
+    return _SMS_STEP.format(
+        swap=Swap._meta.db_table,
+        event=SwapEvent._meta.db_table,
+        membership=TeamMembership._meta.db_table,
+        rotation=Rotation._meta.db_table,
+        participant=RotationParticipant._meta.db_table,
+        time_off=TimeOff._meta.db_table,
+        team=Team._meta.db_table,
+        member=Member._meta.db_table,
+        override_checks=services.override_checks_sql(row="t", member="taker_id"),
+        override_insert=services.override_insert_sql(source=_COVER_SOURCE.format(member=Member._meta.db_table)),
+    )
+
+
+def _sms_step(*, member: Member, command: str, swap_id: int) -> SmsStep | None:
+    """The step on PostgreSQL: one statement (see `_SMS_STEP`); None when the swap is not the sender's."""
+    via = f"SMS from {member.phone}"  # as Actor.of_member records it, without reading the member's login
+    # The override's reason in the approver's language, around the asker's name (which the statement reads).
+    before, _, after = _override_reason(swap_id, "\x00").partition("\x00")
+    params = {
+        "command": command,
+        "swap_id": swap_id,
+        "member_id": member.pk,
+        "now": timezone.now(),
+        "action": {"TAKE": "taken", "APPROVE": "approved", "DECLINE": "declined"}[command],
+        "actor": member.name[:150],
+        "user_id": member.user_id,
+        "via": via[:40],
+        "automatic": gettext("automatic (no approval needed)")[:150],
+        "approver_user_id": member.user_id if command == "APPROVE" else None,
+        "reason_before": before,
+        "reason_after": after,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_sms_step_sql(), params)
+        row = cursor.fetchone()
+    return SmsStep(*row) if row is not None else None
+
+
+def _sms_refusal(step: SmsStep, command: str, member: Member) -> str:
+    """Why the step did not happen, as the services say it."""
+    swap = Swap.objects.select_related("team", "asker", "taker").get(pk=step.swap_id)
+    wanted = Swap.State.OPEN if command == "TAKE" else Swap.State.TAKEN
+    if swap.state != wanted:
+        return _already(swap).message
+    if command == "TAKE" and step.has_started:
+        return gettext("Swap %(id)d expired: its shift has started.") % {"id": swap.pk}
+    if command == "TAKE" and not step.may_take:
+        return gettext("%(member)s cannot take swap %(id)d: only a free teammate of the %(role)s rotation can.") % {
+            "member": member.name,
+            "id": swap.pk,
+            "role": swap.role,
+        }
+    # The override cannot be written: the override service's own checks say why.
+    taker = member if command == "TAKE" else swap.taker
+    override = Override(team=swap.team, role=swap.role, member=taker, start=swap.start, end=swap.end)
+    try:
+        override.full_clean()
+        why = ""
+    except ValidationError as exc:
+        why = " ".join(exc.messages)
+    return gettext("Swap %(id)d cannot be approved: %(why)s") % {"id": swap.pk, "why": why}
+
+
+def _sms_reply(step: SmsStep, command: str) -> str:
+    if command == "TAKE":
+        if step.state == Swap.State.APPROVED:
+            return gettext("Swap %(id)d is yours: you cover %(asker)s, %(role)s.") % {
+                "id": step.swap_id,
+                "asker": step.asker_name,
+                "role": step.role,
+            }
+        return gettext("Swap %(id)d is yours once a lead approves it.") % {"id": step.swap_id}
+    if command == "APPROVE":
+        return gettext("Swap %(id)d approved.") % {"id": step.swap_id}
+    return gettext("Swap %(id)d declined.") % {"id": step.swap_id}
+
+
+def _sms_step_in_transaction(*, member: Member, command: str, swap_id: int) -> str:
+    """Databases without data-modifying CTEs (SQLite): the services, in short transactions."""
     # One filter() call: the member and the lead role are the same membership row.
     standing = {"team__memberships__member": member}
-    if action in ("APPROVE", "DECLINE"):
+    if command in ("APPROVE", "DECLINE"):
         standing["team__memberships__role"] = TeamMembership.Role.LEAD
     swap = Swap.objects.filter(pk=swap_id, **standing).select_related("team", "asker", "taker").first()
     if swap is None:
         return gettext("There is no swap %(id)d for you.") % {"id": swap_id}
     actor = Actor.of_member(member, via=f"SMS from {member.phone}")
     try:
-        if action == "TAKE":
-            swap = swap_take(swap=swap, taker=member, actor=actor)
-            if swap.state == Swap.State.APPROVED:
-                return gettext("Swap %(id)d is yours: you cover %(asker)s, %(role)s.") % {
-                    "id": swap.pk,
-                    "asker": swap.asker.name,
-                    "role": swap.role,
-                }
-            return gettext("Swap %(id)d is yours once a lead approves it.") % {"id": swap.pk}
-        if action == "APPROVE":
-            swap_approve(swap=swap, actor=actor)
-            return gettext("Swap %(id)d approved.") % {"id": swap.pk}
-        swap_decline(swap=swap, actor=actor)
-        return gettext("Swap %(id)d declined.") % {"id": swap.pk}
+        if command == "TAKE":
+            swap = swap_take(swap=swap, taker=member, actor=actor, notices_later=True)
+        elif command == "APPROVE":
+            swap = swap_approve(swap=swap, actor=actor, notices_later=True)
+        else:
+            swap = swap_decline(swap=swap, actor=actor, notices_later=True)
     except RotaError as exc:
         return exc.message
+    swap_notices_publish(event_id=swap.notices_event_id)
+    step = SmsStep(swap.pk, swap.state, "", swap.asker.name, swap.role, False, True, False, True, None)
+    return _sms_reply(step, command)
+
+
+def swap_sms_command(*, member: Member, action: str, swap_id: int) -> str:
+    """`TAKE 12` from a teammate, `APPROVE 12` / `DECLINE 12` from a lead of the swap's team.
+
+    `From` only names the member: a swap outside their teams (or, for APPROVE / DECLINE, outside the teams they
+    lead) gets the same answer as one that does not exist. The step is made and answered at once; the texts
+    it owes the others follow in a task (`swap_notices_send`), or the expiry sweep when that task was lost.
+    """
+    command = action.upper()
+    if connection.vendor != "postgresql":
+        return _sms_step_in_transaction(member=member, command=command, swap_id=swap_id)
+    step = _sms_step(member=member, command=command, swap_id=swap_id)
+    if step is None:
+        return gettext("There is no swap %(id)d for you.") % {"id": swap_id}
+    if step.event_id is None:
+        return _sms_refusal(step, command, member)
+    swap_notices_publish(event_id=step.event_id)
+    return _sms_reply(step, command)
+
+
+def swap_notices_publish(*, event_id: int) -> None:
+    """Hand a step's texts to the worker (one fast attempt; the sweep does the rest). The step is committed
+    by now; a task that ran too early would find nothing owed yet and leave it to the sweep."""
+    try:
+        task_publish("telephony.tasks.swaps.swap_notices_send", args=[event_id])
+    except Exception:
+        logger.warning("Could not publish the texts of swap event %s: the sweep will", event_id, exc_info=True)
+
+
+def swap_notices_send(*, event_id: int) -> bool:
+    """Send the texts a step made by SMS owes, once: the event is locked (skip locked) and cleared in the
+    same transaction, and each text has its dedupe key. False when nothing was owed."""
+    with transaction.atomic():
+        event = (
+            SwapEvent.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(pk=event_id, notices_pending=True)
+            .first()
+        )
+        if event is None:
+            return False
+        swap = Swap.objects.select_related("team", "asker", "taker").get(pk=event.swap_id)
+        if event.action == "taken":
+            # A take the team needs no approval for was approved by the same step: at the same instant, by
+            # nobody (a lead's approval names the lead's member or login).
+            automatic = swap.events.filter(
+                action="approved", created_at=event.created_at, member__isnull=True, user__isnull=True
+            ).exists()
+            _taken_notices(swap, offered=swap_teammates(swap=swap), approval_needed=not automatic)
+            if automatic:
+                _approved_notices(swap)
+        elif event.action == "approved":
+            _approved_notices(swap)
+        elif event.action == "declined":
+            _declined_notices(swap, lead_name=event.actor)
+        SwapEvent.objects.filter(pk=event.pk).update(notices_pending=False)
+    return True
+
+
+def swap_notices_sweep(*, now: dt.datetime | None = None) -> int:
+    """Send the texts of steps whose task was lost (broker down, worker gone); returns how many steps."""
+    now = now or timezone.now()
+    owed = SwapEvent.objects.filter(notices_pending=True, created_at__lte=now - NOTICES_GRACE)
+    done = 0
+    for event_id in owed.order_by("pk").values_list("pk", flat=True)[:NOTICES_BATCH]:
+        try:
+            done += swap_notices_send(event_id=event_id)
+        except Exception:
+            logger.exception("Could not send the texts of swap event %s", event_id)
+    return done
 
 
 def swap_of_team(*, team: Team, swap_id: int) -> Swap | None:
@@ -387,6 +669,8 @@ __all__ = [
     "swap_decline",
     "swap_of_team",
     "swap_request",
+    "swap_notices_send",
+    "swap_notices_sweep",
     "swap_sms_command",
     "swap_take",
     "swap_teammates",

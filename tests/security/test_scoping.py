@@ -252,6 +252,7 @@ def post_sms(client, body: str, from_number: str, to_number: str):
     return client.post("/telephony/sms/incoming/", params, HTTP_X_TWILIO_SIGNATURE=sig)
 
 
+@pytest.mark.usefixtures("celery_eager")  # the ACK's notices to the people paged are a task
 def test_sms_ack_and_resolve_only_for_members_of_the_alerts_team(world, client):
     alpha, bravo = world.alpha, world.bravo
     to = alpha.number.phone_number
