@@ -102,6 +102,15 @@ def test_the_desk_never_rings_the_callers_own_phone(desk, twilio):
     assert numbers(twilio(caller=DESK[0]).incoming().find("Dial")) == [DESK[1]]
 
 
+def test_a_replayed_desk_ring_answers_the_same_and_writes_nothing_more(desk, twilio):
+    """Twilio retries the Voice URL when our answer is slow: the same phones, the same screening URLs."""
+    call = twilio()
+    first, again = (call.incoming().find("Dial") for _ in range(2))
+    assert numbers(again) == numbers(first) == DESK
+    assert [n.get("url") for n in again.findall("Number")] == [n.get("url") for n in first.findall("Number")]
+    assert Call.objects.count() == 1 and call.call().attempts.count() == 2
+
+
 # --- Ring strategy --------------------------------------------------------------------------------------
 
 
@@ -231,6 +240,25 @@ def test_a_menu_team_with_nobody_on_call_takes_a_voicemail_for_that_team(web, tw
     record = call.press(root.find("Gather"), "2").find("Record")
     call.record(record, recording_sid="RE" + "7" * 32)
     assert call.call().team == empty and call.call().outcome == Call.Outcome.VOICEMAIL
+
+
+def test_a_replayed_key_press_answers_the_same_and_writes_nothing_more(web, menu, twilio):
+    billing, billing_primary = menu
+    call = twilio()
+    gather = call.incoming().find("Gather")
+    first, again = (call.press(gather, "1").find("Dial") for _ in range(2))
+    assert numbers(again) == numbers(first) == [billing_primary.phone]
+    assert again.find("Number").get("url") == first.find("Number").get("url")
+    logged = call.call()
+    assert (logged.team, logged.menu_digit, logged.attempts.count()) == (billing, "1", 1)
+
+
+@pytest.mark.parametrize("stored", [{"1": "billing"}, ["billing", 1, None, {"team": ["billing"]}], "billing"])
+def test_a_malformed_menu_stored_around_validation_still_reaches_the_own_team(web, menu, twilio, stored):
+    web.team.numbers.update(menu=stored)
+    root = twilio().incoming()
+    assert root.find("Gather") is None
+    assert numbers(root.find("Dial")) == [web.primary.phone]
 
 
 def test_a_menu_naming_a_deleted_team_still_reaches_the_own_team(web, menu, twilio):
