@@ -308,6 +308,17 @@ def test_a_simultaneous_ring_takes_two_round_trips(client, round_trips):
     assert [(a.member, a.ring_group) for a in attempts] == [(world.primary, 0), (world.secondary, 0)]
 
 
+@pytest.mark.parametrize(("lists", "answer"), [({"blocked_callers": [CALLER]}, "Reject"),
+                                               ({"allowed_callers": ["+4917011112222"]}, "Say")])  # fmt: skip
+def test_a_blocked_or_refused_caller_takes_two_round_trips(client, round_trips, lists, answer):
+    with time_machine.travel(NOW, tick=False):
+        world = web_team(None)
+        _shape(world.team, **lists)
+        root, counted = _twice(client, round_trips)
+    assert counted <= 2  # no dial attempt: one INSERT on either database
+    assert root[0].tag == answer and not DialAttempt.objects.exists()
+
+
 def _menu_of_web(world, *teams):
     number = world.team.numbers.get()
     number.menu = [{"digit": str(index + 1), "team": team.slug} for index, team in enumerate(teams)]
