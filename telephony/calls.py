@@ -328,9 +328,9 @@ def dial_result(
     )
 
     def written(decision: Decision, *, answered: DialAttempt | None = None, ring_next: list | None = None) -> Decision:
-        # The attempt(s), the leg's charge and the outcome or the next attempt: one statement on PostgreSQL.
-        single = _attempts(ring_next, position, call)[0] if ring_next and len(ring_next) == 1 else None
-        charged, single = dial_sql.dial_result_write(
+        # The attempt(s), the leg's charge and the outcome or the next ring's attempts (one phone or several
+        # at once): one statement on PostgreSQL.
+        charged, attempts = dial_sql.dial_result_write(
             attempt=attempt,
             ring_status=dial_status if len(ring) > 1 else None,
             connected=connected,
@@ -338,16 +338,14 @@ def dial_result(
             passed=PASSED,
             charge=charge,
             answered=answered,
-            next_attempt=single,
+            next_attempts=_attempts(ring_next, position, call) if ring_next else (),
         )
         if charged:
             costs.charge_inserted(charge)
-        if single is not None:
-            single.call = call
-            return Decision(Next.DIAL, call, single, call.team, (single,))
-        if ring_next:  # several phones at once: their multi-row INSERT, one statement more
-            attempts = _add_ring(call, ring_next, position)
-            return Decision(Next.DIAL, call, attempts[0], call.team, attempts)
+        if attempts:
+            for stored in attempts:
+                stored.call = call
+            return Decision(Next.DIAL, call, attempts[0], call.team, tuple(attempts))
         return decision
 
     position = max(a.position for a in tried) + 1

@@ -453,6 +453,27 @@ def test_every_other_webhook_takes_at_most_three_round_trips(client, round_trips
     assert not over, f"round trips per webhook: {counts}"
 
 
+def test_a_dial_action_that_rings_several_phones_at_once_takes_at_most_three_round_trips(client, round_trips):
+    """The desk rang out; primary and secondary ring together next (simultaneous): the ended legs' update,
+    the charge and both new attempts in one statement."""
+    counts: dict[str, int] = {}
+    with time_machine.travel(NOW, tick=False):  # a Tuesday, 11:00 in Berlin
+        world = web_team(None)
+        days = ["mon", "tue", "wed", "thu", "fri"]
+        _shape(world.team, business_hours=[{"days": days, "start": "09:00", "end": "18:00"}], desk_phones=DESK,
+               ring_strategy="simultaneous")  # fmt: skip
+        for _ in "12":  # the first call prepares this connection's statements
+            call = CountedCall(client, round_trips, counts)
+            dial = call.post("incoming", settings.PUBLIC_BASE_URL + INCOMING, CallStatus="ringing").find("Dial")
+            root = call.post("dial result (several at once)", dial.get("action"), DialCallStatus="no-answer",
+                             DialCallSid=sid("CA"), DialCallDuration="0")  # fmt: skip
+    assert _dial_numbers(root) == [world.primary.phone, world.secondary.phone]
+    attempts = Call.objects.get(call_sid=call.params["CallSid"]).attempts.order_by("position")
+    assert [(a.target, a.ring_group) for a in attempts] == [("desk", 0), ("desk", 0), ("primary", 2), ("secondary", 2)]
+    # SQLite: the two reads, the desk's attempts, the charge, then one INSERT per new attempt.
+    assert counts["dial result (several at once)"] <= (OTHER_BUDGET if POSTGRES else 7), counts
+
+
 # --- SMS in: every command within 3 round trips -------------------------------------------------------------
 
 SMS_IN = "/telephony/sms/incoming/"
