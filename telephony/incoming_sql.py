@@ -189,8 +189,9 @@ def _menu_slugs_sql(vendor: str) -> str:
 def _execute(sql: str, params):
     """One statement; if a reused connection turns out to be dead (the server restarted, a proxy dropped
     it: what a `SELECT 1` health check would have caught, at the price of a round trip per request), it is
-    closed and the statement runs once more on a new one. Safe for both statements: the read changes nothing, the write
-    is keyed by the CallSid (a second INSERT of the same call inserts nothing).
+    closed and the statement runs once more on a new one. Safe for every statement here: the read changes
+    nothing, and each write is keyed (the Call's CallSid; the Call's id and CallSid for the key press; an
+    attempt's call and position), so running it twice writes nothing twice.
     """
     reused = connection.connection is not None
     try:
