@@ -489,11 +489,6 @@ def team_by_slug(*, slug: str) -> Team | None:
     return Team.objects.filter(slug=slug).first()
 
 
-def teams_by_slugs(*, slugs: Iterable[str]) -> QuerySet[Team]:
-    """The teams a menu names (a slug that names no team is left out)."""
-    return Team.objects.filter(slug__in=list(slugs))
-
-
 def teams_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Team]:
     """Superusers see every team; anyone else the teams they belong to (as lead or member)."""
     if not user.is_authenticated:

@@ -16,7 +16,6 @@ import logging
 import re
 from dataclasses import dataclass
 
-from django.db import IntegrityError, router
 from django.utils import timezone
 
 from teams import selectors
@@ -134,32 +133,9 @@ def _attempts(candidates: list[Candidate], position: int, call: Call | None = No
 
 
 def _add_ring(call: Call, candidates: list[Candidate], position: int) -> tuple[DialAttempt, ...]:
-    """The dial attempts of one Dial from `position` on: one INSERT, however many phones ring at once."""
-    attempts = _attempts(candidates, position, call)
-    if len(attempts) == 1:
-        return (rows.insert_once(attempts[0], call=call, position=position),)
-    try:
-        with rows.savepoint_if_in_transaction():
-            return _insert_rows(attempts)
-    except IntegrityError:  # a replayed request: the attempts it wrote
-        written = DialAttempt.objects.filter(call=call, position__gte=position, position__lt=position + len(attempts))
-        return tuple(written.select_related("member"))
-
-
-def _insert_rows(attempts: list[DialAttempt]) -> tuple[DialAttempt, ...]:
-    """One multi-row INSERT … RETURNING id (PostgreSQL, SQLite 3.35+). bulk_create would wrap that single
-    statement in BEGIN/COMMIT, two round trips of the incoming call's budget; QuerySet._insert is the
-    statement it runs inside them."""
-    meta = DialAttempt._meta
-    fields = [field for field in meta.concrete_fields if not field.primary_key]
-    using = router.db_for_write(DialAttempt)
-    returned = DialAttempt.objects._insert(
-        attempts, fields=fields, returning_fields=meta.db_returning_fields, using=using
-    )
-    for attempt, values in zip(attempts, returned, strict=True):
-        attempt.pk = values[0]
-        attempt._state.adding, attempt._state.db = False, using
-    return tuple(attempts)
+    """The dial attempts of one Dial from `position` on: one INSERT, however many phones ring at once (a
+    replayed request's: the rows its first run stored)."""
+    return tuple(incoming_sql.attempts_insert(call, _attempts(candidates, position, call)))
 
 
 def _first_ring(team: Team, read: incoming_sql.IncomingRead, *, caller: str, to_number: str, at) -> list[Candidate]:
@@ -183,10 +159,10 @@ def call_incoming(
     """A caller dialled a team number: record the Call and decide: reject a blocked caller, offer the
     number's menu, or ring the desk or the on-call chain (telephony.flow decides which).
 
-    One read (telephony.incoming_sql: the team, the number's menu, who covers the roles, which of their
-    phones are ours), the decision here, one write (the Call and its one dial attempt; on PostgreSQL one
-    statement). Several phones at once (desk, simultaneous, VIP) take one INSERT more, a menu one read of
-    its teams' names; whatever the size of the database. No network call.
+    One read (telephony.incoming_sql: the team, the number's menu and its teams, who covers the roles,
+    which of their phones are ours), the decision here, one write (the Call and every dial attempt of its
+    first ring, however many phones ring at once; on PostgreSQL one statement); whatever the path and the
+    size of the database. No network call.
     """
     at = at or timezone.now()
     call_sid, call_status = param_fit(Call, "call_sid", call_sid), param_fit(Call, "status", call_status)
@@ -204,21 +180,18 @@ def call_incoming(
         call.outcome = Call.Outcome(refusal)
         decision = Next.REJECT if refusal == Call.Outcome.BLOCKED else Next.REFUSED
     elif number is not None and number.menu and not flow.caller_is_vip(team, from_number):
-        menu_teams = selectors.teams_by_slugs(slugs=flow.menu_slugs(number.menu))
-        choices = tuple(flow.menu_choices(number.menu, menu_teams, caller=from_number))
+        choices = tuple(flow.menu_choices(number.menu, read.menu_teams, caller=from_number))
         decision = Next.MENU if choices else None
     if decision is None:
         ring = _first_ring(team, read, caller=from_number, to_number=to_number, at=at)
         decision = Next.DIAL if ring else Next.VOICEMAIL
-    attempts = _attempts(ring, 0)
-    written = incoming_sql.incoming_write(call, attempts[0] if len(attempts) == 1 else None)
+    written = incoming_sql.incoming_write(call, _attempts(ring, 0))
     if written is None:
         # A replayed request (Twilio retried it): answer from the rows the first one stored.
         call = Call.objects.get(call_sid=call_sid)
         attempts = _add_ring(call, ring, 0) if ring else ()
     else:
-        call = written[0]
-        attempts = (written[1],) if len(attempts) == 1 else _add_ring(call, ring, 0) if ring else ()
+        call, attempts = written[0], tuple(written[1])
     if decision == Next.MENU:
         return Decision(Next.MENU, call, team=team, menu=choices, number=number)
     if decision == Next.DIAL:
@@ -239,9 +212,10 @@ def call_menu_choice(
 ) -> Decision:
     """The caller pressed a key at the menu (or none, three times): that team's whole flow takes the call,
     and the Call is logged for it with the key. One read (the chosen team and its covering rows, as for an
-    incoming call), then the Call's UPDATE and the dial attempts' INSERT. A team that blocks the caller or
-    does not allow them (changed since the menu was offered) refuses the call: it is answered already, so
-    the caller hears the refusal instead of a <Reject>, and the Call is logged blocked or refused."""
+    incoming call), then one write: the Call's UPDATE and its dial attempts' INSERT (on PostgreSQL one
+    statement). A team that blocks the caller or does not allow them (changed since the menu was offered)
+    refuses the call: it is answered already, so the caller hears the refusal instead of a <Reject>, and
+    the Call is logged blocked or refused."""
     at = at or timezone.now()
     call_sid = param_fit(Call, "call_sid", call_sid)
     from_number, to_number = (
@@ -260,18 +234,21 @@ def call_menu_choice(
         return Decision(Next.VOICEMAIL)
     refusal = flow.caller_refused(team, from_number)
     ring = [] if refusal else _first_ring(team, read, caller=from_number, to_number=to_number, at=at)
-    changes = {"team": team, "menu_digit": digit}
+    fields = {"from_number": from_number, "to_number": to_number, "team": team, "menu_digit": digit}
     if refusal:
-        changes["outcome"] = Call.Outcome(refusal)
-    fields = {"from_number": from_number, "to_number": to_number, **changes}
+        fields["outcome"] = Call.Outcome(refusal)
     call = Call(pk=call_id, call_sid=call_sid, **fields)
-    if call_id is None or not Call.objects.filter(pk=call_id, call_sid=call_sid).update(**changes):
+    written = None
+    if call_id is not None:
+        written = incoming_sql.menu_choice_write(call, refusal=refusal, attempts=_attempts(ring, 0))
+    if written is None:  # no Call with that id and CallSid (a hand-made request): log it now
         call = call_insert(Call(call_sid=call_sid, **fields))
+        written = _add_ring(call, ring, 0) if ring else ()
     if refusal:
         return Decision(Next.REFUSED, call, team=team)
     if not ring:
         return Decision(Next.VOICEMAIL, call, team=team)
-    attempts = _add_ring(call, ring, 0)
+    attempts = tuple(written)
     return Decision(Next.DIAL, call, attempts[0], team, attempts)
 
 
@@ -351,9 +328,9 @@ def dial_result(
     )
 
     def written(decision: Decision, *, answered: DialAttempt | None = None, ring_next: list | None = None) -> Decision:
-        # The attempt(s), the leg's charge and the outcome or the next attempt: one statement on PostgreSQL.
-        single = _attempts(ring_next, position, call)[0] if ring_next and len(ring_next) == 1 else None
-        charged, single = dial_sql.dial_result_write(
+        # The attempt(s), the leg's charge and the outcome or the next ring's attempts (one phone or several
+        # at once): one statement on PostgreSQL.
+        charged, attempts = dial_sql.dial_result_write(
             attempt=attempt,
             ring_status=dial_status if len(ring) > 1 else None,
             connected=connected,
@@ -361,16 +338,14 @@ def dial_result(
             passed=PASSED,
             charge=charge,
             answered=answered,
-            next_attempt=single,
+            next_attempts=_attempts(ring_next, position, call) if ring_next else (),
         )
         if charged:
             costs.charge_inserted(charge)
-        if single is not None:
-            single.call = call
-            return Decision(Next.DIAL, call, single, call.team, (single,))
-        if ring_next:  # several phones at once: their multi-row INSERT, one statement more
-            attempts = _add_ring(call, ring_next, position)
-            return Decision(Next.DIAL, call, attempts[0], call.team, attempts)
+        if attempts:
+            for stored in attempts:
+                stored.call = call
+            return Decision(Next.DIAL, call, attempts[0], call.team, tuple(attempts))
         return decision
 
     position = max(a.position for a in tried) + 1

@@ -1,12 +1,14 @@
 """The Dial action's writes in one statement on PostgreSQL.
 
-A dialled leg that ended changes up to three rows: its attempt (status, leg sid), the leg's charge, and the
-Call's outcome (answered) or the next person's attempt. On PostgreSQL they are one statement (data-modifying
-CTEs, each keyed so that a replayed request writes nothing twice) in autocommit mode; on SQLite (no
-data-modifying CTEs) one statement each, in the same order.
+A dialled leg that ended changes its attempt (status, leg sid), the leg's charge, and the Call's outcome
+(answered) or the next ring's attempts (one phone, or several at once). On PostgreSQL they are one statement
+(data-modifying CTEs, each keyed so that a replayed request writes nothing twice) in autocommit mode; on
+SQLite (no data-modifying CTEs) one statement each, in the same order.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from django.db import connection
 
@@ -46,14 +48,13 @@ def dial_result_write(
     not_connected: str = "",
     charge: Charge | None,
     answered: DialAttempt | None = None,
-    next_attempt: DialAttempt | None = None,
-) -> tuple[bool, DialAttempt | None]:
+    next_attempts: Sequence[DialAttempt] = (),
+) -> tuple[bool, list[DialAttempt]]:
     """Store the ended leg's attempt (and on the others rung with it but for a `passed` one: `ring_status`,
     or, when one of them was `connected`, `ring_status` on that one and `not_connected` on the rest),
-    INSERT its charge
-    once per sid, and mark the call answered by `answered` or INSERT the next attempt once per (call,
-    position). Returns (the charge was inserted now, the next attempt as stored: a replayed request's finds
-    the first one's)."""
+    INSERT its charge once per sid, and mark the call answered by `answered` or INSERT the next ring's
+    attempts once per (call, position). Returns (the charge was inserted now, the next attempts as stored:
+    a replayed request's finds the first one's)."""
     statements = [
         (
             _update(DialAttempt, ["dial_status", "dial_call_sid"]),
@@ -78,16 +79,17 @@ def dial_result_write(
         columns = ["outcome", "answered_by_id", "answered_number"]
         values = [Call.Outcome.ANSWERED, answered.member_id, answered.phone, attempt.call_id]
         statements.append((_update(Call, columns), values))
-    if next_attempt is not None:
-        conflict = f"{_q('call_id')}, {_q('position')}"
-        statements.append((_returning_pk(DialAttempt, conflict=conflict), _insert_values(next_attempt)))
+    first_attempt = len(statements)
+    conflict = f"{_q('call_id')}, {_q('position')}"
+    # One INSERT per phone of the next ring, each a member of the one statement on PostgreSQL.
+    statements.extend((_returning_pk(DialAttempt, conflict=conflict), _insert_values(a)) for a in next_attempts)
     ids = _run_all(statements)
     charge_inserted = charge is not None and ids[charge_index] is not None
     if charge_inserted:
         _saved(charge, ids[charge_index])
-    if next_attempt is not None:
-        if ids[-1] is None:
+    stored = []
+    for next_attempt, pk in zip(next_attempts, ids[first_attempt:], strict=True):
+        if pk is None:
             next_attempt = DialAttempt.objects.get(call_id=next_attempt.call_id, position=next_attempt.position)
-        else:
-            _saved(next_attempt, ids[-1])
-    return charge_inserted, next_attempt
+        stored.append(next_attempt if pk is None else _saved(next_attempt, pk))
+    return charge_inserted, stored

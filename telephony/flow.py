@@ -98,17 +98,22 @@ def next_ring(
 # --- Menus ---------------------------------------------------------------------------------------------
 
 
-def menu_choices(menu: Sequence[dict], teams: Iterable[Team], *, caller: str = "") -> list[tuple[str, Team]]:
+def menu_choices(menu, teams: Iterable[Team], *, caller: str = "") -> list[tuple[str, Team]]:
     """The menu's (digit, team) pairs in digit order; entries naming a team that no longer exists are left
     out (a renamed or deleted team must not break the line), and so are teams that take no call from
-    `caller` (blocked, or not in their allowed callers): a key must not get round a team's caller lists."""
+    `caller` (blocked, or not in their allowed callers): a key must not get round a team's caller lists.
+    A menu stored around its validation (not a list of {"digit", "team"} objects) offers what it can."""
     by_slug = {team.slug: team for team in teams if not caller_refused(team, caller)}
-    choices = [(entry["digit"], by_slug[entry["team"]]) for entry in menu if entry.get("team") in by_slug]
+    entries = menu if isinstance(menu, list) else []
+    choices = [(entry["digit"], by_slug[entry["team"]]) for entry in entries if _is_entry(entry, by_slug)]
     return sorted(choices, key=lambda choice: choice[0])
 
 
-def menu_slugs(menu: Sequence[dict]) -> list[str]:
-    return [entry["team"] for entry in menu if isinstance(entry, dict) and entry.get("team")]
+def _is_entry(entry, by_slug: dict[str, Team]) -> bool:
+    if not isinstance(entry, dict) or not isinstance(entry.get("team"), str):
+        return False
+    digit = entry.get("digit")
+    return isinstance(digit, str) and len(digit) == 1 and digit in MENU_DIGITS and entry["team"] in by_slug
 
 
 def menu_route_encode(choices: Sequence[tuple[str, Team]]) -> str:

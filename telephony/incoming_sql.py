@@ -1,16 +1,21 @@
 """The incoming call's two round trips to the database: one read, one write (telephony.calls decides between).
 
 Read (`incoming_read`): one statement that returns the team owning the called number (every column), the
-shifts and overrides covering the instant with their people (every column) and whether each shift's
-person has time off then, and for each of those phones and the team's fallback phone whether it is one of
-our own support numbers. Every lookup is an index lookup (the support number's unique phone, the
-shift/override index on team and end, the time-off index, the member's primary key), so its cost does not
-grow with the number of teams, people or years of shifts. A column added to Team or Member is read with
-no change here: the column lists come from the models.
+number (its menu), the teams its menu names (every column: the menu is offered from them), the shifts and
+overrides covering the instant with their people (every column) and whether each shift's person has time
+off then, and for each of those phones and the team's fallback phone whether it is one of our own support
+numbers. Every lookup is an index lookup (the support number's unique phone, the team's unique slug for
+each of the menu's at most 9 entries, the shift/override index on team and end, the time-off index, the
+member's primary key), so its cost does not grow with the number of teams, people or years of shifts. A
+column added to Team or Member is read with no change here: the column lists come from the models.
 
-Write (`incoming_write`): the Call and its first dial attempt. On PostgreSQL one statement (a CTE of two
-INSERT … RETURNING) in autocommit mode, so the Call is durable before the TwiML answer; on SQLite (the
-embedded default) two. A replayed CallSid inserts nothing and is answered from the stored rows.
+Write (`incoming_write`): the Call and every dial attempt of its first ring (one phone, or the desk or
+primary and secondary at once). On PostgreSQL one statement (a CTE: the Call's INSERT … RETURNING, then
+one INSERT … SELECT of the attempts from a JSON array, so the statement is the same for any number of
+phones) in autocommit mode, so the Call is durable before the TwiML answer; on SQLite (the embedded
+default) two. A replayed CallSid inserts nothing and is answered from the stored rows. The menu's key
+press writes the same way (`menu_choice_write`: the Call's UPDATE and its attempts), and so does a later
+ring of several phones at once (`attempts_insert`).
 
 Both run on Django's connection with its cursor (so query counting, debug tools and test transactions see
 them), on SQL built once per process, with no ORM compilation or model machinery beyond `from_db`.
@@ -20,18 +25,22 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import InterfaceError, OperationalError, connection
 from django.db.models.expressions import Col
 
 from teams.models import Member, Override, Shift, SupportNumber, Team, TimeOff
+from telephony.flow import MENU_DIGITS
 from telephony.models import Call, DialAttempt
 
 logger = logging.getLogger(__name__)
 
-SHIFT, OVERRIDE = 0, 1
+# The kinds of the read's rows: a shift or an override covering the instant, a team the number's menu names.
+SHIFT, OVERRIDE, MENU_TEAM = 0, 1, 2
 
 
 @dataclass(frozen=True)
@@ -57,6 +66,8 @@ class IncomingRead:
     fallback_is_ours: bool
     # The number called (its menu), when it is one of ours.
     number: SupportNumber | None = None
+    # The teams the number's menu names (those that exist), when read by the number called.
+    menu_teams: tuple[Team, ...] = ()
 
 
 def _q(name: str) -> str:
@@ -147,15 +158,40 @@ LEFT JOIN (
 ) c ON c.{team_id} = t.id
 LEFT JOIN {_q(Member._meta.db_table)} m ON m.id = c.{member_id}
 WHERE {where}"""  # noqa: S608
+    if not by_team:
+        # The menu's teams, as rows of their own with the team's columns (the rest NULL): by the unique slug,
+        # for each of the menu's entries (at most one per digit; a malformed menu reads as none).
+        number_nulls, member_nulls = (", ".join(["NULL"] * len(columns.fields)) for columns in (number, member))
+        sql += f"""
+UNION ALL
+SELECT {_Columns(Team, "mt").sql}, {number_nulls}, {MENU_TEAM}, mt.id, NULL, NULL, NULL, 0 = 1, {member_nulls},
+    0 = 1, 0 = 1
+FROM {teams} mt WHERE mt.{_q("slug")} IN ({_menu_slugs_sql(vendor)})"""  # noqa: S608
     width = len(team.fields) + len(number.fields)
     return _ReadSql(sql, team, number, member, _Datetime(Shift._meta.get_field("start")), width)
+
+
+def _menu_slugs_sql(vendor: str) -> str:
+    """The slugs the called number's menu names (JSON `[{"digit": "1", "team": "billing"}, …]`)."""
+    numbers, menu, phone_number = _q(SupportNumber._meta.db_table), _q("menu"), _q("phone_number")
+    json_type, elements, slug = (
+        ("jsonb_typeof", "jsonb_array_elements", "e.value ->> 'team'")
+        if vendor == "postgresql"
+        else ("json_type", "json_each", "CASE WHEN e.type = 'object' THEN json_extract(e.value, '$.team') END")
+    )
+    entries = (
+        f"SELECT CASE WHEN {json_type}(o.{menu}) = 'array' THEN o.{menu} ELSE '[]' END"  # noqa: S608
+        f" FROM {numbers} o WHERE o.{phone_number} = %(to)s"
+    )
+    return f"SELECT {slug} FROM {elements}(({entries})) e LIMIT {len(MENU_DIGITS)}"  # noqa: S608
 
 
 def _execute(sql: str, params):
     """One statement; if a reused connection turns out to be dead (the server restarted, a proxy dropped
     it: what a `SELECT 1` health check would have caught, at the price of a round trip per request), it is
-    closed and the statement runs once more on a new one. Safe for both statements: the read changes nothing, the write
-    is keyed by the CallSid (a second INSERT of the same call inserts nothing).
+    closed and the statement runs once more on a new one. Safe for every statement here: the read changes
+    nothing, and each write is keyed (the Call's CallSid; the Call's id and CallSid for the key press; an
+    attempt's call and position), so running it twice writes nothing twice.
     """
     reused = connection.connection is not None
     try:
@@ -182,9 +218,11 @@ def incoming_read(*, to_number: str, at: dt.datetime, team_id: int | None = None
     read = _read_sql(connection.vendor, by_team=team_id is not None)
     params = {"to": to_number, "at": connection.ops.adapt_datetimefield_value(at), "team": team_id}
     rows = _execute(read.sql, params)
+    teams = len(read.team.fields)
+    menu_teams = tuple(read.team.build(row[:teams]) for row in rows if row[read.width] == MENU_TEAM)
+    rows = [row for row in rows if row[read.width] != MENU_TEAM]
     if not rows:
         return IncomingRead(None, [], False)
-    teams = len(read.team.fields)
     team = read.team.build(rows[0][:teams])
     number = read.number.build(rows[0][teams : read.width]) if rows[0][teams] is not None else None
     covers, width, members = [], read.width, len(read.member.fields)
@@ -207,7 +245,7 @@ def incoming_read(*, to_number: str, at: dt.datetime, team_id: int | None = None
                 phone_is_ours=bool(row[-2]),
             )
         )
-    return IncomingRead(team, covers, bool(rows[0][-1]), number)
+    return IncomingRead(team, covers, bool(rows[0][-1]), number, menu_teams)
 
 
 # --- the write ----------------------------------------------------------------------------------------
@@ -232,66 +270,153 @@ def _returning_pk(model, *, conflict: str) -> str:
     )
 
 
-@dataclass(frozen=True)
-class _WriteSql:
-    call: str
-    attempt: str
-    # PostgreSQL: the Call and its attempt in one statement.
-    both: str | None
-    call_index: int
-
-
-@functools.cache
-def _write_sql(vendor: str) -> _WriteSql:
-    call_sql = _returning_pk(Call, conflict=_q("call_sid"))
-    attempt_sql = _returning_pk(DialAttempt, conflict=f"{_q('call_id')}, {_q('position')}")
-    fields = _insert_fields(DialAttempt)
-    call_index = [field.attname for field in fields].index("call_id")
-    both = None
-    if vendor == "postgresql":
-        # The attempt takes the id the Call's INSERT returns (no row, no attempt). Typed parameters: a NULL
-        # (no member, not accepted yet) has no type of its own in a SELECT list.
-        select_list = ", ".join(
-            "c.id" if i == call_index else f"CAST(%s AS {field.cast_db_type(connection)})"
-            for i, field in enumerate(fields)
-        )
-        columns = ", ".join(_q(field.column) for field in fields)
-        both = (
-            f"WITH c AS ({call_sql}), a AS (INSERT INTO {_q(DialAttempt._meta.db_table)} ({columns}) "  # noqa: S608
-            f"SELECT {select_list} FROM c RETURNING id) SELECT c.id, a.id FROM c, a"
-        )
-    return _WriteSql(call_sql, attempt_sql, both, call_index)
-
-
 def _saved(obj, pk: int):
     obj.pk = pk
     obj._state.adding, obj._state.db = False, connection.alias
     return obj
 
 
-def incoming_write(call: Call, attempt: DialAttempt | None) -> tuple[Call, DialAttempt | None] | None:
-    """INSERT the Call (and its first dial attempt, if any) in autocommit mode. None when a Call with this
-    CallSid exists already (a replayed request): nothing was written."""
-    write = _write_sql(connection.vendor)
-    call_values = _insert_values(call)
-    if attempt is None:
-        rows = _execute(write.call, call_values)
-        return (_saved(call, rows[0][0]), None) if rows else None
-    attempt.call_id = 0  # filled in by the statement
-    attempt_values = _insert_values(attempt)
-    if write.both is not None:
-        del attempt_values[write.call_index]
-        rows = _execute(write.both, call_values + attempt_values)
+@functools.cache
+def _attempt_fields() -> tuple:
+    """The attempt's columns the statements write, the Call's id first."""
+    return tuple(sorted(_insert_fields(DialAttempt), key=lambda field: field.attname != "call_id"))
+
+
+def _json_value(value):
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    return str(value)
+
+
+@functools.cache
+def _with_attempts(call_cte: str) -> str:
+    """PostgreSQL: `call_cte` (a statement returning the Call's id, or no row: then nothing is written),
+    then the INSERT of the attempts given as one JSON array (one object per attempt, its columns as keys):
+    the same statement for one phone or ten, so it is prepared once per connection. An attempt already
+    stored (a replayed request) is left as it is. Returns (the Call's id, an attempt's id, its position)
+    per attempt inserted, or one row with NULLs when none was."""
+    fields = _attempt_fields()[1:]
+    table, call_id, position = _q(DialAttempt._meta.db_table), _q("call_id"), _q("position")
+    columns = ", ".join(_q(field.column) for field in fields)
+    record = ", ".join(f"{_q(field.column)} {field.cast_db_type(connection)}" for field in fields)
+    values = ", ".join(f"u.{_q(field.column)}" for field in fields)
+    return (
+        f"WITH c AS ({call_cte}), a AS (INSERT INTO {table} ({call_id}, {columns}) "  # noqa: S608
+        f"SELECT c.id, {values} FROM c, jsonb_to_recordset(CAST(%s AS jsonb)) AS u({record}) "
+        f"ON CONFLICT ({call_id}, {position}) DO NOTHING RETURNING id, {position}) "
+        f"SELECT c.id, a.id, a.{position} FROM c LEFT JOIN a ON true"
+    )
+
+
+@functools.cache
+def _attempts_sqlite(count: int) -> str:
+    """SQLite: the attempts in one multi-row INSERT (an attempt already stored is left as it is)."""
+    fields = _attempt_fields()
+    columns = ", ".join(_q(field.column) for field in fields)
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    return (
+        f"INSERT INTO {_q(DialAttempt._meta.db_table)} ({columns}) VALUES {', '.join([row] * count)} "  # noqa: S608
+        f"ON CONFLICT ({_q('call_id')}, {_q('position')}) DO NOTHING RETURNING id, {_q('position')}"
+    )
+
+
+def _attempt_values(attempts: Sequence[DialAttempt]) -> list[list]:
+    fields = _attempt_fields()
+    return [[field.get_db_prep_save(field.pre_save(attempt, add=True), connection) for field in fields]
+            for attempt in attempts]  # fmt: skip
+
+
+def _attempts_json(attempts: Sequence[DialAttempt]) -> str:
+    columns = [field.column for field in _attempt_fields()[1:]]
+    return json.dumps([dict(zip(columns, values[1:], strict=True)) for values in _attempt_values(attempts)],
+                      default=_json_value)  # fmt: skip
+
+
+def _attempts_stored(call: Call, attempts: Sequence[DialAttempt], inserted: dict[int, int]) -> list[DialAttempt]:
+    """The attempts as stored: those just inserted (position → id), and for the others (a replayed request)
+    the rows its first run stored, read back."""
+    for attempt in attempts:
+        attempt.call = call
+        if attempt.position in inserted:
+            _saved(attempt, inserted[attempt.position])
+    missing = [attempt.position for attempt in attempts if attempt.position not in inserted]
+    if not missing:
+        return list(attempts)
+    stored = DialAttempt.objects.select_related("member").filter(call=call, position__in=missing)
+    found = {attempt.position: attempt for attempt in stored}
+    return [
+        attempt if attempt.position in inserted else found[attempt.position]
+        for attempt in attempts
+        if attempt.position in inserted or attempt.position in found
+    ]
+
+
+def _write(call_sql: str, call_params: list, call: Call, attempts: Sequence[DialAttempt]):
+    """The Call's statement, then its attempts: one statement on PostgreSQL, two on SQLite. None when the
+    Call's statement wrote nothing (then no attempt is written), else (its id, the attempts as stored)."""
+    if connection.vendor == "postgresql":
+        rows = _execute(_with_attempts(call_sql), [*call_params, _attempts_json(attempts)])
         if not rows:
             return None
-        call_pk, attempt_pk = rows[0]
-    else:
-        rows = _execute(write.call, call_values)
-        if not rows:
-            return None
-        call_pk = rows[0][0]
-        attempt_values[write.call_index] = call_pk
-        attempt_pk = _execute(write.attempt, attempt_values)[0][0]
-    call = _saved(call, call_pk)
-    attempt.call = call
-    return call, _saved(attempt, attempt_pk)
+        call = _saved(call, rows[0][0])
+        return call, _attempts_stored(call, attempts, {row[2]: row[1] for row in rows if row[1] is not None})
+    rows = _execute(call_sql, call_params)
+    if not rows:
+        return None
+    call = _saved(call, rows[0][0])
+    return call, _attempts_insert_sqlite(call, attempts)
+
+
+def _attempts_insert_sqlite(call: Call, attempts: Sequence[DialAttempt]) -> list[DialAttempt]:
+    if not attempts:
+        return []
+    for attempt in attempts:
+        attempt.call = call
+    params = [value for values in _attempt_values(attempts) for value in values]
+    rows = _execute(_attempts_sqlite(len(attempts)), params)
+    return _attempts_stored(call, attempts, {position: pk for pk, position in rows})
+
+
+def incoming_write(call: Call, attempts: Sequence[DialAttempt]) -> tuple[Call, list[DialAttempt]] | None:
+    """INSERT the Call and the dial attempts of its first ring (none: voicemail, a menu, a refusal) in
+    autocommit mode. None when a Call with this CallSid exists already (a replayed request): nothing was
+    written."""
+    return _write(_call_insert_sql(), _insert_values(call), call, attempts)
+
+
+@functools.cache
+def _call_insert_sql() -> str:
+    return _returning_pk(Call, conflict=_q("call_sid"))
+
+
+@functools.cache
+def _menu_choice_sql() -> str:
+    table, outcome = _q(Call._meta.db_table), _q("outcome")
+    return (
+        f"UPDATE {table} SET {_q('team_id')} = %s, {_q('menu_digit')} = %s, "  # noqa: S608
+        f"{outcome} = CASE WHEN %s = '' THEN {outcome} ELSE %s END "
+        f"WHERE id = %s AND {_q('call_sid')} = %s RETURNING id"
+    )
+
+
+def menu_choice_write(call: Call, *, refusal: str, attempts: Sequence[DialAttempt]) -> list[DialAttempt] | None:
+    """The menu's key press: the Call `call.pk` (with its CallSid) now belongs to `call.team` with the key
+    `call.menu_digit` (and the outcome `refusal`, when the team refuses the caller), and the dial attempts
+    of its first ring are INSERTed; one statement on PostgreSQL, two on SQLite. None when no such Call was
+    found (nothing written); a replayed request writes the same values and finds its attempts."""
+    params = [call.team_id, call.menu_digit, refusal, refusal, call.pk, call.call_sid]
+    written = _write(_menu_choice_sql(), params, call, attempts)
+    return None if written is None else written[1]
+
+
+def attempts_insert(call: Call, attempts: Sequence[DialAttempt]) -> list[DialAttempt]:
+    """INSERT the dial attempts of a stored Call's ring, in one statement; for one already stored (a
+    replayed request), the stored row."""
+    if connection.vendor != "postgresql":
+        return _attempts_insert_sqlite(call, attempts)
+    return _write(_call_given_sql(), [call.pk], call, attempts)[1]
+
+
+@functools.cache
+def _call_given_sql() -> str:
+    return f"SELECT CAST(%s AS {Call._meta.pk.cast_db_type(connection)}) AS id"

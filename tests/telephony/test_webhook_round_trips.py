@@ -25,7 +25,7 @@ from django.test.utils import CaptureQueriesContext
 from teams.models import Member, Role, Shift, SupportNumber, Team
 from telephony import alerts, incoming_sql, swaps
 from telephony.models import Call, DialAttempt, OutboundMessage, Voicemail
-from tests.factories import SupportNumberFactory, team_with_members
+from tests.factories import ShiftFactory, SupportNumberFactory, team_with_members
 from tests.telephony.world import CALLER, NOW, WEB_NUMBER, sid, web_team
 from tests.twilio_helpers import post_signed
 from tests.twiml_rules import check_twiml
@@ -210,12 +210,15 @@ def _more_teams(count: int, *, years: int) -> None:
 @pytest.mark.skipif(not POSTGRES, reason="PostgreSQL's per-table counters; SQLite's plan is checked below.")
 def test_the_incoming_read_is_index_lookups_whatever_the_size_of_the_database(db):
     with time_machine.travel(NOW, tick=False):
-        web_team(None)
+        world = web_team(None)
+        billing, _ = team_with_members(1, name="Billing", slug="billing")
+        SupportNumber.objects.filter(team=world.team).update(menu=[{"digit": "1", "team": "billing"}])
         small = _read_statement_rows(to_number=WEB_NUMBER, at=NOW)
         _more_teams(20, years=3)
         large = _read_statement_rows(to_number=WEB_NUMBER, at=NOW)
     assert small[0] == 0 and large[0] == 0, "a table read without an index"
     assert large[1] == small[1], "rows read grew with other teams' rows"
+    assert incoming_sql.incoming_read(to_number=WEB_NUMBER, at=NOW).menu_teams == (billing,)
 
 
 @pytest.mark.skipif(POSTGRES, reason="SQLite's query plan; PostgreSQL's counters are checked above.")
@@ -225,11 +228,12 @@ def test_the_incoming_read_searches_indexes_only_on_sqlite(db):
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN QUERY PLAN " + read.sql, {"to": WEB_NUMBER, "at": at})
         plan = [row[-1] for row in cursor.fetchall()]
-    # `c` is the shifts and overrides covering the instant, each found by index, materialized.
-    scans = [
-        line for line in plan if line.startswith("SCAN") and "USING" not in line and not line.startswith("SCAN c ")
-    ]
+    # `c` is the shifts and overrides covering the instant, each found by index, materialized; `e` the entries
+    # of the menu of the one number found by its index (at most 9), each team then found by its slug's index.
+    bounded = ("SCAN c ", "SCAN e VIRTUAL TABLE")
+    scans = [line for line in plan if line.startswith("SCAN") and "USING" not in line and not line.startswith(bounded)]
     assert not scans, plan
+    assert any(line.startswith("SEARCH mt USING INDEX") for line in plan), plan
 
 
 def test_the_chain_skips_a_phone_that_is_one_of_our_numbers_without_reading_other_teams(client, round_trips):
@@ -253,6 +257,122 @@ def test_a_replayed_incoming_request_answers_the_same(client, round_trips):
         second, _ = _post(client, INCOMING, params, round_trips)
     assert first.find("Dial/Number").text == second.find("Dial/Number").text
     assert Call.objects.count() == 1 and DialAttempt.objects.count() == 1
+
+
+# --- Every path of the incoming call: two round trips ---------------------------------------------------
+
+DESK = ["+493012349901", "+493012349902"]
+
+
+def _shape(team, **fields):
+    for name, value in fields.items():
+        setattr(team, name, value)
+    team.full_clean()
+    team.save()
+
+
+def _dial_numbers(root) -> list[str]:
+    return [number.text for number in root.find("Dial").findall("Number")]
+
+
+def _twice(client, round_trips, **params):
+    """The same path twice (the first prepares this connection's statements): the second's answer and
+    round trips."""
+    calls = [{"CallSid": sid("CA"), "From": CALLER, "To": WEB_NUMBER, "CallStatus": "ringing", **params} for _ in "12"]
+    return [_post(client, INCOMING, call, round_trips) for call in calls][-1]
+
+
+def test_the_desk_rings_at_once_in_two_round_trips(client, round_trips):
+    with time_machine.travel(NOW, tick=False):  # a Tuesday, 11:00 in Berlin
+        world = web_team(None)
+        days = ["mon", "tue", "wed", "thu", "fri"]
+        _shape(world.team, business_hours=[{"days": days, "start": "09:00", "end": "18:00"}], desk_phones=DESK)
+        root, counted = _twice(client, round_trips)
+    assert counted <= INCOMING_BUDGET
+    assert _dial_numbers(root) == DESK
+    call = Call.objects.latest("pk")
+    assert [(a.target, a.phone, a.ring_group) for a in call.attempts.order_by("position")] == [
+        ("desk", DESK[0], 0),
+        ("desk", DESK[1], 0),
+    ]
+
+
+def test_a_simultaneous_ring_takes_two_round_trips(client, round_trips):
+    with time_machine.travel(NOW, tick=False):
+        world = web_team(None)
+        _shape(world.team, ring_strategy="simultaneous")
+        root, counted = _twice(client, round_trips)
+    assert counted <= INCOMING_BUDGET
+    assert _dial_numbers(root) == [world.primary.phone, world.secondary.phone]
+    attempts = Call.objects.latest("pk").attempts.order_by("position")
+    assert [(a.member, a.ring_group) for a in attempts] == [(world.primary, 0), (world.secondary, 0)]
+
+
+@pytest.mark.parametrize(("lists", "answer"), [({"blocked_callers": [CALLER]}, "Reject"),
+                                               ({"allowed_callers": ["+4917011112222"]}, "Say")])  # fmt: skip
+def test_a_blocked_or_refused_caller_takes_two_round_trips(client, round_trips, lists, answer):
+    with time_machine.travel(NOW, tick=False):
+        world = web_team(None)
+        _shape(world.team, **lists)
+        root, counted = _twice(client, round_trips)
+    assert counted <= 2  # no dial attempt: one INSERT on either database
+    assert root[0].tag == answer and not DialAttempt.objects.exists()
+
+
+def _menu_of_web(world, *teams):
+    number = world.team.numbers.get()
+    number.menu = [{"digit": str(index + 1), "team": team.slug} for index, team in enumerate(teams)]
+    number.full_clean()
+    number.save()
+
+
+def test_a_vip_caller_skips_menu_and_desk_in_two_round_trips(client, round_trips):
+    with time_machine.travel(NOW, tick=False):
+        world = web_team(None)
+        billing, _ = team_with_members(1, name="Billing", slug="billing")
+        _menu_of_web(world, billing)
+        days = ["mon", "tue", "wed", "thu", "fri"]
+        _shape(world.team, business_hours=[{"days": days, "start": "09:00", "end": "18:00"}], desk_phones=DESK,
+               vip_callers=[CALLER])  # fmt: skip
+        root, counted = _twice(client, round_trips)
+    assert counted <= INCOMING_BUDGET
+    assert root.find("Gather") is None
+    assert _dial_numbers(root) == [world.primary.phone, world.secondary.phone]
+
+
+def test_a_menu_is_offered_in_two_round_trips_and_its_key_routes_in_two_more(client, round_trips):
+    """The read brings the menu's teams with the team called; the key press reads the chosen team, then
+    one statement updates the Call and inserts its dial attempts."""
+    with time_machine.travel(NOW, tick=False):
+        world = web_team(None)
+        billing, (billing_primary,) = team_with_members(1, name="Billing", slug="billing")
+        ShiftFactory(team=billing, role=Role.PRIMARY, member=billing_primary)
+        teams = [billing] + [team_with_members(0, name=name, slug=name.lower())[0] for name in ("Sales", "Legal")]
+        _menu_of_web(world, *teams)
+        keys = []
+        for _ in "12":  # the first call prepares this connection's statements
+            root, offered = _twice(client, round_trips)
+            gather = root.find("Gather")
+            call_sid = Call.objects.latest("pk").call_sid
+            params = {"CallSid": call_sid, "From": CALLER, "To": WEB_NUMBER, "CallStatus": "in-progress",
+                      "Digits": "1"}  # fmt: skip
+            keys.append(_post(client, gather.get("action").removeprefix(settings.PUBLIC_BASE_URL), params,
+                              round_trips))  # fmt: skip
+        pressed, routed = keys[-1]
+    assert offered <= INCOMING_BUDGET
+    assert [say.text for say in gather.findall("Say")][-1] == (
+        "For Billing, press 1. For Sales, press 2. For Legal, press 3."
+    )
+    assert routed <= KEY_PRESS_BUDGET
+    assert _dial_numbers(pressed) == [billing_primary.phone]
+    call = Call.objects.get(call_sid=call_sid)
+    assert (call.team, call.menu_digit) == (billing, "1")
+    assert [a.phone for a in call.attempts.all()] == [billing_primary.phone]
+
+
+# The key press: the chosen team's read, then the Call's UPDATE and its attempts in one statement on
+# PostgreSQL (two on SQLite).
+KEY_PRESS_BUDGET = 2 if POSTGRES else 3
 
 
 # --- Every other webhook: at most 3 round trips ------------------------------------------------------------
@@ -325,6 +445,27 @@ def test_every_other_webhook_takes_at_most_three_round_trips(client, round_trips
     budgets = {"incoming": INCOMING_BUDGET, **SQLITE_STATEMENTS}
     over = {name: count for name, count in counts.items() if count > budgets.get(name, OTHER_BUDGET)}
     assert not over, f"round trips per webhook: {counts}"
+
+
+def test_a_dial_action_that_rings_several_phones_at_once_takes_at_most_three_round_trips(client, round_trips):
+    """The desk rang out; primary and secondary ring together next (simultaneous): the ended legs' update,
+    the charge and both new attempts in one statement."""
+    counts: dict[str, int] = {}
+    with time_machine.travel(NOW, tick=False):  # a Tuesday, 11:00 in Berlin
+        world = web_team(None)
+        days = ["mon", "tue", "wed", "thu", "fri"]
+        _shape(world.team, business_hours=[{"days": days, "start": "09:00", "end": "18:00"}], desk_phones=DESK,
+               ring_strategy="simultaneous")  # fmt: skip
+        for _ in "12":  # the first call prepares this connection's statements
+            call = CountedCall(client, round_trips, counts)
+            dial = call.post("incoming", settings.PUBLIC_BASE_URL + INCOMING, CallStatus="ringing").find("Dial")
+            root = call.post("dial result (several at once)", dial.get("action"), DialCallStatus="no-answer",
+                             DialCallSid=sid("CA"), DialCallDuration="0")  # fmt: skip
+    assert _dial_numbers(root) == [world.primary.phone, world.secondary.phone]
+    attempts = Call.objects.get(call_sid=call.params["CallSid"]).attempts.order_by("position")
+    assert [(a.target, a.ring_group) for a in attempts] == [("desk", 0), ("desk", 0), ("primary", 2), ("secondary", 2)]
+    # SQLite: the two reads, the desk's attempts, the charge, then one INSERT per new attempt.
+    assert counts["dial result (several at once)"] <= (OTHER_BUDGET if POSTGRES else 7), counts
 
 
 # --- SMS in: every command within 3 round trips -------------------------------------------------------------
