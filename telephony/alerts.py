@@ -29,7 +29,7 @@ from teams import selectors, services
 from teams.models import Member, Role, Team, TeamMembership
 from telephony import rows
 from telephony.models import Alert, AlertEvent, Call, OutboundMessage, Voicemail
-from telephony.queue import task_publish
+from telephony.queue import owed_sweep, task_publish
 from telephony.sms import sms_send
 from telephony.sms_text import sms_body_fit_part
 
@@ -399,10 +399,7 @@ def _tell_the_paged(*, alert: Alert, verb: str, actor: str, member: Member | Non
 def _transition(
     *,
     alert: Alert,
-    to: str,
-    moves_from: tuple[str, ...],
-    action: str,
-    verb: str,
+    command: str,
     actor: str,
     user,
     member,
@@ -415,6 +412,7 @@ def _transition(
 
     With `notices_later` the event is recorded as owing its notices, and `alert_notices_publish` sends them
     after the commit (an SMS command answers without texting anyone else)."""
+    to, moves_from, action, verb = _STEPS[command]
     with transaction.atomic():
         alert = Alert.objects.select_for_update().get(pk=alert.pk)
         if alert.state not in moves_from:
@@ -437,17 +435,7 @@ def alert_acknowledge(
     *, alert: Alert, actor: str, user=None, member: Member | None = None, via: str = ""
 ) -> tuple[Alert, bool]:
     """Stop the escalation; returns (alert, changed). An alert already acknowledged or resolved is left."""
-    alert, event = _transition(
-        alert=alert,
-        to=Alert.State.ACKNOWLEDGED,
-        moves_from=(Alert.State.OPEN,),
-        action=Action.ACKNOWLEDGED,
-        verb="acknowledged",
-        actor=actor,
-        user=user,
-        member=member,
-        via=via,
-    )
+    alert, event = _transition(alert=alert, command="ACK", actor=actor, user=user, member=member, via=via)
     return alert, event is not None
 
 
@@ -455,17 +443,7 @@ def alert_resolve(
     *, alert: Alert, actor: str, user=None, member: Member | None = None, via: str = ""
 ) -> tuple[Alert, bool]:
     """Close the alert (from open or acknowledged); returns (alert, changed)."""
-    alert, event = _transition(
-        alert=alert,
-        to=Alert.State.RESOLVED,
-        moves_from=(Alert.State.OPEN, Alert.State.ACKNOWLEDGED),
-        action=Action.RESOLVED,
-        verb="resolved",
-        actor=actor,
-        user=user,
-        member=member,
-        via=via,
-    )
+    alert, event = _transition(alert=alert, command="RESOLVE", actor=actor, user=user, member=member, via=via)
     return alert, event is not None
 
 
@@ -496,13 +474,12 @@ def alert_of_team(*, team: Team, alert_id: int) -> Alert | None:
 # WHERE (two ACKs at once: one winner). The notices it owes (telling the people paged) follow in a task; the
 # event says they are owed until they are sent, so a task the broker lost is done by the escalation sweep.
 
-# What a step by SMS moves, from which states, and which stamps it sets.
-_SMS_STEPS = {
+# Each step, by the SMS command that asks for it: (the state it moves to, the states it moves from, the
+# event's action, the verb people read).
+_STEPS = {
     "ACK": (Alert.State.ACKNOWLEDGED, (Alert.State.OPEN,), Action.ACKNOWLEDGED, "acknowledged"),
     "RESOLVE": (Alert.State.RESOLVED, (Alert.State.OPEN, Alert.State.ACKNOWLEDGED), Action.RESOLVED, "resolved"),
 }
-# A step's notices not sent this long after the step: their task was lost, the sweep sends them.
-NOTICES_GRACE = dt.timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -538,7 +515,7 @@ SELECT target.id, target.state, target.acknowledged_by, target.resolved_by, (SEL
 
 @functools.cache
 def _step_sql(command: str) -> str:
-    to, moves_from, _action, stamp = _SMS_STEPS[command]
+    to, moves_from, _action, stamp = _STEPS[command]
     return _STEP_SQL.format(
         alert=Alert._meta.db_table,
         event=AlertEvent._meta.db_table,
@@ -551,7 +528,7 @@ def _step_sql(command: str) -> str:
 
 def _step_by_sms(*, member: Member, command: str, alert_id: int) -> SmsStep | None:
     """Acknowledge or resolve an alert of the member's teams; None when there is no such alert."""
-    to, moves_from, action, verb = _SMS_STEPS[command]
+    _to, moves_from, action, _verb = _STEPS[command]
     via = f"SMS from {member.phone}"
     if connection.vendor == "postgresql":
         params = {
@@ -581,10 +558,7 @@ def _step_by_sms(*, member: Member, command: str, alert_id: int) -> SmsStep | No
     user = member.user if member.user_id else None
     alert, event = _transition(
         alert=alert,
-        to=to,
-        moves_from=moves_from,
-        action=action,
-        verb=verb,
+        command=command,
         actor=member.name,
         user=user,
         member=member,
@@ -623,15 +597,8 @@ def alert_notices_send(*, event_id: int) -> bool:
 
 def alert_notices_sweep(*, now: dt.datetime | None = None) -> int:
     """Send the notices whose task was lost (broker down, worker gone); returns how many steps."""
-    now = now or timezone.now()
-    owed = AlertEvent.objects.filter(notices_pending=True, created_at__lte=now - NOTICES_GRACE)
-    done = 0
-    for event_id in owed.order_by("pk").values_list("pk", flat=True)[:DUE_BATCH]:
-        try:
-            done += alert_notices_send(event_id=event_id)
-        except Exception:
-            logger.exception("Could not send the notices of alert event %s", event_id)
-    return done
+    owed = AlertEvent.objects.filter(notices_pending=True)
+    return owed_sweep(owed, alert_notices_send, now=now or timezone.now(), what="alert event")
 
 
 def alert_sms_command(*, member: Member, action: str, alert_id: int) -> str:
@@ -641,7 +608,7 @@ def alert_sms_command(*, member: Member, action: str, alert_id: int) -> str:
     not exist, so a text never reveals another team's alert.
     """
     command = (action or "").strip().upper()
-    if command not in _SMS_STEPS:
+    if command not in _STEPS:
         return _("Reply ACK <id> to acknowledge an alert or RESOLVE <id> to close it.")
     try:
         alert_id = int(alert_id)

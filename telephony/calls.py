@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 from teams import selectors
-from teams.models import SupportNumber, Team
+from teams.models import Role, SupportNumber, Team
 from telephony import costs, dial_sql, flow, incoming_sql, rows
 from telephony.flow import Candidate
 from telephony.models import Call, DialAttempt
@@ -102,7 +102,7 @@ def _chain(team: Team, read: incoming_sql.IncomingRead, at: dt.datetime) -> tupl
         oncall, ours = selectors.oncall_at(team=team, at=at), None
     chain = [
         Candidate(target, oncall[role].member, oncall[role].member.phone)
-        for target, role in ((DialAttempt.Target.PRIMARY, "primary"), (DialAttempt.Target.SECONDARY, "secondary"))
+        for target, role in ((DialAttempt.Target.PRIMARY, Role.PRIMARY), (DialAttempt.Target.SECONDARY, Role.SECONDARY))
         if oncall[role].member is not None
     ]
     if team.fallback_phone:

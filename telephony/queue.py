@@ -7,11 +7,13 @@ delays work and loses none. Tasks are named by their registered name, so the ser
 not import the task modules (which import the services): services enqueue tasks, tasks call services.
 """
 
+import datetime as dt
 import logging
 import threading
 import time
 
 from celery import current_app
+from django.db.models import QuerySet
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +73,25 @@ def task_publish(task_name: str, *, args: list, countdown: float | None = None) 
         return False
     _mark(is_up=True)
     return True
+
+
+# Work published for a step and not done this long after it: its task was lost, the sweep does it.
+OWED_GRACE = dt.timedelta(minutes=1)
+OWED_BATCH = 500
+
+
+def owed_sweep(owed: QuerySet, do, *, now: dt.datetime, what: str) -> int:
+    """Run `do(event_id=…)` for each row of `owed` created more than OWED_GRACE before `now`, oldest first
+    and at most OWED_BATCH of them (its task was lost: broker down, worker gone); one that fails is logged
+    and left for the next sweep. Returns how many did something."""
+    done = 0
+    late = owed.filter(created_at__lte=now - OWED_GRACE).order_by("pk").values_list("pk", flat=True)
+    for event_id in late[:OWED_BATCH]:
+        try:
+            done += bool(do(event_id=event_id))
+        except Exception:
+            logger.exception("Could not send the texts of %s %s", what, event_id)
+    return done
 
 
 def broker_check() -> bool:

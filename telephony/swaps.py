@@ -32,14 +32,11 @@ from teams.errors import RotaError
 from teams.models import Member, Override, Rotation, RotationParticipant, Shift, Team, TeamMembership, TimeOff
 from telephony.models import OutboundMessage, Swap, SwapEvent
 from telephony.notifications import role_name
-from telephony.queue import task_publish
+from telephony.queue import owed_sweep, task_publish
 from telephony.sms import sms_send
 
 logger = logging.getLogger(__name__)
 
-# A step's texts not sent this long after the step: their task was lost, the sweep sends them.
-NOTICES_GRACE = dt.timedelta(minutes=1)
-NOTICES_BATCH = 500
 SWAP_COMMAND = re.compile(r"^(TAKE|APPROVE|DECLINE)\s+#?(\d{1,12})$")
 # States from which a swap can still change; approved, declined, cancelled and expired are final.
 IN_PLAY = (Swap.State.OPEN, Swap.State.TAKEN)
@@ -647,15 +644,8 @@ def swap_notices_send(*, event_id: int) -> bool:
 
 def swap_notices_sweep(*, now: dt.datetime | None = None) -> int:
     """Send the texts of steps whose task was lost (broker down, worker gone); returns how many steps."""
-    now = now or timezone.now()
-    owed = SwapEvent.objects.filter(notices_pending=True, created_at__lte=now - NOTICES_GRACE)
-    done = 0
-    for event_id in owed.order_by("pk").values_list("pk", flat=True)[:NOTICES_BATCH]:
-        try:
-            done += swap_notices_send(event_id=event_id)
-        except Exception:
-            logger.exception("Could not send the texts of swap event %s", event_id)
-    return done
+    owed = SwapEvent.objects.filter(notices_pending=True)
+    return owed_sweep(owed, swap_notices_send, now=now or timezone.now(), what="swap event")
 
 
 def swap_of_team(*, team: Team, swap_id: int) -> Swap | None:
