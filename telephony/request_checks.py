@@ -58,7 +58,8 @@ def signing_tokens() -> list[str]:
 def signature_is_valid(request) -> bool:
     if not settings.TWILIO_VALIDATE_SIGNATURES:
         return True
-    signature = request.headers.get("X-Twilio-Signature", "")
+    # X-Twilio-Signature read from META itself: request.headers would copy every header first.
+    signature = request.META.get("HTTP_X_TWILIO_SIGNATURE", "")
     if not signature:
         return False
     url = settings.PUBLIC_BASE_URL + request.get_full_path()

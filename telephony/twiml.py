@@ -12,6 +12,7 @@ import contextvars
 import functools
 import logging
 import re
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Sequence
 from urllib.parse import urlencode
 
@@ -78,10 +79,16 @@ def clean_text(text: str | None) -> str:
 @contextlib.contextmanager
 def spoken(*, language: str, voice: str = "") -> Iterator[None]:
     """Build the TwiML in `language` (every prompt through gettext, every <Say language=…>) with `voice`."""
+    language = language if language in SAY_LANGUAGES else settings.LANGUAGE_CODE
     token = _voice.set(voice)
     try:
-        with translation.override(language if language in SAY_LANGUAGES else settings.LANGUAGE_CODE):
+        # Most answers are in the language already active (the default): switching to it and back again
+        # would only cost time on every webhook.
+        if translation.get_language() == language:
             yield
+        else:
+            with translation.override(language):
+                yield
     finally:
         _voice.reset(token)
 
@@ -150,12 +157,29 @@ def url(name: str, **query) -> str:
     """The absolute URL Twilio must request: PUBLIC_BASE_URL, as signatures are checked against it. The
     path is reversed once per URL conf (every answer names two or three of them)."""
     path = _path(name, get_urlconf() or settings.ROOT_URLCONF, get_script_prefix())
-    query = {key: value for key, value in query.items() if value is not None}
-    return settings.PUBLIC_BASE_URL.rstrip("/") + path + (f"?{urlencode(query)}" if query else "")
+    pairs = [(key, value) for key, value in query.items() if value is not None]
+    if not pairs:
+        query_string = ""
+    elif all(type(value) is int for _, value in pairs):
+        # Ids (attempt, call, team): digits and keyword names need no quoting, and urlencode costs more.
+        query_string = "?" + "&".join(f"{key}={value}" for key, value in pairs)
+    else:
+        query_string = "?" + urlencode(pairs)
+    return settings.PUBLIC_BASE_URL.rstrip("/") + path + query_string
+
+
+_XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
 
 
 def response(twiml: VoiceResponse | MessagingResponse) -> HttpResponse:
-    return HttpResponse(str(twiml), content_type="text/xml")
+    """The answer's body is what `str(twiml)` gives, serialised from the library's own element tree
+    (`TwiML.xml()`) straight to text: `TwiML.to_xml` writes it through an encoding layer, decodes it again,
+    and the HttpResponse encodes it a second time."""
+    try:
+        body = (_XML_DECLARATION + ET.tostring(twiml.xml(), encoding="unicode")).encode()
+    except UnicodeEncodeError:  # a lone surrogate, which to_xml writes as a character reference
+        body = str(twiml).encode()
+    return HttpResponse(body, content_type="text/xml")
 
 
 def say_and_hang_up(text: str) -> VoiceResponse:

@@ -79,8 +79,9 @@ def environ_for(path: str, to: str) -> dict:
     }
 
 
-def backend_cpu() -> float | None:
-    """CPU seconds the PostgreSQL backend serving this process has used (None if it runs elsewhere)."""
+def backend_cpu() -> tuple[int, float | None]:
+    """The PostgreSQL backend serving this process and the CPU seconds it has used (None if it runs
+    elsewhere)."""
     from django.db import connection
 
     with connection.cursor() as cursor:
@@ -90,8 +91,8 @@ def backend_cpu() -> float | None:
         with open(f"/proc/{pid}/stat") as stat:
             fields = stat.read().rsplit(")", 1)[1].split()
     except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return pid, None
+    return pid, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def fire(environs: list[dict]) -> tuple[float, float | None]:
@@ -102,7 +103,7 @@ def fire(environs: list[dict]) -> tuple[float, float | None]:
         if not status.startswith("200"):
             raise SystemExit(f"answered {status}")
 
-    database_started = backend_cpu()
+    pid_started, database_started = backend_cpu()
     started = time.process_time()
     for environ in environs:
         result = application(environ, start_response)
@@ -110,8 +111,12 @@ def fire(environs: list[dict]) -> tuple[float, float | None]:
         if hasattr(result, "close"):
             result.close()
     python = (time.process_time() - started) / len(environs)
-    database_ended = backend_cpu()
-    database = None if database_started is None else (database_ended - database_started) / len(environs)
+    pid_ended, database_ended = backend_cpu()
+    # A new connection in between (CONN_MAX_AGE passed): another backend, no figure for this batch.
+    if database_started is None or database_ended is None or pid_started != pid_ended:
+        database = None
+    else:
+        database = (database_ended - database_started) / len(environs)
     return python, database
 
 

@@ -12,7 +12,8 @@
    and, on `large`, the number of a random team.
 4. Prints per server the median req/s, p50 and p99, and the statements per call as PostgreSQL counted them:
    the database's committed and rolled-back transactions (pg_stat_database) over the first round divided by
-   the requests; in autocommit mode every statement, health checks included, is one transaction. Then the
+   the requests; in autocommit mode every statement, health checks included, is one transaction; and the
+   CPU milliseconds the gunicorn workers used per request (user and system, from /proc). Then the
    ratio ours / bare (the median of each round's pair, and of the medians) and the latency at 1 team
    against 10,000.
 
@@ -171,6 +172,24 @@ def transactions() -> int:
     return int(row[0])
 
 
+def workers_cpu(master: int) -> float:
+    """CPU seconds (user and system) the gunicorn workers of `master` have used so far."""
+    total = 0.0
+    try:
+        with open(f"/proc/{master}/task/{master}/children") as children:
+            pids = children.read().split()
+    except OSError:
+        return float("nan")
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def drive(port: int, path: str, numbers: list[str], seconds: int, scripts: Path) -> dict:
     script = scripts / f"{port}-{uuid.uuid4().hex[:8]}.lua"
     script.write_text(lua_script(path, numbers, max(20_000, 2_500 * seconds)))
@@ -196,6 +215,7 @@ def main() -> None:
             "ours, 1 team": (PORT + 2, "roulette.wsgi", "small", "/telephony/voice/incoming/", numbers["small"]),
         }
         processes = [start_server(name, port, wsgi, schema) for name, (port, wsgi, schema, _, _) in servers.items()]
+        masters = {name: process.pid for name, process in zip(servers, processes, strict=True)}
         try:
             for port, _, _, path, nums in servers.values():
                 drive(port, path, nums, 2, tmp)  # warm-up: imports, connections, caches
@@ -207,7 +227,10 @@ def main() -> None:
                     if counting:
                         time.sleep(STATS_SETTLE_SECONDS)
                         before = transactions()
+                    cpu_started = workers_cpu(masters[name])
                     figures = drive(port, path, nums, SECONDS, tmp)
+                    # The workers' own CPU per answered request (the database's is not in it).
+                    figures["cpu_ms"] = (workers_cpu(masters[name]) - cpu_started) * 1000 / max(figures["requests"], 1)
                     if counting:
                         time.sleep(STATS_SETTLE_SECONDS)
                         statements = (transactions() - before) / max(figures["requests"], 1)
@@ -216,7 +239,7 @@ def main() -> None:
                     print(
                         f"round {round_number + 1} {name}: {figures['rps']:.0f} req/s,"
                         f" p50 {figures['p50_us'] / 1000:.1f} ms, p99 {figures['p99_us'] / 1000:.1f} ms,"
-                        f" {figures['statements']:.2f} statements/call,"
+                        f" {figures['statements']:.2f} statements/call, {figures['cpu_ms']:.2f} ms CPU/call,"
                         f" non-2xx {figures['non2xx']}, errors {figures['errors']}",
                         flush=True,
                     )
@@ -233,12 +256,13 @@ def report(results: dict[str, list[dict]]) -> None:
         return statistics.median(r[key] for r in results[name])
 
     print(f"\nIncoming call, gunicorn -w {WORKERS}, wrk -t{THREADS} -c{CONNECTIONS}, medians of {ROUNDS} × {SECONDS} s")
-    print(f"| {'server':<20} | req/s | p50 ms | p99 ms | statements/call |")
-    print(f"|{'-' * 22}|-------|--------|--------|-----------------|")
+    print(f"| {'server':<20} | req/s | p50 ms | p99 ms | statements/call | worker CPU ms/call |")
+    print(f"|{'-' * 22}|-------|--------|--------|-----------------|--------------------|")
     for name in results:
         print(
             f"| {name:<20} | {median(name, 'rps'):5.0f} | {median(name, 'p50_us') / 1000:6.1f} |"
             f" {median(name, 'p99_us') / 1000:6.1f} | {median(name, 'statements'):15.2f} |"
+            f" {median(name, 'cpu_ms'):18.2f} |"
         )
     ours, bare, small = "ours, 10,000 teams", "bare, 10,000 teams", "ours, 1 team"
     # Each round's pair ran one after the other: on a machine whose load drifts, the ratio of each pair
