@@ -198,7 +198,7 @@ def team_feed(request, slug: str) -> HttpResponse:
 
 @require_safe
 def member_feed(request, member_id: int) -> HttpResponse:
-    member = selectors.members_by_id(member_ids=[member_id]).get(member_id)
+    member = selectors.member_by_id(member_id=member_id)
     if member is None or not _token_matches(request.GET.get("token"), member.calendar_token):
         raise Http404("No such calendar.")
     teams = {team.pk: team for team in member.teams.all()}

@@ -557,6 +557,11 @@ def members_among(*, member_ids: Iterable[int] | QuerySet, exclude_member_id: in
     return list(members if exclude_member_id is None else members.exclude(pk=exclude_member_id))
 
 
+def member_by_id(*, member_id: int) -> Member | None:
+    """The member, or None; an id past the database's integer range (a URL can carry any digits) finds none."""
+    return Member.objects.filter(pk=member_id).first()
+
+
 def member_by_phone(*, phone: str) -> Member | None:
     return Member.objects.filter(phone=phone).first()
 
