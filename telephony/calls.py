@@ -162,7 +162,9 @@ def call_incoming(
     One read (telephony.incoming_sql: the team, the number's menu and its teams, who covers the roles,
     which of their phones are ours), the decision here, one write (the Call and every dial attempt of its
     first ring, however many phones ring at once; on PostgreSQL one statement); whatever the path and the
-    size of the database. No network call.
+    size of the database. On PostgreSQL, when this process read the number before, the decision is made
+    from that read and the write checks that the database still reads the same: one round trip, or two
+    when something changed (the write then brings the fresh read). No network call.
     """
     at = at or timezone.now()
     call_sid, call_status = param_fit(Call, "call_sid", call_sid), param_fit(Call, "status", call_status)
@@ -170,10 +172,53 @@ def call_incoming(
         param_fit(Call, "from_number", phone_normalize(from_number)),
         param_fit(Call, "to_number", phone_normalize(to_number)),
     )
-    read = incoming_sql.incoming_read(to_number=to_number, at=at)
+    fields = {"call_sid": call_sid, "from_number": from_number, "to_number": to_number, "status": call_status}
+    written = None
+    if remembered := incoming_sql.remembered(to_number):
+        # One round trip when the database still reads the same for this number, else the fresh read.
+        decided = _incoming_decision(remembered, at=at, **fields)
+        written = incoming_sql.incoming_write_if_unchanged(remembered, decided.call, decided.attempts, at=at)
+        read = written if isinstance(written, incoming_sql.IncomingRead) else None
+    else:
+        read = incoming_sql.incoming_read(to_number=to_number, at=at)
+    if read is not None:
+        decided = _incoming_decision(read, at=at, **fields)
+        written = incoming_sql.incoming_write(decided.call, decided.attempts)
+    if written is None:
+        # A replayed request (Twilio retried it): answer from the rows the first one stored.
+        call = Call.objects.get(call_sid=call_sid)
+        attempts = _add_ring(call, decided.ring, 0) if decided.ring else ()
+    else:
+        call, attempts = written[0], tuple(written[1])
+    team = decided.call.team
+    if decided.next == Next.MENU:
+        return Decision(Next.MENU, call, team=team, menu=decided.menu, number=decided.number)
+    if decided.next == Next.DIAL:
+        return Decision(Next.DIAL, call, attempts[0], team, tuple(attempts))
+    return Decision(decided.next, call, team=team)
+
+
+@dataclass(frozen=True)
+class _Incoming:
+    """What an incoming call does, decided from a read: the unsaved Call (its team and outcome), what comes
+    next, and the first ring (its unsaved attempts) or the menu."""
+
+    call: Call
+    next: str
+    ring: list[Candidate]
+    attempts: list[DialAttempt]
+    menu: tuple[tuple[str, Team], ...] = ()
+    number: SupportNumber | None = None
+
+
+def _incoming_decision(
+    read: incoming_sql.IncomingRead, *, call_sid: str, from_number: str, to_number: str, status: str, at: dt.datetime
+) -> _Incoming:
+    """Reject a blocked caller, offer the number's menu, or ring the desk or the on-call chain (telephony.flow
+    decides which); nobody to ring: voicemail. No query when `read` holds the team's covering rows."""
     team, number = read.team, read.number
-    call = Call(call_sid=call_sid, team=team, from_number=from_number, to_number=to_number, status=call_status)
-    ring, decision = [], None
+    call = Call(call_sid=call_sid, team=team, from_number=from_number, to_number=to_number, status=status)
+    ring, decision, choices = [], None, ()
     if team is None:
         call.outcome, decision = Call.Outcome.UNKNOWN_NUMBER, Next.UNKNOWN_NUMBER
     elif refusal := flow.caller_refused(team, from_number):
@@ -185,18 +230,7 @@ def call_incoming(
     if decision is None:
         ring = _first_ring(team, read, caller=from_number, to_number=to_number, at=at)
         decision = Next.DIAL if ring else Next.VOICEMAIL
-    written = incoming_sql.incoming_write(call, _attempts(ring, 0))
-    if written is None:
-        # A replayed request (Twilio retried it): answer from the rows the first one stored.
-        call = Call.objects.get(call_sid=call_sid)
-        attempts = _add_ring(call, ring, 0) if ring else ()
-    else:
-        call, attempts = written[0], tuple(written[1])
-    if decision == Next.MENU:
-        return Decision(Next.MENU, call, team=team, menu=choices, number=number)
-    if decision == Next.DIAL:
-        return Decision(Next.DIAL, call, attempts[0], team, tuple(attempts))
-    return Decision(decision, call, team=team)
+    return _Incoming(call, decision, ring, _attempts(ring, 0), choices, number)
 
 
 def call_menu_choice(

@@ -17,7 +17,12 @@ default) two. A replayed CallSid inserts nothing and is answered from the stored
 press writes the same way (`menu_choice_write`: the Call's UPDATE and its attempts), and so does a later
 ring of several phones at once (`attempts_insert`).
 
-Both run on Django's connection with its cursor (so query counting, debug tools and test transactions see
+On PostgreSQL a number called before in this process takes one round trip (`incoming_write_if_unchanged`):
+the decision is made from the read remembered of it, and one statement reads the same rows again and
+writes only if they are unchanged (their fingerprint), else returns them for a decision and write of their
+own.
+
+All run on Django's connection with its cursor (so query counting, debug tools and test transactions see
 them), on SQL built once per process, with no ORM compilation or model machinery beyond `from_db`.
 """
 
@@ -27,8 +32,10 @@ import datetime as dt
 import functools
 import json
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db import InterfaceError, OperationalError, connection
 from django.db.models.expressions import Col
@@ -68,6 +75,9 @@ class IncomingRead:
     number: SupportNumber | None = None
     # The teams the number's menu names (those that exist), when read by the number called.
     menu_teams: tuple[Team, ...] = ()
+    # PostgreSQL, read by the number called: the fingerprint of every row the read returned (`_FINGERPRINT`).
+    # The same fingerprint, the same rows: a decision made from this read holds while the database reads it.
+    fingerprint: Decimal | None = None
 
 
 def _q(name: str) -> str:
@@ -118,6 +128,10 @@ class _ReadSql:
     member: _Columns
     datetime: _Datetime
     width: int
+    # The statement's rows before the fingerprint column (PostgreSQL, by the number called: `rows` is the
+    # statement without it, for the checked write to read again).
+    columns: int
+    rows: str = ""
 
 
 @functools.cache
@@ -168,7 +182,20 @@ SELECT {_Columns(Team, "mt").sql}, {number_nulls}, {MENU_TEAM}, mt.id, NULL, NUL
     0 = 1, 0 = 1
 FROM {teams} mt WHERE mt.{_q("slug")} IN ({_menu_slugs_sql(vendor)})"""  # noqa: S608
     width = len(team.fields) + len(number.fields)
-    return _ReadSql(sql, team, number, member, _Datetime(Shift._meta.get_field("start")), width)
+    columns = width + 6 + len(member.fields) + 2
+    datetime = _Datetime(Shift._meta.get_field("start"))
+    if vendor == "postgresql" and not by_team:
+        return _ReadSql(f"WITH r AS ({sql}) SELECT r.*, ({_FINGERPRINT}) FROM r", team, number, member, datetime,
+                        width, columns, rows=sql)  # fmt: skip
+    return _ReadSql(sql, team, number, member, datetime, width, columns)
+
+
+# The fingerprint of the read's rows `r`: the sum of each row's 64-bit hash (every column of it), so the
+# same rows give the same fingerprint whatever order the plan returns them in. Any change to the team, its
+# number, its menu's teams, who covers, their phones or time off changes a row, and with it the fingerprint
+# (hashing is a third of the cost of a digest of the rows' text, and two different reads share a
+# fingerprint with a chance of one in 2^64).
+_FINGERPRINT = "SELECT sum(hash_record_extended(x, 0)) FROM r x"
 
 
 def _menu_slugs_sql(vendor: str) -> str:
@@ -214,10 +241,18 @@ def _run(sql: str, params):
 
 def incoming_read(*, to_number: str, at: dt.datetime, team_id: int | None = None) -> IncomingRead:
     """The team called (or the team `team_id`: a menu's choice), the number called, who covers the team's
-    roles at `at`, and which of their phones are our own numbers. One statement."""
+    roles at `at`, and which of their phones are our own numbers. One statement. On PostgreSQL a read by
+    the number called is remembered (`remembered`) with its fingerprint."""
     read = _read_sql(connection.vendor, by_team=team_id is not None)
-    params = {"to": to_number, "at": connection.ops.adapt_datetimefield_value(at), "team": team_id}
-    rows = _execute(read.sql, params)
+    rows = _execute(read.sql, _read_params(to_number, at, team_id))
+    return _remember(to_number, _parsed(read, rows)) if team_id is None else _parsed(read, rows)
+
+
+def _read_params(to_number: str, at: dt.datetime, team_id: int | None = None) -> dict:
+    return {"to": to_number, "at": connection.ops.adapt_datetimefield_value(at), "team": team_id}
+
+
+def _parsed(read: _ReadSql, rows: list) -> IncomingRead:
     teams = len(read.team.fields)
     menu_teams = tuple(read.team.build(row[:teams]) for row in rows if row[read.width] == MENU_TEAM)
     rows = [row for row in rows if row[read.width] != MENU_TEAM]
@@ -242,10 +277,11 @@ def incoming_read(*, to_number: str, at: dt.datetime, team_id: int | None = None
                 end=read.datetime(end),
                 is_away=bool(is_away),
                 is_override=kind == OVERRIDE,
-                phone_is_ours=bool(row[-2]),
+                phone_is_ours=bool(row[read.columns - 2]),
             )
         )
-    return IncomingRead(team, covers, bool(rows[0][-1]), number, menu_teams)
+    fingerprint = rows[0][read.columns] if read.rows else None
+    return IncomingRead(team, covers, bool(rows[0][read.columns - 1]), number, menu_teams, fingerprint)
 
 
 # --- the write ----------------------------------------------------------------------------------------
@@ -291,20 +327,27 @@ def _json_value(value):
 @functools.cache
 def _with_attempts(call_cte: str) -> str:
     """PostgreSQL: `call_cte` (a statement returning the Call's id, or no row: then nothing is written),
-    then the INSERT of the attempts given as one JSON array (one object per attempt, its columns as keys):
-    the same statement for one phone or ten, so it is prepared once per connection. An attempt already
-    stored (a replayed request) is left as it is. Returns (the Call's id, an attempt's id, its position)
-    per attempt inserted, or one row with NULLs when none was."""
+    then the INSERT of the attempts given as one JSON array (`_attempts_cte`). Returns (the Call's id, an
+    attempt's id, its position) per attempt inserted, or one row with NULLs when none was."""
+    return (
+        f"WITH c AS ({call_cte}), a AS ({_attempts_cte('%s')}) "
+        f"SELECT c.id, a.id, a.{_q('position')} FROM c LEFT JOIN a ON true"
+    )
+
+
+def _attempts_cte(json_param: str) -> str:
+    """PostgreSQL: the INSERT of the attempts of the Call in the CTE `c`, given as one JSON array (one object
+    per attempt, its columns as keys): the same statement for one phone or ten, so it is prepared once per
+    connection. An attempt already stored (a replayed request) is left as it is."""
     fields = _attempt_fields()[1:]
     table, call_id, position = _q(DialAttempt._meta.db_table), _q("call_id"), _q("position")
     columns = ", ".join(_q(field.column) for field in fields)
     record = ", ".join(f"{_q(field.column)} {field.cast_db_type(connection)}" for field in fields)
     values = ", ".join(f"u.{_q(field.column)}" for field in fields)
     return (
-        f"WITH c AS ({call_cte}), a AS (INSERT INTO {table} ({call_id}, {columns}) "  # noqa: S608
-        f"SELECT c.id, {values} FROM c, jsonb_to_recordset(CAST(%s AS jsonb)) AS u({record}) "
-        f"ON CONFLICT ({call_id}, {position}) DO NOTHING RETURNING id, {position}) "
-        f"SELECT c.id, a.id, a.{position} FROM c LEFT JOIN a ON true"
+        f"INSERT INTO {table} ({call_id}, {columns}) "  # noqa: S608
+        f"SELECT c.id, {values} FROM c, jsonb_to_recordset(CAST({json_param} AS jsonb)) AS u({record}) "
+        f"ON CONFLICT ({call_id}, {position}) DO NOTHING RETURNING id, {position}"
     )
 
 
@@ -387,6 +430,83 @@ def incoming_write(call: Call, attempts: Sequence[DialAttempt]) -> tuple[Call, l
 @functools.cache
 def _call_insert_sql() -> str:
     return _returning_pk(Call, conflict=_q("call_sid"))
+
+
+# --- the incoming call in one round trip (PostgreSQL) --------------------------------------------------
+#
+# A number's calls come in bursts (an outage: everybody rings the support line), and between two of them
+# the team, its rota and its phones rarely change. So each process remembers the last read by each number
+# called (`remembered`), and the next call decides from it and writes in one statement that first reads
+# the same rows again: if their fingerprint is still the one the decision was made from, the Call and its
+# attempts are inserted; if anything changed, nothing is written and the fresh rows come back, for a
+# decision and a write of their own. Either way at most two round trips, and never a decision on rows the
+# database no longer holds.
+
+REMEMBERED_NUMBERS = 1000
+_remembered: dict[str, IncomingRead] = {}
+_remembering = threading.Lock()
+
+
+def remembered(to_number: str) -> IncomingRead | None:
+    """The last read by the number `to_number` in this process (PostgreSQL, a number of ours), or None."""
+    return _remembered.get(to_number)
+
+
+def forget() -> None:
+    """Forget every remembered read (the next call to each number reads first)."""
+    with _remembering:
+        _remembered.clear()
+
+
+def _remember(to_number: str, read: IncomingRead) -> IncomingRead:
+    with _remembering:
+        if read.fingerprint is None or read.team is None:
+            _remembered.pop(to_number, None)
+            return read
+        if to_number not in _remembered and len(_remembered) >= REMEMBERED_NUMBERS:
+            del _remembered[next(iter(_remembered))]  # the number remembered first
+        _remembered[to_number] = read
+    return read
+
+
+@functools.cache
+def _checked_write_sql() -> str:
+    """The read by the number called (`r`), its fingerprint (`f`), the Call's INSERT only if that is the
+    fingerprint given (`c`), and its attempts (`a`). Returns the fresh rows of the read (as the read
+    returns them) when the fingerprint differs, and the written ids (or NULLs) in rows of their own, the
+    read's columns NULL."""
+    read, fields = _read_sql("postgresql"), _insert_fields(Call)
+    columns = ", ".join(_q(field.column) for field in fields)
+    values = ", ".join(f"CAST(%(c{i})s AS {field.cast_db_type(connection)})" for i, field in enumerate(fields))
+    nulls = ", ".join(["NULL"] * read.columns)
+    return (
+        f"WITH r AS ({read.rows}), f AS (SELECT ({_FINGERPRINT}) AS fp), "  # noqa: S608
+        f"c AS (INSERT INTO {_q(Call._meta.db_table)} ({columns}) SELECT {values} FROM f "
+        f"WHERE f.fp = %(fingerprint)s ON CONFLICT ({_q('call_sid')}) DO NOTHING RETURNING id), "
+        f"a AS ({_attempts_cte('%(attempts)s')}) "
+        f"SELECT r.*, f.fp, NULL, NULL, NULL FROM r, f WHERE f.fp IS DISTINCT FROM %(fingerprint)s "
+        f"UNION ALL SELECT {nulls}, f.fp, c.id, a.id, a.{_q('position')} FROM f LEFT JOIN c ON true LEFT JOIN a ON true"
+    )
+
+
+def incoming_write_if_unchanged(read: IncomingRead, call: Call, attempts: Sequence[DialAttempt], *, at: dt.datetime):
+    """PostgreSQL, `read` a remembered read: INSERT the Call and the dial attempts of its first ring, decided
+    from `read`, in one statement, if the database still reads the same for the number called at `at`.
+    Returns (the Call, the attempts as stored); None when the Call's CallSid is stored already (a replayed
+    request: nothing written); the fresh read (remembered in its place) when the rows changed: nothing was
+    written, the caller decides again."""
+    sql, columns = _checked_write_sql(), _read_sql("postgresql").columns
+    params = {f"c{index}": value for index, value in enumerate(_insert_values(call))}
+    params.update(_read_params(call.to_number, at), fingerprint=read.fingerprint, attempts=_attempts_json(attempts))
+    rows = _execute(sql, params)
+    written = [row[columns:] for row in rows if row[0] is None]
+    if written[0][0] != read.fingerprint:
+        fresh = [row[: columns + 1] for row in rows if row[0] is not None]
+        return _remember(call.to_number, _parsed(_read_sql("postgresql"), fresh) if fresh else IncomingRead(None, [], False))
+    if written[0][1] is None:
+        return None
+    call = _saved(call, written[0][1])
+    return call, _attempts_stored(call, attempts, {row[3]: row[2] for row in written if row[2] is not None})
 
 
 @functools.cache

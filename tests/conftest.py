@@ -18,6 +18,7 @@ from celery.signals import before_task_publish
 from django.core.cache import cache
 
 from roulette.celery import app as celery_app
+from telephony import incoming_sql
 from tests.fake_twilio import FakeTwilio, openapi_skip_reason
 from tests.processes import process_stop
 
@@ -66,6 +67,12 @@ def _broker_not_known_down(monkeypatch):
     import telephony.queue
 
     monkeypatch.setattr(telephony.queue, "_down_until", 0.0)
+
+
+@pytest.fixture(autouse=True)
+def _no_number_remembered():
+    """Each test starts in a process that has read no number yet (telephony.incoming_sql remembers reads)."""
+    incoming_sql.forget()
 
 
 @pytest.fixture(autouse=True)
