@@ -15,12 +15,20 @@ binding, psycopg's prepared statements), for the few statements on the hot path.
 Django's default (client-side binding, never prepared). Those statements keep their generic plan
 (`plan_cache_mode`, set in the connection's start-up options, so no round trip): PostgreSQL's default would
 plan them again for their parameters on every call, the cost the preparing is there to save (measured on the
-10,000-team data set: 3.2 ms a call against 1.5 ms). It concerns prepared statements only.
+10,000-team data set: 3.2 ms a call against 1.5 ms). It concerns prepared statements only. One such
+cursor serves all of a connection's prepared statements, and it loads jsonb and timestamptz with psycopg's
+C loaders, which give the values Django's Python loaders give (together 8% of the instructions of an
+incoming call in our process, `scripts/bench/instructions.py`).
 """
 
+import datetime
 import select
 
-from django.db.backends.postgresql import base
+import psycopg
+from django.db.backends.postgresql import base, psycopg_any
+from psycopg.pq import Format
+
+TEXT = Format.TEXT
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
@@ -48,11 +56,36 @@ class DatabaseWrapper(base.DatabaseWrapper):
             self.close()
         self.health_check_done = True
 
+    _kept_cursor = None
+
     def prepared_cursor(self):
         """Like cursor(), with each statement prepared on its first run on this connection."""
         self.close_if_health_check_failed()
         self.ensure_connection()
         with self.wrap_database_errors:
-            # Only server-side binding cursors prepare: Django's own (client-side binding) never do.
-            self.connection.prepare_threshold = 0
-            return self._prepare_cursor(base.ServerBindingCursor(self.connection))
+            kept = self._kept_cursor
+            if kept is None or kept.connection is not self.connection or kept.closed:
+                # Only server-side binding cursors prepare: Django's own (client-side binding) never do.
+                self.connection.prepare_threshold = 0
+                kept = self._kept_cursor = _KeptCursor(self.connection)
+                _c_loaders(kept, utc=self.timezone == datetime.UTC)
+            return self._prepare_cursor(kept)
+
+
+class _KeptCursor(base.ServerBindingCursor):
+    """A server-side binding cursor that stays open when its user closes it (its result is dropped at the
+    next statement); it closes with its connection."""
+
+    def close(self):
+        pass
+
+
+def _c_loaders(cursor, *, utc: bool) -> None:
+    """Django loads jsonb as text and timestamptz in its own zone with loaders written in Python, a few
+    microseconds a value (a read of a team and its rota has dozens). psycopg's C loaders give the same
+    values: jsonb as the same text, and timestamptz in the connection's zone when that and Django's (`utc`)
+    are both UTC (else Django's loader stays)."""
+    text, timestamptz = psycopg_any.types["text"].oid, psycopg_any.types["timestamptz"].oid
+    cursor.adapters.register_loader(psycopg_any.types["jsonb"].oid, psycopg.adapters.get_loader(text, TEXT))
+    if utc and cursor.connection.info.parameter_status("TimeZone") == "UTC":
+        cursor.adapters.register_loader(timestamptz, psycopg.adapters.get_loader(timestamptz, TEXT))
