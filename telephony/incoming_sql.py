@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import InterfaceError, OperationalError, connection
+from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connection, connections
 from django.db.models.expressions import Col
 
 from teams.models import Member, Override, Shift, SupportNumber, Team, TimeOff
@@ -99,12 +99,14 @@ class _Columns:
             if found:
                 self.converters.append((index, col, found))
 
-    def build(self, values):
+    def build(self, values, db):
+        """The model instance of `values`, converted with `db` (the connection itself: each attribute read
+        through django.db.connection looks the connection up again)."""
         values = list(values)
         for index, col, found in self.converters:
             for converter in found:
-                values[index] = converter(values[index], col, connection)
-        return self.model.from_db(connection.alias, self.attnames, values)
+                values[index] = converter(values[index], col, db)
+        return self.model.from_db(DEFAULT_DB_ALIAS, self.attnames, values)
 
 
 class _Datetime:
@@ -114,9 +116,9 @@ class _Datetime:
         self.col = Col("c", field)
         self.found = connection.ops.get_db_converters(self.col) + field.get_db_converters(connection)
 
-    def __call__(self, value):
+    def __call__(self, value, db):
         for converter in self.found:
-            value = converter(value, self.col, connection)
+            value = converter(value, self.col, db)
         return value
 
 
@@ -185,8 +187,8 @@ FROM {teams} mt WHERE mt.{_q("slug")} IN ({_menu_slugs_sql(vendor)})"""  # noqa:
     columns = width + 6 + len(member.fields) + 2
     datetime = _Datetime(Shift._meta.get_field("start"))
     if vendor == "postgresql" and not by_team:
-        return _ReadSql(f"WITH r AS ({sql}) SELECT r.*, ({_FINGERPRINT}) FROM r", team, number, member, datetime,
-                        width, columns, rows=sql)  # fmt: skip
+        fingerprinted = f"WITH r AS ({sql}) SELECT r.*, ({_FINGERPRINT}) FROM r"  # noqa: S608
+        return _ReadSql(fingerprinted, team, number, member, datetime, width, columns, rows=sql)
     return _ReadSql(sql, team, number, member, datetime, width, columns)
 
 
@@ -254,18 +256,19 @@ def _read_params(to_number: str, at: dt.datetime, team_id: int | None = None) ->
 
 def _parsed(read: _ReadSql, rows: list) -> IncomingRead:
     teams = len(read.team.fields)
-    menu_teams = tuple(read.team.build(row[:teams]) for row in rows if row[read.width] == MENU_TEAM)
+    db = connections[DEFAULT_DB_ALIAS]
+    menu_teams = tuple(read.team.build(row[:teams], db) for row in rows if row[read.width] == MENU_TEAM)
     rows = [row for row in rows if row[read.width] != MENU_TEAM]
     if not rows:
         return IncomingRead(None, [], False)
-    team = read.team.build(rows[0][:teams])
-    number = read.number.build(rows[0][teams : read.width]) if rows[0][teams] is not None else None
+    team = read.team.build(rows[0][:teams], db)
+    number = read.number.build(rows[0][teams : read.width], db) if rows[0][teams] is not None else None
     covers, width, members = [], read.width, len(read.member.fields)
     for row in rows:
         kind, pk, role, start, end, is_away = row[width : width + 6]
         if kind is None:
             continue
-        member = read.member.build(row[width + 6 : width + 6 + members])
+        member = read.member.build(row[width + 6 : width + 6 + members], db)
         covers.append(
             Cover(
                 pk=pk,
@@ -273,8 +276,8 @@ def _parsed(read: _ReadSql, rows: list) -> IncomingRead:
                 role=role,
                 member_id=member.pk,
                 member=member,
-                start=read.datetime(start),
-                end=read.datetime(end),
+                start=read.datetime(start, db),
+                end=read.datetime(end, db),
                 is_away=bool(is_away),
                 is_override=kind == OVERRIDE,
                 phone_is_ours=bool(row[read.columns - 2]),
@@ -294,7 +297,8 @@ def _insert_fields(model) -> list:
 def _insert_values(obj) -> list:
     """The database values of an unsaved row, as Model.save would send them (defaults, auto_now_add,
     every field a later migration adds)."""
-    return [field.get_db_prep_save(field.pre_save(obj, add=True), connection) for field in _insert_fields(type(obj))]
+    db = connections[DEFAULT_DB_ALIAS]
+    return [field.get_db_prep_save(field.pre_save(obj, add=True), db) for field in _insert_fields(type(obj))]
 
 
 def _returning_pk(model, *, conflict: str) -> str:
@@ -308,7 +312,7 @@ def _returning_pk(model, *, conflict: str) -> str:
 
 def _saved(obj, pk: int):
     obj.pk = pk
-    obj._state.adding, obj._state.db = False, connection.alias
+    obj._state.adding, obj._state.db = False, DEFAULT_DB_ALIAS
     return obj
 
 
@@ -330,7 +334,7 @@ def _with_attempts(call_cte: str) -> str:
     then the INSERT of the attempts given as one JSON array (`_attempts_cte`). Returns (the Call's id, an
     attempt's id, its position) per attempt inserted, or one row with NULLs when none was."""
     return (
-        f"WITH c AS ({call_cte}), a AS ({_attempts_cte('%s')}) "
+        f"WITH c AS ({call_cte}), a AS ({_attempts_cte('%s')}) "  # noqa: S608
         f"SELECT c.id, a.id, a.{_q('position')} FROM c LEFT JOIN a ON true"
     )
 
@@ -365,7 +369,8 @@ def _attempts_sqlite(count: int) -> str:
 
 def _attempt_values(attempts: Sequence[DialAttempt]) -> list[list]:
     fields = _attempt_fields()
-    return [[field.get_db_prep_save(field.pre_save(attempt, add=True), connection) for field in fields]
+    db = connections[DEFAULT_DB_ALIAS]
+    return [[field.get_db_prep_save(field.pre_save(attempt, add=True), db) for field in fields]
             for attempt in attempts]  # fmt: skip
 
 
@@ -502,7 +507,8 @@ def incoming_write_if_unchanged(read: IncomingRead, call: Call, attempts: Sequen
     written = [row[columns:] for row in rows if row[0] is None]
     if written[0][0] != read.fingerprint:
         fresh = [row[: columns + 1] for row in rows if row[0] is not None]
-        return _remember(call.to_number, _parsed(_read_sql("postgresql"), fresh) if fresh else IncomingRead(None, [], False))
+        read = _parsed(_read_sql("postgresql"), fresh) if fresh else IncomingRead(None, [], False)
+        return _remember(call.to_number, read)
     if written[0][1] is None:
         return None
     call = _saved(call, written[0][1])

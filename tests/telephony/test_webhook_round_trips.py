@@ -260,36 +260,64 @@ def _answer(root) -> str:
 
 
 HOUR = dt.timedelta(hours=1)
-PHONE_NEW = "+4917099990000"
-CHANGES = {
-    "an override": lambda world: services.override_create(
-        team=world.team, role=Role.PRIMARY, member=world.lead, start=NOW - HOUR, end=NOW + HOUR
-    ) and world.lead.phone,
-    "the primary's time off": lambda world: services.time_off_create(
-        team=world.team, member=world.primary, start=NOW - HOUR, end=NOW + HOUR
-    ) and world.secondary.phone,
-    "the primary's new phone": lambda world: services.member_update(member=world.primary, phone=PHONE_NEW) and PHONE_NEW,
-    "the primary's phone now a number of ours": lambda world: SupportNumberFactory(
-        team=team_with_members(1)[0], phone_number=world.primary.phone
-    ) and world.secondary.phone,
-    "the caller blocked": lambda world: services.team_update(team=world.team, blocked_callers=[CALLER]) and "Reject",
-    "the number moved to another team": lambda world: services.support_number_update(
-        number=SupportNumber.objects.get(phone_number=WEB_NUMBER), team=_staffed_other()
-    ) and PHONE_OTHER,
-    "the number deleted": lambda world: services.support_number_delete(
-        number=SupportNumber.objects.get(phone_number=WEB_NUMBER)
-    ) or "Hangup",
-    "the shifts deleted, no fallback": lambda world: Shift.objects.filter(team=world.team).delete()
-    and services.team_update(team=world.team, fallback_phone="") and "Record",
-}
-PHONE_OTHER = "+4917088880000"
+PHONE_NEW, PHONE_OTHER = "+4917099990000", "+4917088880000"
 
 
-def _staffed_other() -> Team:
+def _an_override(world) -> str:
+    services.override_create(team=world.team, role=Role.PRIMARY, member=world.lead, start=NOW - HOUR, end=NOW + HOUR)
+    return world.lead.phone
+
+
+def _primary_away(world) -> str:
+    services.time_off_create(team=world.team, member=world.primary, start=NOW - HOUR, end=NOW + HOUR)
+    return world.secondary.phone
+
+
+def _primary_new_phone(world) -> str:
+    services.member_update(member=world.primary, phone=PHONE_NEW)
+    return PHONE_NEW
+
+
+def _primary_phone_now_ours(world) -> str:
+    SupportNumberFactory(team=team_with_members(1)[0], phone_number=world.primary.phone)
+    return world.secondary.phone
+
+
+def _caller_blocked(world) -> str:
+    services.team_update(team=world.team, blocked_callers=[CALLER])
+    return "Reject"
+
+
+def _number_moved(world) -> str:
     other, (member,) = team_with_members(1, name="Other")
     services.member_update(member=member, phone=PHONE_OTHER)
     ShiftFactory(team=other, role=Role.PRIMARY, member=member)
-    return other
+    services.support_number_update(number=SupportNumber.objects.get(phone_number=WEB_NUMBER), team=other)
+    return PHONE_OTHER
+
+
+def _number_deleted(world) -> str:
+    services.support_number_delete(number=SupportNumber.objects.get(phone_number=WEB_NUMBER))
+    return "Hangup"
+
+
+def _nobody_left(world) -> str:
+    Shift.objects.filter(team=world.team).delete()
+    services.team_update(team=world.team, fallback_phone="")
+    return "Record"
+
+
+# A change between two calls to the number, and what the next call then hears.
+CHANGES = {
+    "an override": _an_override,
+    "the primary's time off": _primary_away,
+    "the primary's new phone": _primary_new_phone,
+    "the primary's phone now a number of ours": _primary_phone_now_ours,
+    "the caller blocked": _caller_blocked,
+    "the number moved to another team": _number_moved,
+    "the number deleted": _number_deleted,
+    "the shifts deleted, no fallback": _nobody_left,
+}
 
 
 @pytest.mark.parametrize("change", CHANGES)
