@@ -126,12 +126,23 @@ def main() -> None:
     if "--profile" in args:
         profile = args[args.index("--profile") + 1]
         del args[args.index("--profile") : args.index("--profile") + 2]
+    only = None
+    if "--only" in args:  # scripts/bench/instructions.py: these requests of one server, nothing printed
+        only = args[args.index("--only") + 1]
+        del args[args.index("--only") : args.index("--only") + 2]
     count = int(args[0]) if args else 2000
+    random.seed(int(os.environ.get("BENCH_SEED", "15")))
     numbers = list(SupportNumber.objects.values_list("phone_number", flat=True)[:10_000])
     make = {
         name: (lambda n, path=path: [environ_for(path, random.choice(numbers)) for _ in range(n)])
         for name, path in PATHS.items()
     }
+    if only:
+        fire(make[only](50))
+        environs = make[only](count)
+        if count:
+            fire(environs)
+        return
     for name in PATHS:
         fire(make[name](200))  # warm-up: imports, connection, prepared statements
     if profile:
