@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connection, connections
+from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connection, connections, models
 from django.db.models.expressions import Col
 
 from teams.models import Member, Override, Shift, SupportNumber, Team, TimeOff
@@ -104,6 +104,8 @@ class _Columns:
         through django.db.connection looks the connection up again)."""
         values = list(values)
         for index, col, found in self.converters:
+            if values[index] is None:  # NULL stays None through every converter
+                continue
             for converter in found:
                 values[index] = converter(values[index], col, db)
         return self.model.from_db(DEFAULT_DB_ALIAS, self.attnames, values)
@@ -298,7 +300,33 @@ def _insert_values(obj) -> list:
     """The database values of an unsaved row, as Model.save would send them (defaults, auto_now_add,
     every field a later migration adds)."""
     db = connections[DEFAULT_DB_ALIAS]
-    return [field.get_db_prep_save(field.pre_save(obj, add=True), db) for field in _insert_fields(type(obj))]
+    return [_db_value(field, obj, db) for field in _insert_fields(type(obj))]
+
+
+# Fields whose database value is the value itself when that is a str, an int, a bool or None: their
+# get_db_prep_save only converts other types (a fifth of the write's own work, skipped).
+_AS_IS_FIELDS = frozenset(
+    {
+        models.CharField,
+        models.TextField,
+        models.BooleanField,
+        models.IntegerField,
+        models.SmallIntegerField,
+        models.BigIntegerField,
+        models.PositiveIntegerField,
+        models.PositiveSmallIntegerField,
+    }
+)
+_AS_IS_VALUES = frozenset({str, int, bool, type(None)})
+
+
+def _db_value(field, obj, db):
+    value = field.pre_save(obj, add=True)
+    if type(value) in _AS_IS_VALUES and (
+        type(field) in _AS_IS_FIELDS or (type(field) is models.ForeignKey and type(value) in (int, type(None)))
+    ):
+        return value
+    return field.get_db_prep_save(value, db)
 
 
 def _returning_pk(model, *, conflict: str) -> str:
@@ -370,8 +398,7 @@ def _attempts_sqlite(count: int) -> str:
 def _attempt_values(attempts: Sequence[DialAttempt]) -> list[list]:
     fields = _attempt_fields()
     db = connections[DEFAULT_DB_ALIAS]
-    return [[field.get_db_prep_save(field.pre_save(attempt, add=True), db) for field in fields]
-            for attempt in attempts]  # fmt: skip
+    return [[_db_value(field, attempt, db) for field in fields] for attempt in attempts]
 
 
 def _attempts_json(attempts: Sequence[DialAttempt]) -> str:

@@ -13,7 +13,7 @@ import functools
 import logging
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -76,21 +76,31 @@ def clean_text(text: str | None) -> str:
     return _NOT_XML.sub(" ", str(text or "")).strip()
 
 
-@contextlib.contextmanager
-def spoken(*, language: str, voice: str = "") -> Iterator[None]:
+def spoken(*, language: str, voice: str = "") -> contextlib.AbstractContextManager:
     """Build the TwiML in `language` (every prompt through gettext, every <Say language=…>) with `voice`."""
-    language = language if language in SAY_LANGUAGES else settings.LANGUAGE_CODE
-    token = _voice.set(voice)
-    try:
+    return _Spoken(language if language in SAY_LANGUAGES else settings.LANGUAGE_CODE, voice)
+
+
+class _Spoken:
+    """`spoken`'s context: a class, as every webhook enters one (a generator's costs more)."""
+
+    def __init__(self, language: str, voice: str):
+        self.language, self.voice, self.token, self.override = language, voice, None, None
+
+    def __enter__(self) -> None:
+        self.token = _voice.set(self.voice)
         # Most answers are in the language already active (the default): switching to it and back again
         # would only cost time on every webhook.
-        if translation.get_language() == language:
-            yield
-        else:
-            with translation.override(language):
-                yield
-    finally:
-        _voice.reset(token)
+        if translation.get_language() != self.language:
+            self.override = translation.override(self.language)
+            self.override.__enter__()
+
+    def __exit__(self, *exc) -> None:
+        try:
+            if self.override is not None:
+                self.override.__exit__(*exc)
+        finally:
+            _voice.reset(self.token)
 
 
 def spoken_for_team(team) -> contextlib.AbstractContextManager:
