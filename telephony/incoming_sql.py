@@ -248,8 +248,8 @@ def incoming_read(*, to_number: str, at: dt.datetime, team_id: int | None = None
     roles at `at`, and which of their phones are our own numbers. One statement. On PostgreSQL a read by
     the number called is remembered (`remembered`) with its fingerprint."""
     read = _read_sql(connection.vendor, by_team=team_id is not None)
-    rows = _execute(read.sql, _read_params(to_number, at, team_id))
-    return _remember(to_number, _parsed(read, rows)) if team_id is None else _parsed(read, rows)
+    parsed = _parsed(read, _execute(read.sql, _read_params(to_number, at, team_id)))
+    return _remember(to_number, parsed) if team_id is None else parsed
 
 
 def _read_params(to_number: str, at: dt.datetime, team_id: int | None = None) -> dict:
@@ -531,8 +531,7 @@ def incoming_write_if_unchanged(read: IncomingRead, call: Call, attempts: Sequen
     written = [row[columns:] for row in rows if row[0] is None]
     if written[0][0] != read.fingerprint:
         fresh = [row[: columns + 1] for row in rows if row[0] is not None]
-        read = _parsed(_read_sql("postgresql"), fresh) if fresh else IncomingRead(None, [], False)
-        return _remember(call.to_number, read)
+        return _remember(call.to_number, _parsed(_read_sql("postgresql"), fresh))
     if written[0][1] is None:
         return None
     call = _saved(call, written[0][1])

@@ -130,6 +130,10 @@ def main() -> None:
     if "--only" in args:  # scripts/bench/instructions.py: these requests of one server, nothing printed
         only = args[args.index("--only") + 1]
         del args[args.index("--only") : args.index("--only") + 2]
+    # scripts/bench/instructions.py: the same requests built, none sent (what building them costs).
+    unsent = "--unsent" in args
+    if unsent:
+        args.remove("--unsent")
     count = int(args[0]) if args else 2000
     random.seed(int(os.environ.get("BENCH_SEED", "15")))
     numbers = list(SupportNumber.objects.values_list("phone_number", flat=True)[:10_000])
@@ -140,7 +144,7 @@ def main() -> None:
     if only:
         fire(make[only](50))
         environs = make[only](count)
-        if count:
+        if not unsent:
             fire(environs)
         return
     for name in PATHS:
