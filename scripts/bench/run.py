@@ -13,7 +13,8 @@
 4. Prints per server the median req/s, p50 and p99, and the statements per call as PostgreSQL counted them:
    the database's committed and rolled-back transactions (pg_stat_database) over the first round divided by
    the requests; in autocommit mode every statement, health checks included, is one transaction; and the
-   CPU milliseconds the gunicorn workers used per request (user and system, from /proc). Then the
+   CPU milliseconds the gunicorn workers used per request (user and system, from /proc), and those every
+   PostgreSQL process used (the machine's only database load during a round). Then the
    ratio ours / bare (the median of each round's pair, and of the medians) and the latency at 1 team
    against 10,000.
 
@@ -190,6 +191,25 @@ def workers_cpu(master: int) -> float:
     return total
 
 
+def database_cpu() -> float:
+    """CPU seconds (user and system) every PostgreSQL process on this machine has used so far: the backends
+    of the servers' connections and the writers behind them, alive or ended (an ended backend's time is
+    counted in the postmaster's, which waited for it; a connection lives CONN_MAX_AGE)."""
+    total = 0.0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)
+        except OSError:
+            continue
+        if not fields[0].endswith("(postgres"):
+            continue
+        values = fields[1].split()
+        total += sum(int(value) for value in values[11:15]) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def drive(port: int, path: str, numbers: list[str], seconds: int, scripts: Path) -> dict:
     script = scripts / f"{port}-{uuid.uuid4().hex[:8]}.lua"
     script.write_text(lua_script(path, numbers, max(20_000, 2_500 * seconds)))
@@ -227,10 +247,12 @@ def main() -> None:
                     if counting:
                         time.sleep(STATS_SETTLE_SECONDS)
                         before = transactions()
-                    cpu_started = workers_cpu(masters[name])
+                    cpu_started, db_started = workers_cpu(masters[name]), database_cpu()
                     figures = drive(port, path, nums, SECONDS, tmp)
-                    # The workers' own CPU per answered request (the database's is not in it).
-                    figures["cpu_ms"] = (workers_cpu(masters[name]) - cpu_started) * 1000 / max(figures["requests"], 1)
+                    # The workers' own CPU per answered request, and the database's.
+                    answered = max(figures["requests"], 1)
+                    figures["cpu_ms"] = (workers_cpu(masters[name]) - cpu_started) * 1000 / answered
+                    figures["db_cpu_ms"] = (database_cpu() - db_started) * 1000 / answered
                     if counting:
                         time.sleep(STATS_SETTLE_SECONDS)
                         statements = (transactions() - before) / max(figures["requests"], 1)
@@ -240,6 +262,7 @@ def main() -> None:
                         f"round {round_number + 1} {name}: {figures['rps']:.0f} req/s,"
                         f" p50 {figures['p50_us'] / 1000:.1f} ms, p99 {figures['p99_us'] / 1000:.1f} ms,"
                         f" {figures['statements']:.2f} statements/call, {figures['cpu_ms']:.2f} ms CPU/call,"
+                        f" database {figures['db_cpu_ms']:.2f} ms CPU/call,"
                         f" non-2xx {figures['non2xx']}, errors {figures['errors']}",
                         flush=True,
                     )
@@ -256,13 +279,13 @@ def report(results: dict[str, list[dict]]) -> None:
         return statistics.median(r[key] for r in results[name])
 
     print(f"\nIncoming call, gunicorn -w {WORKERS}, wrk -t{THREADS} -c{CONNECTIONS}, medians of {ROUNDS} × {SECONDS} s")
-    print(f"| {'server':<20} | req/s | p50 ms | p99 ms | statements/call | worker CPU ms/call |")
-    print(f"|{'-' * 22}|-------|--------|--------|-----------------|--------------------|")
+    print(f"| {'server':<20} | req/s | p50 ms | p99 ms | statements/call | worker CPU ms/call | database CPU ms/call |")
+    print(f"|{'-' * 22}|-------|--------|--------|-----------------|--------------------|----------------------|")
     for name in results:
         print(
             f"| {name:<20} | {median(name, 'rps'):5.0f} | {median(name, 'p50_us') / 1000:6.1f} |"
             f" {median(name, 'p99_us') / 1000:6.1f} | {median(name, 'statements'):15.2f} |"
-            f" {median(name, 'cpu_ms'):18.2f} |"
+            f" {median(name, 'cpu_ms'):18.2f} | {median(name, 'db_cpu_ms'):20.2f} |"
         )
     ours, bare, small = "ours, 10,000 teams", "bare, 10,000 teams", "ours, 1 team"
     # Each round's pair ran one after the other: on a machine whose load drifts, the ratio of each pair
