@@ -146,6 +146,9 @@ class RedisServer:
             self.port = probe.getsockname()[1]
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process = None
+        # The connections this process has tried to open to the server (the broker's and the cache's, each
+        # try counted, refused or not): what a test counts instead of timing, see `redis_server`.
+        self.attempts = 0
 
     def start(self) -> None:
         # The server runs on the real clock: CI's moved-clock pass preloads libfaketime into this process,
@@ -197,7 +200,8 @@ def test_database_url(transactional_db) -> str:
 @pytest.fixture
 def redis_server(tmp_path, settings, monkeypatch):
     """Our own Redis as the broker and the cache (not the shared one on 6379), with eager Celery off so
-    publishes really go to it. Stop and start it with .stop() / .start()."""
+    publishes really go to it. Stop and start it with .stop() / .start(); `.attempts` counts the connections
+    this process has tried to open to it (a test counts them where it would otherwise time a webhook)."""
     import teams.authentication
     import telephony.queue
 
@@ -205,6 +209,16 @@ def redis_server(tmp_path, settings, monkeypatch):
         pytest.skip(f"{REDIS_SERVER} is missing: cannot start a Redis of the test's own")
     server = RedisServer(tmp_path)
     server.start()
+    address = ("127.0.0.1", server.port)
+    connect = socket.socket.connect
+
+    def counted_connect(sock, to):
+        # A spy, not a stand-in: every connection still goes to the real server (or is refused by its port).
+        if to == address:
+            server.attempts += 1
+        return connect(sock, to)
+
+    monkeypatch.setattr(socket.socket, "connect", counted_connect)
     caches = settings.CACHES
     settings.CACHES = {
         "default": {

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import socket
-import time
 
 import pytest
 import time_machine
@@ -441,10 +440,10 @@ def test_incoming_stays_within_five_queries(transactional_db, client, caller, dj
 # --- The broker is down: no webhook waits for it --------------------------------------------------------
 
 
-def test_with_the_broker_down_every_webhook_answers_within_a_second_and_loses_nothing(
-    transactional_db, client, redis_server
-):
-    """Today's failure was a 6 s hang (three 2 s publish attempts): the margin is generous on purpose."""
+def test_with_the_broker_down_the_webhooks_try_it_once_in_all_and_lose_nothing(transactional_db, client, redis_server):
+    """Today's failure was a 6 s hang: three 2 s publish attempts in one webhook. Counted, not timed: one
+    attempt, refused at once by the stopped broker's port, and none after it while the process knows the
+    broker is down (telephony.queue)."""
     with time_machine.travel(NOW, tick=False):
         team, (primary, secondary) = staffed_team(number=NUMBER, name="Payments")
     redis_server.stop()
@@ -471,14 +470,14 @@ def test_with_the_broker_down_every_webhook_answers_within_a_second_and_loses_no
             {"MessageSid": "SM" + "4" * 32, "From": primary.phone, "To": NUMBER, "Body": "WHO"},
         ),
     ]
-    timings = {}
-    with time_machine.travel(NOW, tick=True):  # a ticking clock: the stopwatch must run
+    attempts = {}
+    with time_machine.travel(NOW, tick=False):
         for path, params in requests:
-            started = time.monotonic()
+            before = redis_server.attempts
             response = post_signed(client, path, params)
-            timings[path] = time.monotonic() - started
+            attempts[path] = redis_server.attempts - before
             assert response.status_code == 200, path
-    assert max(timings.values()) < 1.0, timings
+    assert sum(attempts.values()) == 1, attempts
     # The voicemail, its alert and its page are rows waiting for the sweep, not lost.
     voicemail = Voicemail.objects.get()
     assert voicemail.recording_sid == recording_sid and voicemail.alert.source == "voicemail"
@@ -494,14 +493,14 @@ def test_with_the_broker_down_a_call_back_request_answers_at_once_and_its_page_w
         team, (primary, secondary) = staffed_team(number=NUMBER, name="Payments")
     redis_server.stop()
     call_sid = "CA" + "5" * 32
-    with time_machine.travel(NOW, tick=True):  # a ticking clock: the stopwatch must run
+    with time_machine.travel(NOW, tick=False):
         post_signed(client, INCOMING, incoming_params(CallSid=call_sid))
-        started = time.monotonic()
+        before = redis_server.attempts
         response = post_signed(
             client, "/telephony/voice/callback/", {**incoming_params(CallSid=call_sid), "Digits": "1"}
         )
-        elapsed = time.monotonic() - started
-    assert elapsed < 1.0
+    # One publish attempt (the page), refused at once by the stopped broker's port; no retry loop.
+    assert redis_server.attempts - before == 1
     assert "call you back" in check_twiml(response).find("Say").text
     alert = Alert.objects.get(source="callback")
     assert alert.call.outcome == Call.Outcome.CALLBACK
