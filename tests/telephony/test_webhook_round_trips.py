@@ -156,6 +156,21 @@ def test_an_incoming_call_takes_two_round_trips_and_one_to_a_number_read_before(
         assert call.team == world.team and call.attempts.get().member == world.primary
 
 
+@pytest.mark.skipif(not POSTGRES, reason="PostgreSQL's connection set-up: SQLite opens a file.")
+def test_a_new_connection_sends_no_statement_before_the_first_call(round_trips):
+    """Its time zone and plan cache mode travel in the start-up packet (roulette/db/postgresql): Django would
+    otherwise send a `set_config` on every new connection to a server whose zone is "Etc/UTC", a third round
+    trip for the first call a worker takes after each CONN_MAX_AGE."""
+    connection.close()
+    with round_trips() as counted:
+        connection.ensure_connection()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('TimeZone'), current_setting('plan_cache_mode')")
+            zone, plans = cursor.fetchone()
+    assert counted() == 1  # the SELECT just above, nothing before it
+    assert (zone, plans) == (connection.timezone_name, "force_generic_plan")
+
+
 def _incoming(client, round_trips, *, to: str = WEB_NUMBER):
     params = {"CallSid": sid("CA"), "From": CALLER, "To": to, "CallStatus": "ringing"}
     return _post(client, INCOMING, params, round_trips)

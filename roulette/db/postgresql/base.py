@@ -13,12 +13,12 @@ statements run again once on a new connection then (telephony.incoming_sql).
 `prepared_cursor()`: a cursor whose statements PostgreSQL parses and plans once per connection (server-side
 binding, psycopg's prepared statements), for the few statements on the hot path. Every other cursor stays
 Django's default (client-side binding, never prepared). Those statements keep their generic plan
-(`plan_cache_mode`, set in the connection's start-up options, so no round trip): PostgreSQL's default would
-plan them again for their parameters on every call, the cost the preparing is there to save (measured on the
-10,000-team data set: 3.2 ms a call against 1.5 ms). It concerns prepared statements only. One such
-cursor serves all of a connection's prepared statements, and it loads jsonb and timestamptz with psycopg's
-C loaders, which give the values Django's Python loaders give (together 8% of the instructions of an
-incoming call in our process, `scripts/bench/instructions.py`).
+(`plan_cache_mode`, set in the connection's start-up options with its time zone, so no round trip):
+PostgreSQL's default would plan them again for their parameters on every call, the cost the preparing is there
+to save (measured on the 10,000-team data set: 3.2 ms a call against 1.5 ms). It concerns prepared statements
+only. One such cursor serves all of a connection's prepared statements, and it loads jsonb and timestamptz
+with psycopg's C loaders, which give the values Django's Python loaders give (together 8% of the instructions
+of an incoming call in our process, `scripts/bench/instructions.py`).
 """
 
 import datetime
@@ -34,7 +34,12 @@ TEXT = Format.TEXT
 class DatabaseWrapper(base.DatabaseWrapper):
     def get_connection_params(self):
         params = super().get_connection_params()
-        params["options"] = f"{params.get('options', '')} -c plan_cache_mode=force_generic_plan".strip()
+        options = [params.get("options", ""), "-c plan_cache_mode=force_generic_plan"]
+        if self.timezone_name:
+            # The connection's time zone in its start-up packet: Django otherwise sends a `set_config` on every
+            # new connection whose server zone is not named exactly so (a Debian server says "Etc/UTC").
+            options.append(f"-c TimeZone={self.timezone_name}")
+        params["options"] = " ".join(option for option in options if option)
         return params
 
     def is_usable_without_round_trip(self) -> bool:
