@@ -346,8 +346,11 @@ def dial_result(
     call = attempt.call
     ring = _ring_of(attempt, tried)
     # Rung at once: one Dial, one result, for the leg that was connected if any (Twilio's DialCallSid is
-    # that leg's; the acceptance stored it). Twilio hung up the others: they were not connected.
-    accepted = next((a for a in ring if a.accepted_at is not None), None)
+    # that leg's; the acceptance stored it). Twilio hung up the others: they were not connected. When two
+    # pressed 1, the connected one is the leg Twilio names, not the first in the chain.
+    accepted_legs = [a for a in ring if a.accepted_at is not None]
+    accepted = next((a for a in accepted_legs if dial_call_sid and a.dial_call_sid == dial_call_sid), None)
+    accepted = accepted or next(iter(accepted_legs), None)
     connected = accepted if len(ring) > 1 and dial_status in ANSWERED_DIAL_STATUSES else None
     # A pass stays a pass, whatever Twilio reports for the leg that hung up (completed or no-answer).
     if attempt.dial_status != PASSED:

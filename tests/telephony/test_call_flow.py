@@ -14,7 +14,7 @@ from teams import services
 from teams.models import Role
 from telephony.models import Call, OutboundMessage
 from tests.factories import MemberFactory, ShiftFactory, SupportNumberFactory, team_with_members
-from tests.telephony.world import CALLER, FALLBACK_PHONE, WEB_NUMBER
+from tests.telephony.world import CALLER, FALLBACK_PHONE, WEB_NUMBER, sid
 
 DESK = ["+493012349901", "+493012349902"]
 WEEKDAYS_9_TO_18 = [{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00", "end": "18:00"}]
@@ -147,6 +147,29 @@ def test_simultaneous_marks_the_phones_not_connected_as_such(web, twilio, who):
     attempts = {a.member: a for a in call.call().attempts.all()}
     assert (attempts[connected].dial_status, attempts[other].dial_status) == ("completed", "canceled")
     assert attempts[connected].dial_call_sid.startswith("CA") and attempts[other].dial_call_sid == ""
+
+
+@pytest.mark.parametrize("bridged", ["primary", "secondary"])
+def test_simultaneous_when_both_accept_the_leg_twilio_bridged_is_the_one_answered(web, twilio, bridged):
+    """Both press 1 within a second; Twilio bridges one leg (the Dial action's DialCallSid) and hangs up the
+    other. The call log and the fairness report credit the person the caller talked to."""
+    shape(web.team, ring_strategy="simultaneous")
+    call = twilio()
+    dial = call.incoming().find("Dial")
+    legs = {}
+    for number in dial.findall("Number"):
+        leg = call.params(CallSid=sid("CA"), ParentCallSid=call.call_sid, Direction="outbound-dial", To=number.text)
+        gather = call.post(number.get("url"), leg, whisper=True).find("Gather")
+        assert list(call.post(gather.get("action"), {**leg, "Digits": "1"})) == []
+        legs[number.text] = leg["CallSid"]
+    winner, loser = (web.primary, web.secondary) if bridged == "primary" else (web.secondary, web.primary)
+    status = {"DialCallStatus": "completed", "DialCallSid": legs[winner.phone], "DialCallDuration": "30"}
+    assert [verb.tag for verb in call.post(dial.get("action"), call.params(**status))] == ["Hangup"]
+    logged = call.call()
+    assert (logged.outcome, logged.answered_by) == (Call.Outcome.ANSWERED, winner)
+    attempts = {attempt.member: attempt for attempt in logged.attempts.all()}
+    assert (attempts[winner].dial_status, attempts[loser].dial_status) == ("completed", "canceled")
+    assert attempts[winner].dial_call_sid == legs[winner.phone]
 
 
 def test_simultaneous_never_rings_the_caller_nor_our_own_numbers(web, twilio):
