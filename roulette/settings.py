@@ -125,6 +125,13 @@ else:
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         # The same backend with a health check that costs no round trip (roulette/db/postgresql/base.py).
         DATABASES["default"]["ENGINE"] = "roulette.db.postgresql"
+        # A server that takes the connection and never answers (overloaded, half down, a stuck proxy) must
+        # not hold a web worker past Twilio's 15 s: the webhook answers with its apology within seconds, and
+        # the Voice Fallback URL, which needs no database, finds a free worker. Likewise for data sent and
+        # never acknowledged (the server vanished). `?connect_timeout=…` in DATABASE_URL wins.
+        options = DATABASES["default"].setdefault("OPTIONS", {})
+        options.setdefault("connect_timeout", 3)  # seconds; libpq's smallest is 2
+        options.setdefault("tcp_user_timeout", 5000)  # milliseconds
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -57,3 +57,34 @@ def test_an_incoming_call_after_the_server_ended_the_connection_goes_through(tra
     assert root.find("Dial/Number").text == primary.phone
     assert connection.connection.info.backend_pid != pid
     assert Call.objects.filter(call_sid=params["CallSid"]).exists()
+
+
+def test_a_server_that_takes_the_connection_and_never_answers_fails_it_within_seconds(db):
+    """A web worker must not hang on the database past Twilio's 15 s (then every webhook, the Voice Fallback
+    URL included, waits behind it): the connection attempt gives up (settings: connect_timeout). The thread's
+    generous bound turns a hang into a failure instead of a stuck suite; it is not a speed target."""
+    import socket
+    import threading
+
+    from django.db import connections
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # accepts (the kernel completes the handshake) and never says a word
+        settings_dict = {**connection.settings_dict, "HOST": "127.0.0.1", "PORT": str(silent.getsockname()[1])}
+        settings_dict["OPTIONS"] = {**settings_dict["OPTIONS"], "sslmode": "disable", "gssencmode": "disable"}
+        wrapper = connections.create_connection("default").__class__(settings_dict, alias="silent")
+        outcome = []
+
+        def connect():
+            try:
+                wrapper.ensure_connection()
+                outcome.append("connected")
+            except Exception as exc:  # noqa: BLE001 - which error is what the test reports
+                outcome.append(type(exc).__name__)
+
+        worker = threading.Thread(target=connect, daemon=True)
+        worker.start()
+        worker.join(60)
+    assert outcome == ["OperationalError"]
+    assert settings_dict["OPTIONS"]["connect_timeout"] <= 5
