@@ -26,7 +26,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
 from teams.validators import SAY_LOCALES
-from telephony.request_checks import malformed_sid
+from telephony.request_checks import malformed_sid, on_a_live_connection
 
 logger = logging.getLogger(__name__)
 
@@ -385,7 +385,8 @@ def sms_reply(text: str | None) -> MessagingResponse:
 def safe_twiml(on_error):
     """Never a 500 to Twilio: any exception is logged and the caller gets `on_error()` TwiML instead. So
     does a request carrying a malformed Twilio id (CallSid, RecordingSid, ...), before the view writes
-    anything: Twilio never sends one.
+    anything: Twilio never sends one. A database connection found dead at the first statement is replaced
+    and the view runs again (`on_a_live_connection`).
 
     Sits inside @twilio_webhook, so a bad signature is still a 403.
     """
@@ -398,7 +399,7 @@ def safe_twiml(on_error):
                 logger.warning("Webhook %s with a malformed %s: answered, nothing written", request.path, bad)
                 return response(on_error())
             try:
-                return view(request, *args, **kwargs)
+                return on_a_live_connection(lambda: view(request, *args, **kwargs), what=f"Webhook {request.path}")
             except Exception:
                 logger.exception("Webhook %s failed; answering with safe TwiML", request.path)
                 try:

@@ -4,7 +4,7 @@ import logging
 
 from django.http import HttpResponse
 
-from telephony.request_checks import malformed_sid, twilio_webhook
+from telephony.request_checks import malformed_sid, on_a_live_connection, twilio_webhook
 from telephony.sms import sms_status_update
 
 logger = logging.getLogger(__name__)
@@ -18,10 +18,13 @@ def status(request):
         logger.warning("SMS status callback with a malformed %s: ignored", bad)
         return HttpResponse(status=204)
     try:
-        sms_status_update(
-            message_sid=request.POST.get("MessageSid", ""),
-            message_status=request.POST.get("MessageStatus", ""),
-            error_code=request.POST.get("ErrorCode", ""),
+        on_a_live_connection(
+            lambda: sms_status_update(
+                message_sid=request.POST.get("MessageSid", ""),
+                message_status=request.POST.get("MessageStatus", ""),
+                error_code=request.POST.get("ErrorCode", ""),
+            ),
+            what="SMS status callback",
         )
     except Exception:
         logger.exception("Could not record an SMS status callback for %s", request.POST.get("MessageSid", "?"))

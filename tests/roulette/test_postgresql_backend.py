@@ -2,7 +2,10 @@
 prepared cursor is what Django's own cursor reads, and a connection the server ended is replaced without
 the caller noticing."""
 
+import contextlib
 import datetime as dt
+import socket
+import threading
 
 import psycopg
 import pytest
@@ -11,7 +14,7 @@ from django.db import connection
 
 from telephony.models import Call
 from tests.factories import staffed_team
-from tests.telephony.world import CALLER, NOW, WEB_NUMBER, sid
+from tests.telephony.world import CALLER, NOW, WEB_NUMBER, path_of, sid
 from tests.twilio_helpers import post_signed
 from tests.twiml_rules import check_twiml
 
@@ -88,3 +91,92 @@ def test_a_server_that_takes_the_connection_and_never_answers_fails_it_within_se
         worker.join(60)
     assert outcome == ["OperationalError"]
     assert settings_dict["OPTIONS"]["connect_timeout"] <= 5
+
+
+class SilentDrop:
+    """A TCP proxy in front of PostgreSQL that can forget its connections without a word, as a NAT or a load
+    balancer does: the client's socket stays open and quiet (no FIN, nothing to read, so no local check can
+    tell), the server side is gone, and the client's next bytes are answered with a reset. New connections
+    go through."""
+
+    def __init__(self, host: str, port: int):
+        self.target, self.pairs, self.dropped = (host, port), [], set()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        with contextlib.suppress(OSError):
+            while True:
+                client, _ = self.listener.accept()
+                server = socket.create_connection(self.target)
+                pair = (client, server)
+                self.pairs.append(pair)
+                threading.Thread(target=self._to_server, args=(pair,), daemon=True).start()
+                threading.Thread(target=self._to_client, args=(pair,), daemon=True).start()
+
+    def _to_server(self, pair):
+        client, server = pair
+        with contextlib.suppress(OSError):
+            while chunk := client.recv(65536):
+                if pair in self.dropped:
+                    break
+                server.sendall(chunk)
+        if pair in self.dropped:  # a reset, not a goodbye
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        client.close()
+
+    def _to_client(self, pair):
+        client, server = pair
+        with contextlib.suppress(OSError):
+            while chunk := server.recv(65536):
+                client.sendall(chunk)
+        if pair not in self.dropped:
+            client.close()
+
+    def drop(self):
+        for pair in self.pairs:
+            self.dropped.add(pair)
+            with contextlib.suppress(OSError):
+                pair[1].shutdown(socket.SHUT_RDWR)
+
+    def close(self):
+        self.listener.close()
+
+
+@pytest.fixture
+def silent_drop(transactional_db):
+    settings_dict = connection.settings_dict
+    saved = settings_dict["HOST"], settings_dict["PORT"], dict(settings_dict["OPTIONS"])
+    proxy = SilentDrop(settings_dict["HOST"] or "127.0.0.1", int(settings_dict["PORT"] or 5432))
+    connection.close()
+    settings_dict["HOST"], settings_dict["PORT"] = "127.0.0.1", str(proxy.port)
+    settings_dict["OPTIONS"].update(sslmode="disable", gssencmode="disable")
+    try:
+        yield proxy
+    finally:
+        connection.close()
+        settings_dict["HOST"], settings_dict["PORT"] = saved[:2]
+        settings_dict["OPTIONS"].clear()
+        settings_dict["OPTIONS"].update(saved[2])
+        proxy.close()
+
+
+def test_a_connection_dropped_without_a_word_loses_no_step_of_a_call(client, silent_drop):
+    """Between the ring and its result, the network forgot the worker's connection: the Dial action still
+    rings the next person (not the apology), and the call's final status is still recorded."""
+    with time_machine.travel(NOW, tick=False):
+        _, (primary, secondary) = staffed_team(number=WEB_NUMBER)
+        call = {"CallSid": sid("CA"), "From": CALLER, "To": WEB_NUMBER, "CallStatus": "ringing"}
+        dial = check_twiml(post_signed(client, INCOMING, call)).find("Dial")
+        assert dial.find("Number").text == primary.phone
+        silent_drop.drop()
+        result = {**call, "CallStatus": "in-progress", "DialCallStatus": "no-answer", "DialCallSid": sid("CA")}
+        after = check_twiml(post_signed(client, path_of(dial.get("action")), result))
+        assert after.find("Dial/Number").text == secondary.phone
+        silent_drop.drop()
+        ended = {**call, "CallStatus": "completed", "CallDuration": "31"}
+        assert post_signed(client, "/telephony/voice/status/", ended).status_code == 200
+    logged = Call.objects.get(call_sid=call["CallSid"])
+    assert (logged.status, logged.duration_seconds) == ("completed", 31)
+    assert [attempt.member for attempt in logged.attempts.order_by("position")] == [primary, secondary]
