@@ -14,6 +14,7 @@ from django.db import connection
 
 from telephony.models import Call
 from tests.factories import staffed_team
+from tests.postgres_proxy import connection_through, server_address
 from tests.telephony.world import CALLER, NOW, WEB_NUMBER, path_of, sid
 from tests.twilio_helpers import post_signed
 from tests.twiml_rules import check_twiml
@@ -146,19 +147,11 @@ class SilentDrop:
 
 @pytest.fixture
 def silent_drop(transactional_db):
-    settings_dict = connection.settings_dict
-    saved = settings_dict["HOST"], settings_dict["PORT"], dict(settings_dict["OPTIONS"])
-    proxy = SilentDrop(settings_dict["HOST"] or "127.0.0.1", int(settings_dict["PORT"] or 5432))
-    connection.close()
-    settings_dict["HOST"], settings_dict["PORT"] = "127.0.0.1", str(proxy.port)
-    settings_dict["OPTIONS"].update(sslmode="disable", gssencmode="disable")
+    proxy = SilentDrop(*server_address())
     try:
-        yield proxy
+        with connection_through(proxy.port):
+            yield proxy
     finally:
-        connection.close()
-        settings_dict["HOST"], settings_dict["PORT"] = saved[:2]
-        settings_dict["OPTIONS"].clear()
-        settings_dict["OPTIONS"].update(saved[2])
         proxy.close()
 
 

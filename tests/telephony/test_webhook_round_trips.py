@@ -27,6 +27,7 @@ from teams.models import Member, Role, Shift, SupportNumber, Team
 from telephony import alerts, incoming_sql, swaps
 from telephony.models import Call, DialAttempt, OutboundMessage, Voicemail
 from tests.factories import ShiftFactory, SupportNumberFactory, team_with_members
+from tests.postgres_proxy import connection_through, server_address
 from tests.telephony.world import CALLER, FALLBACK_PHONE, NOW, WEB_NUMBER, sid, web_team
 from tests.twilio_helpers import post_signed
 from tests.twiml_rules import check_twiml
@@ -106,13 +107,7 @@ def round_trips(transactional_db):
 
         yield sqlite_count
         return
-    settings_dict = connection.settings_dict
-    saved = settings_dict["HOST"], settings_dict["PORT"], dict(settings_dict["OPTIONS"])
-    proxy = WireCounter(settings_dict["HOST"] or "127.0.0.1", int(settings_dict["PORT"] or 5432))
-    connection.close()
-    settings_dict["HOST"], settings_dict["PORT"] = "127.0.0.1", str(proxy.port)
-    settings_dict["OPTIONS"].update(sslmode="disable", gssencmode="disable")
-    connection.ensure_connection()  # the connection exists before the request, as in production
+    proxy = WireCounter(*server_address())
 
     @contextlib.contextmanager
     def wire_count():
@@ -122,12 +117,10 @@ def round_trips(transactional_db):
         yield lambda: proxy.count - before
 
     try:
-        yield wire_count
+        with connection_through(proxy.port):
+            connection.ensure_connection()  # the connection exists before the request, as in production
+            yield wire_count
     finally:
-        connection.close()
-        settings_dict["HOST"], settings_dict["PORT"] = saved[:2]
-        settings_dict["OPTIONS"].clear()
-        settings_dict["OPTIONS"].update(saved[2])
         proxy.close()
 
 
