@@ -11,7 +11,7 @@ import re
 import time
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection
+from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connections
 from django.http import HttpResponseForbidden
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -97,20 +97,23 @@ def on_a_live_connection(run, *, what: str):
     of a request cannot see without a round trip. Nothing was written then, so the second run is the
     request's only one (a caller's next ring, a call's final status, are not lost to a stale socket). Any
     other error, or one after a statement went through, is the caller's to handle."""
-    reused = connection.connection is not None
+    db = connections[DEFAULT_DB_ALIAS]  # looked up once: every webhook passes here
+    reused = db.connection is not None
     statements = []
 
     def counted(execute, sql, params, many, context):
         result = execute(sql, params, many, context)
-        statements.append(1)
+        statements.append(sql)
         return result
 
+    db.execute_wrappers.append(counted)
     try:
-        with connection.execute_wrapper(counted):
-            return run()
-    except (OperationalError, InterfaceError):
-        if not reused or statements or connection.in_atomic_block:
-            raise
-        logger.warning("%s: the database connection was dead; running it again on a new one", what)
-        connection.close()
         return run()
+    except (OperationalError, InterfaceError):
+        if not reused or statements or db.in_atomic_block:
+            raise
+    finally:
+        db.execute_wrappers.remove(counted)
+    logger.warning("%s: the database connection was dead; running it again on a new one", what)
+    db.close()
+    return run()
