@@ -65,8 +65,12 @@ def _update(obj, fields: dict):
 
 def team_lock(*, team_id: int) -> Team:
     """Lock a team's row until the transaction ends and return it fresh: writes to its rota (overlap checks
-    then see each other's rows) and its alert pages (the hourly cap) are serialised per team."""
-    return Team.objects.select_for_update().get(pk=team_id)
+    then see each other's rows) and its alert pages (the hourly cap) are serialised per team.
+
+    FOR NO KEY UPDATE, not FOR UPDATE: those writers still wait for each other, but a row that only refers
+    to the team goes on. An incoming call's INSERT checks its foreign key to the team with FOR KEY SHARE,
+    which FOR UPDATE blocks: every call to the team would wait until the rota's transaction ended."""
+    return Team.objects.select_for_update(no_key=True).get(pk=team_id)
 
 
 def _lock_team(team: Team) -> None:
@@ -435,8 +439,10 @@ def shifts_generate(
             team_ids = list({r.team_id for r in rotations})
         if not team_ids:
             return empty
-        # Lock in one order (no deadlock between two runs), then read what the rotations are now.
-        list(Team.objects.select_for_update().filter(pk__in=team_ids).order_by("pk").values_list("pk", flat=True))
+        # Lock in one order (no deadlock between two runs), then read what the rotations are now. NO KEY, as
+        # in team_lock: calls to these teams go on while the shifts are generated.
+        locking = Team.objects.select_for_update(no_key=True).filter(pk__in=team_ids).order_by("pk")
+        list(locking.values_list("pk", flat=True))
         fresh = Rotation.objects.select_related("team").filter(team_id__in=team_ids)
         if rotation_ids is not None:
             fresh = fresh.filter(pk__in=rotation_ids)

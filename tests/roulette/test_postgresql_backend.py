@@ -173,3 +173,42 @@ def test_a_connection_dropped_without_a_word_loses_no_step_of_a_call(client, sil
     logged = Call.objects.get(call_sid=call["CallSid"])
     assert (logged.status, logged.duration_seconds) == ("completed", 31)
     assert [attempt.member for attempt in logged.attempts.order_by("position")] == [primary, secondary]
+
+
+def test_a_call_goes_through_while_a_lead_holds_the_teams_rota_lock(transactional_db, client):
+    """A rota write (an override, a rotation, the beat's shift generation) locks the team's row for its
+    whole transaction. The incoming call's INSERT checks its foreign key to the team meanwhile: it must not
+    wait for that transaction. The threads' generous bound turns a wait into a failure, not a speed target."""
+    from django.db import transaction
+
+    from teams import services
+
+    with time_machine.travel(NOW, tick=False):
+        team, (primary, _) = staffed_team(number=WEB_NUMBER)
+    locked, release, answers = threading.Event(), threading.Event(), []
+
+    def lead():
+        with transaction.atomic():
+            services.team_lock(team_id=team.pk)
+            locked.set()
+            release.wait(60)
+        connection.close()
+
+    def caller():
+        with time_machine.travel(NOW, tick=False):
+            params = {"CallSid": sid("CA"), "From": CALLER, "To": WEB_NUMBER, "CallStatus": "ringing"}
+            answers.append(post_signed(client, INCOMING, params))
+        connection.close()
+
+    holder = threading.Thread(target=lead, daemon=True)
+    holder.start()
+    assert locked.wait(30)
+    call = threading.Thread(target=caller, daemon=True)
+    call.start()
+    call.join(30)
+    finished_while_locked = not call.is_alive()
+    release.set()
+    holder.join(30)
+    call.join(30)
+    assert finished_while_locked
+    assert check_twiml(answers[0]).find("Dial/Number").text == primary.phone
