@@ -34,12 +34,14 @@ def _database() -> str:
 
 
 def _beat() -> tuple[str, dt.datetime | None]:
-    """ "up", "down", or "unknown" (no periodic task has run yet: a fresh install whose beat is starting)."""
+    """ "up", "down", or "unknown" (no periodic task has run yet: a fresh install whose beat is starting). A
+    task's `last_run_at` alone says nothing: the schedule's install stamps it so that new tasks are due at
+    once (telephony.beat); only a task the beat ran (`total_run_count`) shows a beat alive."""
     from django_celery_beat.models import PeriodicTask
 
     try:
         last_run_at = (
-            PeriodicTask.objects.filter(enabled=True, last_run_at__isnull=False)
+            PeriodicTask.objects.filter(enabled=True, last_run_at__isnull=False, total_run_count__gt=0)
             .order_by("-last_run_at")
             .values_list("last_run_at", flat=True)
             .first()

@@ -217,7 +217,10 @@ def operations_snapshot(*, now: dt.datetime | None = None) -> OperationsSnapshot
     oldest = by_status.get(OutboundMessage.Status.QUEUED, {}).get("oldest")
     beat = [
         BeatTaskRun(name, task, max(0.0, (now - last_run_at).total_seconds()))
-        for name, task, last_run_at in PeriodicTask.objects.filter(enabled=True, last_run_at__isnull=False)
+        # Run by the beat at least once (the schedule's install stamps last_run_at: telephony.beat).
+        for name, task, last_run_at in PeriodicTask.objects.filter(
+            enabled=True, last_run_at__isnull=False, total_run_count__gt=0
+        )
         .order_by("name")
         .values_list("name", "task", "last_run_at")
     ]
