@@ -28,7 +28,7 @@ from django.utils.translation import gettext as _
 from teams import selectors, services
 from teams.models import Member, Role, Team, TeamMembership
 from telephony import rows
-from telephony.models import Alert, AlertEvent, Call, OutboundMessage, Voicemail
+from telephony.models import ROW_ID_MAX, Alert, AlertEvent, Call, OutboundMessage, Voicemail
 from telephony.queue import owed_sweep, task_publish
 from telephony.sms import sms_send
 from telephony.sms_text import sms_body_fit_part
@@ -615,7 +615,7 @@ def alert_sms_command(*, member: Member, action: str, alert_id: int) -> str:
     except (TypeError, ValueError):
         # The keyword stays as typed: the commands are ACK and RESOLVE in every language.
         return _("Reply %(command)s followed by the alert number, e.g. %(command)s 42.") % {"command": command}
-    step = _step_by_sms(member=member, command=command, alert_id=alert_id)
+    step = _step_by_sms(member=member, command=command, alert_id=alert_id) if alert_id <= ROW_ID_MAX else None
     if step is None:
         return _("There is no alert %(id)s for your teams.") % {"id": alert_id}
     if step.event_id is not None:

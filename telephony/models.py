@@ -6,6 +6,10 @@ from django.db.models import Q
 
 from teams.models import Member, Team
 
+# The largest primary key a row can have (BigAutoField, on PostgreSQL and SQLite): a larger id texted in a
+# command names no row, and is answered so without a query (it would not fit the column's type).
+ROW_ID_MAX = 2**63 - 1
+
 
 class OutboundMessage(models.Model):
     """The SMS outbox: a row first, then a delivery task. `dedupe_key` makes every send happen once."""

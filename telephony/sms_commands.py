@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+import unicodedata
 
 from django.conf import settings
 from django.utils import timezone, translation
@@ -27,7 +28,7 @@ logger = logging.getLogger(__name__)
 # https://help.twilio.com/articles/223134027
 OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"})
 OPT_IN_WORDS = frozenset({"START", "YES", "UNSTOP"})
-ALERT_COMMAND = re.compile(r"^(ACK|RESOLVE)\s+#?(\d{1,12})$")
+ALERT_COMMAND = re.compile(r"^(ACK|RESOLVE)\s+#?(\d+)$")
 
 HELP_TEXT = gettext_lazy(
     "Support Roulette: WHO = who is on call now. ACK <id> / RESOLVE <id> = acknowledge or resolve an alert. "
@@ -38,6 +39,13 @@ HELP_TEXT = gettext_lazy(
 def _keyword(body: str) -> str:
     """Upper-case, trimmed, without trailing punctuation: 'stop.' and ' Stop ' are STOP, as for Twilio."""
     return " ".join(body.strip().rstrip(".!").upper().split())
+
+
+def _command(keyword: str) -> str:
+    """A member's command as typed on a phone: invisible characters some keyboards and pastes add (zero-width
+    spaces, direction marks) dropped, and a trailing question mark too ('Who?' is WHO)."""
+    visible = "".join(char for char in keyword if unicodedata.category(char) != "Cf")
+    return " ".join(visible.rstrip("?!. ").split())
 
 
 def _local(instant: dt.datetime | None, tz) -> str:
@@ -84,7 +92,7 @@ def sms_command(*, from_number: str, body: str, at: dt.datetime | None = None) -
         return None
     # The reply is in the member's language (else their first team's).
     with translation.override(member.language or (teams[0].language if teams else "") or settings.LANGUAGE_CODE):
-        return _member_command(member=member, teams=teams, keyword=keyword, at=at)
+        return _member_command(member=member, teams=teams, keyword=_command(keyword), at=at)
 
 
 def _member_command(*, member: Member, teams: list[Team], keyword: str, at: dt.datetime) -> str:

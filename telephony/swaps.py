@@ -30,14 +30,14 @@ from django.utils.translation import gettext, gettext_lazy
 from teams import rota, selectors, services
 from teams.errors import RotaError
 from teams.models import Member, Override, Rotation, RotationParticipant, Shift, Team, TeamMembership, TimeOff
-from telephony.models import OutboundMessage, Swap, SwapEvent
+from telephony.models import ROW_ID_MAX, OutboundMessage, Swap, SwapEvent
 from telephony.notifications import role_name
 from telephony.queue import owed_sweep, task_publish
 from telephony.sms import sms_send
 
 logger = logging.getLogger(__name__)
 
-SWAP_COMMAND = re.compile(r"^(TAKE|APPROVE|DECLINE)\s+#?(\d{1,12})$")
+SWAP_COMMAND = re.compile(r"^(TAKE|APPROVE|DECLINE)\s+#?(\d+)$")
 # States from which a swap can still change; approved, declined, cancelled and expired are final.
 IN_PLAY = (Swap.State.OPEN, Swap.State.TAKEN)
 
@@ -593,9 +593,12 @@ def swap_sms_command(*, member: Member, action: str, swap_id: int) -> str:
     it owes the others follow in a task (`swap_notices_send`), or the expiry sweep when that task was lost.
     """
     command = action.upper()
-    if connection.vendor != "postgresql":
+    if swap_id > ROW_ID_MAX:
+        step = None
+    elif connection.vendor != "postgresql":
         return _sms_step_in_transaction(member=member, command=command, swap_id=swap_id)
-    step = _sms_step(member=member, command=command, swap_id=swap_id)
+    else:
+        step = _sms_step(member=member, command=command, swap_id=swap_id)
     if step is None:
         return gettext("There is no swap %(id)d for you.") % {"id": swap_id}
     if step.event_id is None:

@@ -97,6 +97,27 @@ def test_who_lists_every_team_of_the_member(client, web):
     assert reply.splitlines()[1].startswith(f"Web: primary {primary.name} until")
 
 
+@pytest.mark.parametrize("body", ["Who?", "who ?", "W\u200bHO", "\u200ewho\u200f", "WHO!?"])
+def test_who_as_typed_on_a_phone_is_who(client, web, body):
+    _, primary, _ = web
+    assert text(client, primary.phone, body).startswith(f"Web: primary {primary.name} until")
+
+
+@pytest.mark.parametrize(
+    ("body", "reply"),
+    [
+        ("ACK\u200b 2", "There is no alert 2 for your teams."),
+        ("ack 12345678901234", "There is no alert 12345678901234 for your teams."),
+        ("RESOLVE #99999999999999999999999", "There is no alert 99999999999999999999999 for your teams."),
+        ("TAKE 12345678901234567890", "There is no swap 12345678901234567890 for you."),
+        ("approve 7?", "There is no swap 7 for you."),
+    ],
+)
+def test_an_id_nobody_has_gets_its_no_such_answer_not_the_help(client, web, body, reply):
+    _, primary, _ = web
+    assert text(client, primary.phone, body) == reply
+
+
 def test_help_and_anything_else_from_a_member_get_the_command_list(client, web):
     _, primary, _ = web
     for body in ("HELP", "what is this?", ""):
