@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from telephony.beat import tasks_run_by_beat
 from telephony.queue import broker_check
 
 # Beat runs several tasks every minute and django-celery-beat writes their last run at most every three
@@ -34,18 +35,9 @@ def _database() -> str:
 
 
 def _beat() -> tuple[str, dt.datetime | None]:
-    """ "up", "down", or "unknown" (no periodic task has run yet: a fresh install whose beat is starting). A
-    task's `last_run_at` alone says nothing: the schedule's install stamps it so that new tasks are due at
-    once (telephony.beat); only a task the beat ran (`total_run_count`) shows a beat alive."""
-    from django_celery_beat.models import PeriodicTask
-
+    """ "up", "down", or "unknown" (no periodic task has run yet: a fresh install whose beat is starting)."""
     try:
-        last_run_at = (
-            PeriodicTask.objects.filter(enabled=True, last_run_at__isnull=False, total_run_count__gt=0)
-            .order_by("-last_run_at")
-            .values_list("last_run_at", flat=True)
-            .first()
-        )
+        last_run_at = tasks_run_by_beat().order_by("-last_run_at").values_list("last_run_at", flat=True).first()
     except Exception:
         return "unknown", None
     if last_run_at is None:

@@ -182,4 +182,11 @@ def beat_schedule_install(*, apps=None, reset: bool = False) -> dict[str, int]:
     return {"created": created, "updated": updated}
 
 
-__all__ = ["ENTRIES", "BeatEntry", "beat_schedule_install"]
+def tasks_run_by_beat():
+    """The enabled periodic tasks the beat has run at least once. `last_run_at` alone says nothing: the
+    install above stamps it so that new tasks are due at once; `total_run_count` counts the beat's runs."""
+    _, task_model, _ = _models(None)
+    return task_model.objects.filter(enabled=True, last_run_at__isnull=False, total_run_count__gt=0)
+
+
+__all__ = ["ENTRIES", "BeatEntry", "beat_schedule_install", "tasks_run_by_beat"]

@@ -31,20 +31,17 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connection, connections, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.models.expressions import Col
 
 from teams.models import Member, Override, Shift, SupportNumber, Team, TimeOff
 from telephony.flow import MENU_DIGITS
 from telephony.models import Call, DialAttempt
-
-logger = logging.getLogger(__name__)
 
 # The kinds of the read's rows: a shift or an override covering the instant, a team the number's menu names.
 SHIFT, OVERRIDE, MENU_TEAM = 0, 1, 2
@@ -218,25 +215,9 @@ def _menu_slugs_sql(vendor: str) -> str:
 
 
 def _execute(sql: str, params):
-    """One statement; if a reused connection turns out to be dead (the server restarted, a proxy dropped
-    it: what a `SELECT 1` health check would have caught, at the price of a round trip per request), it is
-    closed and the statement runs once more on a new one. Safe for every statement here: the read changes
-    nothing, and each write is keyed (the Call's CallSid; the Call's id and CallSid for the key press; an
-    attempt's call and position), so running it twice writes nothing twice.
-    """
-    reused = connection.connection is not None
-    try:
-        return _run(sql, params)
-    except (OperationalError, InterfaceError):
-        if not reused or connection.in_atomic_block:
-            raise
-        logger.warning("The database connection was dead; the statement runs again on a new one")
-        connection.close()
-        return _run(sql, params)
-
-
-def _run(sql: str, params):
-    # PostgreSQL (roulette.db.postgresql) plans each of these statements once per connection.
+    """One statement. On PostgreSQL on the prepared cursor (roulette.db.postgresql plans each statement once
+    per connection). A reused connection found dead at a webhook's first statement is replaced, and the
+    webhook runs again, by telephony.request_checks.on_a_live_connection: every caller here is a webhook."""
     prepared = getattr(connection, "prepared_cursor", None)
     with prepared() if prepared is not None else connection.cursor() as cursor:
         cursor.execute(sql, params)

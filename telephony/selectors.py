@@ -11,10 +11,10 @@ from decimal import Decimal
 from django.db.models import Count, DecimalField, Min, Prefetch, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
-from django_celery_beat.models import PeriodicTask
 
 from teams import timeline
 from teams.models import Team
+from telephony.beat import tasks_run_by_beat
 from telephony.calls import PASSED
 from telephony.models import Alert, Call, Charge, DialAttempt, OutboundMessage, Voicemail
 
@@ -217,12 +217,7 @@ def operations_snapshot(*, now: dt.datetime | None = None) -> OperationsSnapshot
     oldest = by_status.get(OutboundMessage.Status.QUEUED, {}).get("oldest")
     beat = [
         BeatTaskRun(name, task, max(0.0, (now - last_run_at).total_seconds()))
-        # Run by the beat at least once (the schedule's install stamps last_run_at: telephony.beat).
-        for name, task, last_run_at in PeriodicTask.objects.filter(
-            enabled=True, last_run_at__isnull=False, total_run_count__gt=0
-        )
-        .order_by("name")
-        .values_list("name", "task", "last_run_at")
+        for name, task, last_run_at in tasks_run_by_beat().order_by("name").values_list("name", "task", "last_run_at")
     ]
     alerts = {
         (slug or "", state): count

@@ -173,41 +173,36 @@ def transactions() -> int:
     return int(row[0])
 
 
+def _stat(pid: str) -> tuple[str, list[str]] | None:
+    """A process's name and the fields of /proc/<pid>/stat after it (None when it has ended)."""
+    try:
+        name, fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)
+    except OSError:
+        return None
+    return name.split("(", 1)[1], fields.split()
+
+
+def _seconds(fields: list[str], *, ended_children: bool = False) -> float:
+    """User and system CPU seconds of a /proc stat (and of the children it waited for)."""
+    ticks = fields[11:15] if ended_children else fields[11:13]
+    return sum(int(tick) for tick in ticks) / os.sysconf("SC_CLK_TCK")
+
+
 def workers_cpu(master: int) -> float:
     """CPU seconds (user and system) the gunicorn workers of `master` have used so far."""
-    total = 0.0
     try:
-        with open(f"/proc/{master}/task/{master}/children") as children:
-            pids = children.read().split()
+        pids = Path(f"/proc/{master}/task/{master}/children").read_text().split()
     except OSError:
         return float("nan")
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+    return sum(_seconds(stat[1]) for pid in pids if (stat := _stat(pid)) is not None)
 
 
 def database_cpu() -> float:
     """CPU seconds (user and system) every PostgreSQL process on this machine has used so far: the backends
     of the servers' connections and the writers behind them, alive or ended (an ended backend's time is
     counted in the postmaster's, which waited for it; a connection lives CONN_MAX_AGE)."""
-    total = 0.0
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            fields = (proc / "stat").read_text().rsplit(")", 1)
-        except OSError:
-            continue
-        if not fields[0].endswith("(postgres"):
-            continue
-        values = fields[1].split()
-        total += sum(int(value) for value in values[11:15]) / os.sysconf("SC_CLK_TCK")
-    return total
+    stats = (_stat(proc.name) for proc in Path("/proc").iterdir() if proc.name.isdigit())
+    return sum(_seconds(stat[1], ended_children=True) for stat in stats if stat is not None and stat[0] == "postgres")
 
 
 def drive(port: int, path: str, numbers: list[str], seconds: int, scripts: Path) -> dict:

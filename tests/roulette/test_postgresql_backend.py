@@ -10,7 +10,7 @@ import threading
 import psycopg
 import pytest
 import time_machine
-from django.db import connection
+from django.db import connection, connections
 
 from telephony.models import Call
 from tests.factories import staffed_team
@@ -70,14 +70,12 @@ def test_a_server_that_takes_the_connection_and_never_answers_fails_it_within_se
     import socket
     import threading
 
-    from django.db import connections
-
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)  # accepts (the kernel completes the handshake) and never says a word
         settings_dict = {**connection.settings_dict, "HOST": "127.0.0.1", "PORT": str(silent.getsockname()[1])}
         settings_dict["OPTIONS"] = {**settings_dict["OPTIONS"], "sslmode": "disable", "gssencmode": "disable"}
-        wrapper = connections.create_connection("default").__class__(settings_dict, alias="silent")
+        wrapper = type(connections["default"])(settings_dict, alias="silent")
         outcome = []
 
         def connect():

@@ -7,8 +7,8 @@ the server has written to the idle socket, which it does only when it ends the s
 administrator's terminate, an idle timeout: the FATAL message, then EOF). A connection failing it is
 closed and a new one opened, as Django's own check does. After a statement failed (Django's
 `errors_occurred`) the full `SELECT 1` check still runs at the end of the request. The one case a local
-check cannot see, a peer that vanished without a word, fails the next statement; the incoming call's
-statements run again once on a new connection then (telephony.incoming_sql).
+check cannot see, a peer that vanished without a word, fails the next statement; a webhook runs again once
+on a new connection then (telephony.request_checks.on_a_live_connection).
 
 `prepared_cursor()`: a cursor whose statements PostgreSQL parses and plans once per connection (server-side
 binding, psycopg's prepared statements), for the few statements on the hot path. Every other cursor stays
