@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -646,14 +647,54 @@ def role_people_free(
     *, team_id: int, role: str, start: dt.datetime, end: dt.datetime, exclude_member_id: int | None = None
 ) -> list[Member]:
     """The people of the role's rotation (every member of the team when the role has none) who are not away
-    at any moment of [start, end), by name: who may cover the role then."""
+    and not on call in the team's other role at any moment of [start, end), by name: who may cover the role
+    then (one person in both roles would be rung once, and the chain would lose its second person)."""
     rotation = Rotation.objects.filter(team_id=team_id, role=role).first()
     if rotation is not None:
         people = Member.objects.filter(pk__in=RotationParticipant.objects.filter(rotation=rotation).values("member_id"))
     else:
         people = Member.objects.filter(memberships__team_id=team_id)
     away = TimeOff.objects.filter(team_id=team_id, start__lt=end, end__gt=start).values("member_id")
-    return list(people.exclude(pk=exclude_member_id).exclude(pk__in=away).order_by("name", "pk"))
+    busy = other_role_on_call(team_id=team_id, role=role, start=start, end=end)
+    return list(people.exclude(pk=exclude_member_id).exclude(pk__in=away).exclude(pk__in=busy).order_by("name", "pk"))
+
+
+# The members on call in the team's other role (not `role`) at some moment of [start, end): by an override
+# then, or by a shift then that no single override of another member covers over the overlap (overrides of a
+# role never overlap, so a shift several overrides cover end to end counts as on call: a refusal to check
+# by hand rather than a person in both roles). `{team}`, `{role}`, `{start}` and `{end}` are SQL expressions.
+_OTHER_ROLE_ON_CALL = """
+SELECT o.member_id FROM {override} o
+WHERE o.team_id = {team} AND o.role <> {role} AND o.start < {end} AND o."end" > {start}
+UNION
+SELECT s.member_id FROM {shift} s
+WHERE s.team_id = {team} AND s.role <> {role} AND s.start < {end} AND s."end" > {start}
+  AND NOT EXISTS (
+    SELECT 1 FROM {override} c
+    WHERE c.team_id = s.team_id AND c.role = s.role AND c.member_id <> s.member_id
+      AND (c.start <= s.start OR c.start <= {start}) AND (c."end" >= s."end" OR c."end" >= {end}))"""
+
+
+def other_role_on_call_sql(*, team: str, role: str, start: str, end: str) -> str:
+    """The SELECT of the ids of the members on call in the team's other role at some moment of the span
+    (`_OTHER_ROLE_ON_CALL`), its team, role and span given as SQL expressions (columns or placeholders)."""
+    tables = {"override": Override._meta.db_table, "shift": Shift._meta.db_table}
+    return _OTHER_ROLE_ON_CALL.format(team=team, role=role, start=start, end=end, **tables)
+
+
+def other_role_on_call(*, team_id: int, role: str, start: dt.datetime, end: dt.datetime) -> models.expressions.RawSQL:
+    """`other_role_on_call_sql` for these values, as a subquery for `pk__in`."""
+    values = {
+        "team": team_id,
+        "role": role,
+        "start": connection.ops.adapt_datetimefield_value(start),
+        "end": connection.ops.adapt_datetimefield_value(end),
+    }
+    template = other_role_on_call_sql(team="{team}", role="{role}", start="{start}", end="{end}")
+    order = re.findall(r"\{(team|role|start|end)\}", template)
+    sql = template.format(**dict.fromkeys(values, "%s"))
+    # Identifiers from the models, every value a parameter.
+    return models.expressions.RawSQL(sql, [values[name] for name in order])  # noqa: S611
 
 
 def teams_with_budget(*, team_id: int | None = None) -> list[Team]:

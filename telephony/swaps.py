@@ -29,7 +29,7 @@ from django.utils.translation import gettext, gettext_lazy
 
 from teams import rota, selectors, services
 from teams.errors import RotaError
-from teams.models import Member, Override, Rotation, RotationParticipant, Shift, Team, TeamMembership, TimeOff
+from teams.models import Member, Override, Role, Rotation, RotationParticipant, Shift, Team, TeamMembership, TimeOff
 from telephony.models import ROW_ID_MAX, OutboundMessage, Swap, SwapEvent
 from telephony.notifications import role_name
 from telephony.queue import owed_sweep, task_publish
@@ -143,6 +143,16 @@ def _locked(swap: Swap) -> Swap:
     return Swap.objects.select_related("team", "asker", "taker").get(pk=swap.pk)
 
 
+def _cannot_take(swap: Swap, member: Member) -> str:
+    """Why `member` may not take the swap: on call in the other role then, or not a free teammate."""
+    values = {"member": member.name, "id": swap.pk, "role": swap.role}
+    on_call = selectors.other_role_on_call(team_id=swap.team_id, role=swap.role, start=swap.start, end=swap.end)
+    if Member.objects.filter(pk=member.pk, pk__in=on_call).exists():
+        values["other"] = role_name(Role.SECONDARY if swap.role == Role.PRIMARY else Role.PRIMARY)
+        return gettext("%(member)s cannot take swap %(id)d: they are on call as %(other)s during that shift.") % values
+    return gettext("%(member)s cannot take swap %(id)d: only a free teammate of the %(role)s rotation can.") % values
+
+
 def _already(swap: Swap) -> RotaError:
     messages = {
         Swap.State.TAKEN: gettext("Swap %(id)d is already taken by %(taker)s."),
@@ -213,11 +223,7 @@ def swap_take(
             raise RotaError(gettext("Swap %(id)d expired: its shift has started.") % {"id": swap.pk}, field="state")
         offered = swap_teammates(swap=swap)
         if taker.pk not in {member.pk for member in offered}:
-            raise RotaError(
-                gettext("%(member)s cannot take swap %(id)d: only a free teammate of the %(role)s rotation can.")
-                % {"member": taker.name, "id": swap.pk, "role": swap.role},
-                field="member",
-            )
+            raise RotaError(_cannot_take(swap, taker), field="member")
         if not _move(swap, to=Swap.State.TAKEN, moves_from=(Swap.State.OPEN,), taker=taker):
             raise _already(Swap.objects.select_related("taker").get(pk=swap.pk))
         event = _record(swap, "taken", actor, notices_pending=notices_later)
@@ -400,7 +406,7 @@ class SmsStep:
     asker_name: str
     role: str
     has_started: bool
-    may_take: bool  # TAKE: the sender is a free teammate of the role's rotation
+    may_take: bool  # TAKE: the sender is a free teammate of the role's rotation (not away, not in the other role)
     approval_needed: bool
     clash_free: bool  # the taker may cover the shift: a member, not away, no other override then
     event_id: int | None
@@ -432,7 +438,8 @@ WITH target AS (
                          WHERE r.team_id = t.team_id AND r.role = t.role AND p.member_id = t.taker_id)
             ELSE EXISTS (SELECT 1 FROM {membership} m WHERE m.team_id = t.team_id AND m.member_id = t.taker_id)
         END AND NOT EXISTS (SELECT 1 FROM {time_off} a WHERE a.team_id = t.team_id AND a.member_id = t.taker_id
-                            AND a.start < t."end" AND a."end" > t.start)) AS may_take,
+                            AND a.start < t."end" AND a."end" > t.start)
+            AND t.taker_id NOT IN ({other_role_on_call})) AS may_take,
         {override_checks} AS clash_free
     FROM target t JOIN {team} team ON team.id = t.team_id
 ), step AS (
@@ -492,6 +499,9 @@ def _sms_step_sql() -> str:
         time_off=TimeOff._meta.db_table,
         team=Team._meta.db_table,
         member=Member._meta.db_table,
+        other_role_on_call=selectors.other_role_on_call_sql(
+            team="t.team_id", role="t.role", start="t.start", end='t."end"'
+        ),
         override_checks=services.override_checks_sql(row="t", member="taker_id"),
         override_insert=services.override_insert_sql(source=_COVER_SOURCE.format(member=Member._meta.db_table)),
     )
@@ -531,11 +541,7 @@ def _sms_refusal(step: SmsStep, command: str, member: Member) -> str:
     if command == "TAKE" and step.has_started:
         return gettext("Swap %(id)d expired: its shift has started.") % {"id": swap.pk}
     if command == "TAKE" and not step.may_take:
-        return gettext("%(member)s cannot take swap %(id)d: only a free teammate of the %(role)s rotation can.") % {
-            "member": member.name,
-            "id": swap.pk,
-            "role": swap.role,
-        }
+        return _cannot_take(swap, member)
     # The override cannot be written: the override service's own checks say why.
     taker = member if command == "TAKE" else swap.taker
     override = Override(team=swap.team, role=swap.role, member=taker, start=swap.start, end=swap.end)

@@ -196,6 +196,43 @@ def test_bad_swap_requests_are_refused_with_the_field(client, web):
     assert Swap.objects.get().state == Swap.State.OPEN
 
 
+def test_nobody_takes_a_shift_while_on_call_in_the_other_role(client, db, clock):
+    web = Team(swap_approval=False)
+    # Carla is the secondary for one day of Ana's week, Saturday 5 Dec.
+    saturday = services.shift_create(
+        team=web.team,
+        role=Role.SECONDARY,
+        member=web.people["Carla"],
+        start=dt.datetime(2026, 12, 5, 9, tzinfo=dt.UTC),
+        end=dt.datetime(2026, 12, 6, 9, tzinfo=dt.UTC),
+    )
+    swap = ask(web)
+    # Only Bruno is offered Ana's week (Lea is not in the primary rotation).
+    assert len(web.texts_to("Bruno")) == 1
+    assert web.texts_to("Carla") == [] and web.texts_to("Lea") == []
+    refusal = f"Carla cannot take swap {swap['id']}: they are on call as secondary during that shift."
+    assert sms(client, web.people["Carla"].phone, f"TAKE {swap['id']}") == refusal
+    taken = web.api("lea").post(
+        f"/api/v1/teams/web/swaps/{swap['id']}/take/", {"member": web.people["Carla"].pk}, format="json"
+    )
+    assert taken.status_code == 400 and taken.json()["error"]["fields"]["member"] == [refusal]
+    assert Swap.objects.get(pk=swap["id"]).state == Swap.State.OPEN
+    # Nobody became primary and secondary at once: Saturday still has Ana and Carla.
+    at = "2026-12-05T12:00:00Z"
+    oncall = web.api("ana").get(f"/api/v1/teams/web/oncall/?at={at}").json()
+    assert (oncall["primary"]["member"]["name"], oncall["secondary"]["member"]["name"]) == ("Ana", "Carla")
+
+    # Once Lea covers Carla's Saturday, Carla is free for the week and takes it by SMS.
+    services.override_create(
+        team=web.team, role=Role.SECONDARY, member=web.people["Lea"], start=saturday.start, end=saturday.end
+    )
+    assert sms(client, web.people["Carla"].phone, f"TAKE {swap['id']}") == (
+        f"Swap {swap['id']} is yours: you cover Ana, primary."
+    )
+    oncall = web.api("ana").get(f"/api/v1/teams/web/oncall/?at={at}").json()
+    assert (oncall["primary"]["member"]["name"], oncall["secondary"]["member"]["name"]) == ("Carla", "Lea")
+
+
 postgres_only = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="two TAKEs at once need PostgreSQL's concurrent transactions"
 )
