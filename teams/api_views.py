@@ -131,13 +131,18 @@ class TeamViewSet(viewsets.ModelViewSet):
 
 @extend_schema(tags=["members"], parameters=[SLUG_PARAM])
 class MemberViewSet(TeamChildViewSet):
-    """The team's members. Creating one adds a new person to the team; deleting one takes them out of it."""
+    """The team's members. Creating one adds a new person to the team, or, when the phone is that of a person
+    in another of your teams, adds that person as they are (one person, one phone, several teams); deleting
+    one takes them out of the team."""
 
     serializer_class = MemberSerializer
     filterset_class = api_filters.MemberFilter
     team_rows = staticmethod(selectors.team_members_with_role)
 
     def perform_service_create(self, data):
+        known = selectors.member_known_to(user=self.request.user, phone=data["phone"])
+        if known is not None:
+            return services.member_join(team=self.team, member=known, role=data.get("role", "member"))
         return services.member_create(team=self.team, **data)
 
     def perform_service_update(self, member, data):

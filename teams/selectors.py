@@ -534,6 +534,15 @@ def is_lead(*, user: AbstractBaseUser | AnonymousUser, team: Team) -> bool:
     return TeamMembership.objects.filter(team=team, member__user=user, role=TeamMembership.Role.LEAD).exists()
 
 
+def member_known_to(*, user: AbstractBaseUser | AnonymousUser, phone: str) -> Member | None:
+    """The person with this phone when `user` already sees them (a member of one of the user's teams; any
+    person for a superuser), else None."""
+    people = Member.objects.filter(phone=phone)
+    if not user.is_superuser:
+        people = people.filter(memberships__team__in=teams_visible_to(user))
+    return people.first()
+
+
 def member_outside_led_teams(*, user: AbstractBaseUser | AnonymousUser, member: Member) -> bool:
     """True when the member also belongs to a team the user does not lead (their details are not the
     user's to change: a new phone would reroute that other team's calls and alert replies)."""

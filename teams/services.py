@@ -232,6 +232,21 @@ def rotation_delete(*, rotation: Rotation, now: dt.datetime | None = None) -> No
         rotation.delete()
 
 
+def member_join(*, team: Team, member: Member, role: str = "member") -> Member:
+    """A person already known (in another team) joins `team` in `role`, as they are: their name, phone and
+    details stay theirs. Refused when they are in the team already."""
+    with transaction.atomic():
+        _lock_team(team)
+        if TeamMembership.objects.filter(team=team, member=member).exists():
+            raise RotaError(
+                gettext("%(member)s (%(phone)s) is already a member of %(team)s.")
+                % {"member": member.name, "phone": member.phone, "team": team.name},
+                field="phone",
+            )
+        membership_add(team=team, member=member, role=role)
+    return member
+
+
 def membership_add(*, team: Team, member: Member, role: str = "member") -> TeamMembership:
     """The member joins the team in `role`, or takes that role if already in it."""
     TeamMembership(team=team, member=member, role=role).full_clean(validate_unique=False, validate_constraints=False)

@@ -396,6 +396,35 @@ def test_member_created_answers_with_an_id_and_joins_the_team(world):
     assert response.json()["role"] == "member"
 
 
+def test_a_person_of_one_of_your_teams_joins_another_by_phone_as_they_are(world):
+    ana = world.others[0]
+    gamma = TeamFactory(slug="gamma", name="Gamma")
+    MembershipFactory(team=gamma, member=world.lead, role="lead")
+    client = world.client("lead")
+    response = client.post(
+        "/api/v1/teams/gamma/members/", {"name": "Someone else", "phone": ana.phone, "role": "member"}, format="json"
+    )
+    assert response.status_code == 201, response.json()
+    assert response.json()["id"] == ana.pk and response.json()["name"] == "Ana"
+    assert set(Member.objects.get(pk=ana.pk).teams.values_list("slug", flat=True)) == {"alpha", "gamma"}
+    assert Member.objects.filter(phone=ana.phone).count() == 1
+    listed = client.get("/api/v1/teams/gamma/members/").json()
+    assert ana.pk in [row["id"] for row in listed["results"]]
+    # Once more: she is in the team already, and nothing changes.
+    again = client.post("/api/v1/teams/gamma/members/", {"name": "Ana", "phone": ana.phone}, format="json")
+    assert again.status_code == 400
+    assert error_fields(again) == {"phone": [f"Ana ({ana.phone}) is already a member of Gamma."]}
+    # A lead who does not see her (bravo's) cannot take her in: the phone is simply taken.
+    other = world.client("other_lead").post(
+        "/api/v1/teams/bravo/members/", {"name": "Ana", "phone": ana.phone}, format="json"
+    )
+    assert other.status_code == 400 and list(error_fields(other)) == ["phone"]
+    assert not world.bravo.memberships.filter(member=ana).exists()
+    # A superuser sees everybody.
+    root = world.client("root").post("/api/v1/teams/bravo/members/", {"name": "Ana", "phone": ana.phone}, format="json")
+    assert root.status_code == 201 and root.json()["id"] == ana.pk
+
+
 def test_a_lead_needs_a_login(world):
     response = world.client("lead").post(
         "/api/v1/teams/alpha/members/", {"name": "Cleo", "phone": "+4915211111111", "role": "lead"}, format="json"
