@@ -669,19 +669,29 @@ def role_people_free(
 
 
 # The members on call in the team's other role (not `role`) at some moment of [start, end): by an override
-# then, or by a shift then that no single override of another member covers over the overlap (overrides of a
-# role never overlap, so a shift several overrides cover end to end counts as on call: a refusal to check
-# by hand rather than a person in both roles). `{team}`, `{role}`, `{start}` and `{end}` are SQL expressions.
+# then, or by a shift then that the overrides of other people do not cover end to end over the overlap (the
+# overlap's first instant is not covered, or one of those overrides ends inside it where no other takes
+# over; overrides of a role never overlap). `{team}`, `{role}`, `{start}` and `{end}` are SQL expressions.
 _OTHER_ROLE_ON_CALL = """
 SELECT o.member_id FROM {override} o
 WHERE o.team_id = {team} AND o.role <> {role} AND o.start < {end} AND o."end" > {start}
 UNION
 SELECT s.member_id FROM {shift} s
 WHERE s.team_id = {team} AND s.role <> {role} AND s.start < {end} AND s."end" > {start}
-  AND NOT EXISTS (
-    SELECT 1 FROM {override} c
-    WHERE c.team_id = s.team_id AND c.role = s.role AND c.member_id <> s.member_id
-      AND (c.start <= s.start OR c.start <= {start}) AND (c."end" >= s."end" OR c."end" >= {end}))"""
+  AND (
+    NOT EXISTS (
+      SELECT 1 FROM {override} d
+      WHERE d.team_id = s.team_id AND d.role = s.role AND d.member_id <> s.member_id
+        AND (d.start <= s.start OR d.start <= {start}) AND d."end" > s.start AND d."end" > {start})
+    OR EXISTS (
+      SELECT 1 FROM {override} c
+      WHERE c.team_id = s.team_id AND c.role = s.role AND c.member_id <> s.member_id
+        AND c.start < s."end" AND c.start < {end} AND c."end" > s.start AND c."end" > {start}
+        AND c."end" < s."end" AND c."end" < {end}
+        AND NOT EXISTS (
+          SELECT 1 FROM {override} d
+          WHERE d.team_id = s.team_id AND d.role = s.role AND d.member_id <> s.member_id
+            AND d.start <= c."end" AND d."end" > c."end")))"""
 
 
 def other_role_on_call_sql(*, team: str, role: str, start: str, end: str) -> str:

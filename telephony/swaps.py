@@ -143,14 +143,33 @@ def _locked(swap: Swap) -> Swap:
     return Swap.objects.select_related("team", "asker", "taker").get(pk=swap.pk)
 
 
+def _other_role(swap: Swap, member: Member) -> str | None:
+    """The team's other role as people read it, when `member` is on call in it during the swap's shift."""
+    on_call = selectors.other_role_on_call(team_id=swap.team_id, role=swap.role, start=swap.start, end=swap.end)
+    if not Member.objects.filter(pk=member.pk, pk__in=on_call).exists():
+        return None
+    return role_name(Role.SECONDARY if swap.role == Role.PRIMARY else Role.PRIMARY)
+
+
 def _cannot_take(swap: Swap, member: Member) -> str:
     """Why `member` may not take the swap: on call in the other role then, or not a free teammate."""
-    values = {"member": member.name, "id": swap.pk, "role": swap.role}
-    on_call = selectors.other_role_on_call(team_id=swap.team_id, role=swap.role, start=swap.start, end=swap.end)
-    if Member.objects.filter(pk=member.pk, pk__in=on_call).exists():
-        values["other"] = role_name(Role.SECONDARY if swap.role == Role.PRIMARY else Role.PRIMARY)
+    values = {"member": member.name, "id": swap.pk, "role": swap.role, "other": _other_role(swap, member)}
+    if values["other"]:
         return gettext("%(member)s cannot take swap %(id)d: they are on call as %(other)s during that shift.") % values
     return gettext("%(member)s cannot take swap %(id)d: only a free teammate of the %(role)s rotation can.") % values
+
+
+def _cannot_approve(swap: Swap, taker: Member) -> str | None:
+    """Why the swap cannot be approved before the override's own checks: its taker has since come on call in
+    the other role during the shift (one person in both roles), else None."""
+    other = _other_role(swap, taker)
+    if other is None:
+        return None
+    return gettext("Swap %(id)d cannot be approved: %(member)s is on call as %(other)s during that shift.") % {
+        "id": swap.pk,
+        "member": taker.name,
+        "other": other,
+    }
 
 
 def _already(swap: Swap) -> RotaError:
@@ -178,6 +197,18 @@ def swap_request(*, shift: Shift, actor: Actor, reason: str = "", now: dt.dateti
         services.team_lock(team_id=shift.team_id)
         if Swap.objects.filter(shift=shift, state__in=IN_PLAY).exists():
             raise RotaError(gettext("This shift already has a swap in play."), field="shift")
+        cover = (
+            Override.objects.filter(team_id=shift.team_id, role=shift.role, start__lte=shift.start, end__gte=shift.end)
+            .exclude(member_id=shift.member_id)
+            .select_related("member")
+            .first()
+        )
+        if cover is not None:
+            # An approved swap, or a lead's override: nobody needs to take it over from the shift's person.
+            raise RotaError(
+                gettext("%(member)s already covers this shift (an override).") % {"member": cover.member.name},
+                field="shift",
+            )
         try:
             with transaction.atomic():
                 swap = Swap.objects.create(
@@ -216,6 +247,7 @@ def swap_take(
     (an SMS command answers without texting anyone else)."""
     now = now or timezone.now()
     with transaction.atomic():
+        services.team_lock(team_id=swap.team_id)  # who covers what then does not change under the checks
         swap = _locked(swap)
         if swap.state != Swap.State.OPEN:
             raise _already(swap)
@@ -308,6 +340,9 @@ def _override_reason(swap_id: int, asker_name: str) -> str:
 
 def _approve(swap: Swap, actor: Actor, *, at: dt.datetime | None = None, notices_pending: bool = False) -> SwapEvent:
     """Inside the caller's transaction, with the row locked: the override for the taker, and its event."""
+    refusal = _cannot_approve(swap, swap.taker)
+    if refusal:
+        raise RotaError(refusal, field="state")
     try:
         override = services.override_create(
             team=swap.team,
@@ -333,6 +368,7 @@ def _approve(swap: Swap, actor: Actor, *, at: dt.datetime | None = None, notices
 
 def swap_approve(*, swap: Swap, actor: Actor, notices_later: bool = False) -> Swap:
     with transaction.atomic():
+        services.team_lock(team_id=swap.team_id)  # who covers what then does not change under the checks
         swap = _locked(swap)
         if swap.state != Swap.State.TAKEN:
             raise _already(swap)
@@ -408,7 +444,7 @@ class SmsStep:
     has_started: bool
     may_take: bool  # TAKE: the sender is a free teammate of the role's rotation (not away, not in the other role)
     approval_needed: bool
-    clash_free: bool  # the taker may cover the shift: a member, not away, no other override then
+    clash_free: bool  # the taker may cover the shift: a member, not away, no other override, not in the other role then
     event_id: int | None
 
 
@@ -418,8 +454,7 @@ class SmsStep:
 # override of the role then); and the step's events. The lock makes two commands at once one winner: the
 # second finds the swap as the first left it. `notices_pending` marks the event whose texts are owed.
 # The override is the override service's own SQL (teams.services.override_checks_sql, override_insert_sql).
-# Narrower than the service: the overlap check sees the overrides committed when the statement began, so an
-# override a lead adds by hand in that very instant is not seen (the service's team lock would refuse it).
+# Its checks run under the team's lock, as the service's do (`_TEAM_LOCK`, sent with it).
 _SMS_STEP = """
 WITH target AS (
     SELECT s.id, s.state, s.team_id, s.role, s.start, s."end", s.asker_id, s.taker_id AS current_taker_id,
@@ -440,7 +475,7 @@ WITH target AS (
         END AND NOT EXISTS (SELECT 1 FROM {time_off} a WHERE a.team_id = t.team_id AND a.member_id = t.taker_id
                             AND a.start < t."end" AND a."end" > t.start)
             AND t.taker_id NOT IN ({other_role_on_call})) AS may_take,
-        {override_checks} AS clash_free
+        ({override_checks} AND t.taker_id NOT IN ({other_role_on_call})) AS clash_free
     FROM target t JOIN {team} team ON team.id = t.team_id
 ), step AS (
     -- What this command does: the state it moves to, and whether it approves (an override).
@@ -488,9 +523,18 @@ _COVER_SOURCE = """SELECT st.team_id, st.role, st.taker_id AS member_id, st.star
     WHERE st.approves"""
 
 
+# The swap's team locked first, as every rota writer locks it (teams.services.team_lock), in a statement of
+# its own sent in the same message as the step: the two run as one transaction (PostgreSQL's simple query
+# protocol, which the default cursor's client-side binding uses), and the step's snapshot is taken once the
+# lock is held, so it sees the override of a step that held the lock before it (two TAKEs by one person of
+# two swaps at once would otherwise both pass the other-role check).
+_TEAM_LOCK = """SELECT 1 FROM {team} WHERE id = (SELECT team_id FROM {swap} WHERE id = %(swap_id)s) FOR NO KEY UPDATE;
+"""
+
+
 @functools.cache
 def _sms_step_sql() -> str:
-    return _SMS_STEP.format(
+    return _TEAM_LOCK.format(team=Team._meta.db_table, swap=Swap._meta.db_table) + _SMS_STEP.format(
         swap=Swap._meta.db_table,
         event=SwapEvent._meta.db_table,
         membership=TeamMembership._meta.db_table,
@@ -528,6 +572,7 @@ def _sms_step(*, member: Member, command: str, swap_id: int) -> SmsStep | None:
     }
     with connection.cursor() as cursor:
         cursor.execute(_sms_step_sql(), params)
+        cursor.nextset()  # past the team's lock, to the step's row
         row = cursor.fetchone()
     return SmsStep(*row) if row is not None else None
 
@@ -542,8 +587,12 @@ def _sms_refusal(step: SmsStep, command: str, member: Member) -> str:
         return gettext("Swap %(id)d expired: its shift has started.") % {"id": swap.pk}
     if command == "TAKE" and not step.may_take:
         return _cannot_take(swap, member)
-    # The override cannot be written: the override service's own checks say why.
+    # The override cannot be written: the taker is on call in the other role then, or the override service's
+    # own checks say why.
     taker = member if command == "TAKE" else swap.taker
+    refusal = _cannot_approve(swap, taker)
+    if refusal:
+        return refusal
     override = Override(team=swap.team, role=swap.role, member=taker, start=swap.start, end=swap.end)
     try:
         override.full_clean()

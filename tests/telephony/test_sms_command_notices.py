@@ -117,8 +117,11 @@ def test_a_take_by_sms_without_approval_is_approved_at_once_and_a_clash_is_refus
             (world.primary.phone, f"[Web] Swap {swap.pk} approved"),
         ]
 
-        # Another swap of the same hours cannot be approved over the override now in place.
-        second = Shift.objects.create(team=world.team, role=Role.PRIMARY, member=world.lead, start=start, end=end)
+        # Another swap of hours the override now in place overlaps cannot be approved over it.
+        half = dt.timedelta(hours=12)
+        second = Shift.objects.create(
+            team=world.team, role=Role.PRIMARY, member=world.lead, start=start + half, end=end + half
+        )
         again = swaps.swap_request(shift=second, actor=swaps.Actor.of_member(world.lead, via="test"))
         refusal = _sms(client, world.secondary.phone, f"TAKE {again.pk}")
     assert refusal.startswith(f"Swap {again.pk} cannot be approved: This override overlaps another primary override")

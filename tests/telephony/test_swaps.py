@@ -5,13 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import threading
+import time
 
 import pytest
 import time_machine
-from django.db import connection
+from django.db import connection, transaction
 from rest_framework.test import APIClient
 
-from teams import services
+from teams import selectors, services
+from teams.errors import RotaError
 from teams.models import Role, Shift, TeamMembership
 from telephony import swaps
 from telephony.models import OutboundMessage, Swap
@@ -137,6 +139,10 @@ def test_a_swap_goes_open_taken_approved_and_the_taker_is_then_on_call(client, w
     # Too late to cancel now.
     cancel = web.api("ana").post(f"/api/v1/teams/web/swaps/{swap['id']}/cancel/")
     assert cancel.status_code == 400
+    # Nor can the week be offered again: Bruno covers it.
+    again = web.api("lea").post("/api/v1/teams/web/swaps/", {"shift": web.shift.pk}, format="json")
+    assert again.status_code == 400
+    assert again.json()["error"]["fields"]["shift"] == ["Bruno already covers this shift (an override)."]
 
 
 def test_without_approval_a_lead_takes_for_a_teammate_and_it_is_approved_at_once(db, clock):
@@ -196,16 +202,21 @@ def test_bad_swap_requests_are_refused_with_the_field(client, web):
     assert Swap.objects.get().state == Swap.State.OPEN
 
 
-def test_nobody_takes_a_shift_while_on_call_in_the_other_role(client, db, clock):
-    web = Team(swap_approval=False)
-    # Carla is the secondary for one day of Ana's week, Saturday 5 Dec.
-    saturday = services.shift_create(
+def carla_secondary_on_saturday(web) -> Shift:
+    """Carla, secondary for one day of Ana's primary week: Saturday 5 Dec, 09:00 to 09:00."""
+    return services.shift_create(
         team=web.team,
         role=Role.SECONDARY,
         member=web.people["Carla"],
         start=dt.datetime(2026, 12, 5, 9, tzinfo=dt.UTC),
         end=dt.datetime(2026, 12, 6, 9, tzinfo=dt.UTC),
     )
+
+
+def test_nobody_takes_a_shift_while_on_call_in_the_other_role(client, db, clock):
+    web = Team(swap_approval=False)
+    # Carla is the secondary for one day of Ana's week, Saturday 5 Dec.
+    saturday = carla_secondary_on_saturday(web)
     swap = ask(web)
     # Only Bruno is offered Ana's week (Lea is not in the primary rotation).
     assert len(web.texts_to("Bruno")) == 1
@@ -222,13 +233,44 @@ def test_nobody_takes_a_shift_while_on_call_in_the_other_role(client, db, clock)
     oncall = web.api("ana").get(f"/api/v1/teams/web/oncall/?at={at}").json()
     assert (oncall["primary"]["member"]["name"], oncall["secondary"]["member"]["name"]) == ("Ana", "Carla")
 
-    # Once Lea covers Carla's Saturday, Carla is free for the week and takes it by SMS.
+    # Lea covers Carla's Saturday morning: Carla is still secondary in the afternoon.
+    noon = saturday.start + dt.timedelta(hours=3)
     services.override_create(
-        team=web.team, role=Role.SECONDARY, member=web.people["Lea"], start=saturday.start, end=saturday.end
+        team=web.team, role=Role.SECONDARY, member=web.people["Lea"], start=saturday.start, end=noon
     )
+    assert sms(client, web.people["Carla"].phone, f"TAKE {swap['id']}") == refusal
+    # Once Lea covers the rest too (two overrides end to end), Carla is free for the week and takes it.
+    services.override_create(team=web.team, role=Role.SECONDARY, member=web.people["Lea"], start=noon, end=saturday.end)
     assert sms(client, web.people["Carla"].phone, f"TAKE {swap['id']}") == (
         f"Swap {swap['id']} is yours: you cover Ana, primary."
     )
+    oncall = web.api("ana").get(f"/api/v1/teams/web/oncall/?at={at}").json()
+    assert (oncall["primary"]["member"]["name"], oncall["secondary"]["member"]["name"]) == ("Carla", "Lea")
+
+
+@pytest.mark.parametrize("via", ["sms", "api"])
+def test_a_taker_who_came_on_call_in_the_other_role_is_not_approved(client, web, via):
+    swap = ask(web)
+    assert sms(client, web.people["Carla"].phone, f"TAKE {swap['id']}") == (
+        f"Swap {swap['id']} is yours once a lead approves it."
+    )
+    # Before the lead approves, Carla becomes the secondary for Saturday.
+    saturday = carla_secondary_on_saturday(web)
+    refusal = f"Swap {swap['id']} cannot be approved: Carla is on call as secondary during that shift."
+    if via == "sms":
+        assert sms(client, web.people["Lea"].phone, f"APPROVE {swap['id']}") == refusal
+    else:
+        approved = web.api("lea").post(f"/api/v1/teams/web/swaps/{swap['id']}/approve/")
+        assert approved.status_code == 400 and approved.json()["error"]["fields"]["state"] == [refusal]
+    assert Swap.objects.get(pk=swap["id"]).state == Swap.State.TAKEN
+    at = "2026-12-05T12:00:00Z"
+    assert web.api("ana").get(f"/api/v1/teams/web/oncall/?at={at}").json()["primary"]["member"]["name"] == "Ana"
+
+    # Lea takes Carla's Saturday: now the approval goes through.
+    services.override_create(
+        team=web.team, role=Role.SECONDARY, member=web.people["Lea"], start=saturday.start, end=saturday.end
+    )
+    assert sms(client, web.people["Lea"].phone, f"APPROVE {swap['id']}") == f"Swap {swap['id']} approved."
     oncall = web.api("ana").get(f"/api/v1/teams/web/oncall/?at={at}").json()
     assert (oncall["primary"]["member"]["name"], oncall["secondary"]["member"]["name"]) == ("Carla", "Lea")
 
@@ -272,3 +314,80 @@ def test_two_takes_at_once_from_two_phones_make_one_winner():
     assert replies[winner] == f"Swap {swap.pk} is yours once a lead approves it."
     assert replies[loser] == f"Swap {swap.pk} is already taken by {winner}."
     assert swap.events.filter(action="taken").count() == 1
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("celery_eager")
+@pytest.mark.parametrize("via", ["sms", "api"])
+def test_one_person_taking_a_primary_and_a_secondary_swap_at_once_gets_one(via):
+    with time_machine.travel(NOW, tick=False):
+        web = Team(swap_approval=False)
+        # Secondary: Bruno, then Carla for Ana's primary week (4 to 11 Dec); Bruno is free that week.
+        services.rotation_create(
+            team=web.team,
+            name="Second",
+            role=Role.SECONDARY,
+            member_ids=[web.people[n].pk for n in ("Bruno", "Carla")],
+            start_local=dt.datetime(2026, 11, 27, 9),
+            shift_length=dt.timedelta(days=7),
+            now=NOW,
+        )
+        carla_shift = Shift.objects.get(team=web.team, role=Role.SECONDARY, start=web.shift.start)
+        primary = swaps.swap_request(shift=web.shift, actor=swaps.Actor("Ana"))
+        secondary = swaps.swap_request(shift=carla_shift, actor=swaps.Actor("Carla"))
+    bruno = web.people["Bruno"]
+    replies: dict[int, str] = {}
+
+    def take(swap):
+        def go():
+            try:
+                with time_machine.travel(NOW, tick=False):
+                    if via == "sms":
+                        replies[swap.pk] = swaps.swap_sms_command(member=bruno, action="TAKE", swap_id=swap.pk)
+                    else:
+                        try:
+                            swaps.swap_take(swap=swap, taker=bruno, actor=swaps.Actor.of_member(bruno, via="API"))
+                            replies[swap.pk] = "taken"
+                        except RotaError as exc:
+                            replies[swap.pk] = exc.message
+            finally:
+                connection.close()
+
+        return threading.Thread(target=go)
+
+    # Both takes start while a lead's edit holds the team (and, to line them up, both swaps).
+    threads = [take(primary), take(secondary)]
+    with transaction.atomic():
+        services.team_lock(team_id=web.team.pk)
+        list(Swap.objects.select_for_update().filter(pk__in=[primary.pk, secondary.pk]))
+        for thread in threads:
+            thread.start()
+        _wait_for_lock_waiters(2)
+    for thread in threads:
+        thread.join(20)
+    assert len(replies) == 2, replies
+    approved = Swap.objects.filter(pk__in=[primary.pk, secondary.pk], state=Swap.State.APPROVED)
+    assert approved.count() == 1, replies
+    refused = secondary if approved.get().pk == primary.pk else primary
+    other = "secondary" if refused.pk == primary.pk else "primary"
+    assert replies[refused.pk] == f"Bruno cannot take swap {refused.pk}: they are on call as {other} during that shift."
+    with time_machine.travel(dt.datetime(2026, 12, 5, 12, tzinfo=dt.UTC), tick=False):
+        oncall = selectors.oncall_at(team=web.team, at=dt.datetime(2026, 12, 5, 12, tzinfo=dt.UTC))
+    # Bruno covers one role of the week, never both.
+    assert {oncall[Role.PRIMARY].member.name, oncall[Role.SECONDARY].member.name} in (
+        {"Bruno", "Carla"},
+        {"Ana", "Bruno"},
+    )
+
+
+def _wait_for_lock_waiters(count: int) -> None:
+    """Until `count` other sessions of this database wait for a lock (at most 10 s)."""
+    with connection.cursor() as cursor:
+        for _ in range(200):
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0] >= count:
+                return
+            time.sleep(0.05)
