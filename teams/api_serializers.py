@@ -198,7 +198,8 @@ class MemberSerializer(serializers.ModelSerializer):
     has_login = serializers.SerializerMethodField()
     sms_opted_out = serializers.SerializerMethodField()
     calendar_url = serializers.SerializerMethodField(
-        help_text="The member's iCal feed (secret). Shown to the member themself and to the team's leads."
+        help_text="The member's iCal feed (secret, every team of theirs). Shown to the member themself, and to the "
+        "team's leads when they lead each of the member's teams."
     )
 
     class Meta:
@@ -228,7 +229,7 @@ class MemberSerializer(serializers.ModelSerializer):
     def get_calendar_url(self, member):
         request = self.context.get("request")
         is_self = request is not None and member.user_id is not None and member.user_id == request.user.pk
-        if not (is_self or self.context.get("is_lead")):
+        if not is_self and not (self.context.get("is_lead") and member.pk not in self.context["shared_beyond_lead"]()):
             return None
         return calendar.member_feed_url(member)
 

@@ -139,6 +139,20 @@ class MemberViewSet(TeamChildViewSet):
     filterset_class = api_filters.MemberFilter
     team_rows = staticmethod(selectors.team_members_with_role)
 
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        shared = None
+
+        def shared_beyond_lead() -> set[int]:
+            # Members also in a team the user does not lead: read once per request, when a lead asks.
+            nonlocal shared
+            if shared is None:
+                shared = selectors.team_members_outside_led_teams(user=self.request.user, team=self.team)
+            return shared
+
+        context["shared_beyond_lead"] = shared_beyond_lead
+        return context
+
     def perform_service_create(self, data):
         known = selectors.member_known_to(user=self.request.user, phone=data["phone"])
         if known is not None:
@@ -146,7 +160,8 @@ class MemberViewSet(TeamChildViewSet):
         return services.member_create(team=self.team, **data)
 
     def perform_service_update(self, member, data):
-        personal = {key for key in data if key != "role"}
+        # A PUT sends every field: only a value that differs from the stored one is a change.
+        personal = {key for key, value in data.items() if key != "role" and getattr(member, key) != value}
         if personal and selectors.member_outside_led_teams(user=self.request.user, member=member):
             raise exceptions.PermissionDenied(
                 f"{member.name} is also in a team you do not lead: only their role in this team can change here."

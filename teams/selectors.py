@@ -543,6 +543,15 @@ def member_known_to(*, user: AbstractBaseUser | AnonymousUser, phone: str) -> Me
     return people.first()
 
 
+def team_members_outside_led_teams(*, user: AbstractBaseUser | AnonymousUser, team: Team) -> set[int]:
+    """The ids of the team's members who also belong to a team the user does not lead (one query; none for a
+    superuser): their personal feed and details are not the user's."""
+    if user.is_superuser:
+        return set()
+    shared = TeamMembership.objects.filter(member__memberships__team=team).exclude(team__in=teams_led_by(user))
+    return set(shared.values_list("member_id", flat=True))
+
+
 def member_outside_led_teams(*, user: AbstractBaseUser | AnonymousUser, member: Member) -> bool:
     """True when the member also belongs to a team the user does not lead (their details are not the
     user's to change: a new phone would reroute that other team's calls and alert replies)."""

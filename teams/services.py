@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -113,10 +113,15 @@ def member_create(
     *, team: Team | None, name: str, phone: str, email: str = "", role: str = "member", **extra
 ) -> Member:
     """Create a member and add them to the team (the admin adds the teams afterwards: team None)."""
-    with transaction.atomic():
-        member = _save(Member(name=name, phone=phone, email=email, **extra))
-        if team is not None:
-            membership_add(team=team, member=member, role=role)
+    try:
+        with transaction.atomic():
+            member = _save(Member(name=name, phone=phone, email=email, **extra))
+            if team is not None:
+                membership_add(team=team, member=member, role=role)
+    except IntegrityError:
+        # Another request stored this phone between the check and the insert: the check says so now.
+        Member(name=name, phone=phone, email=email, **extra).validate_unique()
+        raise
     return member
 
 

@@ -228,7 +228,7 @@ class MemberAdmin(LeadScopedAdmin):
     list_filter = (("memberships__team", TeamListFilter),)
     inlines = [MembershipInline]
     actions = ["regenerate_calendar_token"]
-    readonly_fields = ("calendar_feed", "sms_opted_out_at")
+    readonly_fields = ("calendar_feed", "calendar_feed_withheld", "sms_opted_out_at")
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("memberships__team")
@@ -241,7 +241,10 @@ class MemberAdmin(LeadScopedAdmin):
         return readonly
 
     def get_fields(self, request, obj=None):
-        fields = ["name", "phone", "email", "timezone", "language", "sms_opted_out_at", "calendar_feed"]
+        # The feed lists every team of the member's (shifts, time off and its reasons): shown to leads of each.
+        shared = obj is not None and selectors.member_outside_led_teams(user=request.user, member=obj)
+        feed = "calendar_feed_withheld" if shared else "calendar_feed"
+        fields = ["name", "phone", "email", "timezone", "language", "sms_opted_out_at", feed]
         if request.user.is_superuser:
             fields.insert(3, "user")
         return fields
@@ -268,11 +271,25 @@ class MemberAdmin(LeadScopedAdmin):
             return "-"
         return feed_link(calendar.member_feed_url(member))
 
+    @admin.display(description="Calendar feed")
+    def calendar_feed_withheld(self, member):
+        return "Shown to the member and to the leads of each of their teams."
+
     @admin.action(description="Regenerate the calendar feed token (old links stop working)")
     def regenerate_calendar_token(self, request, queryset):
+        renewed = 0
         for member in queryset:
-            services.calendar_token_regenerate(owner=member)
-        self.message_user(request, f"New calendar tokens for {queryset.count()} member(s).")
+            # The feed carries every team of the member's: only a lead of each may break its links.
+            if not selectors.member_outside_led_teams(user=request.user, member=member):
+                services.calendar_token_regenerate(owner=member)
+                renewed += 1
+        self.message_user(request, f"New calendar tokens for {renewed} member(s).")
+        if renewed < queryset.count():
+            self.message_user(
+                request,
+                f"{queryset.count() - renewed} member(s) also in a team you do not lead kept their token.",
+                level=messages.WARNING,
+            )
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)

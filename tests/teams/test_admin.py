@@ -165,6 +165,26 @@ def test_team_and_member_pages_show_the_full_feed_url_as_a_link_with_a_copy_butt
         assert f'data-url="{url}"' in html and ">Copy</button>" in html
 
 
+def test_the_feed_of_a_person_also_in_a_team_the_lead_does_not_lead_is_theirs_to_keep(client, two_teams):
+    lead_a, team_a, members_a, team_b, members_b = two_teams
+    shared = members_b[1]
+    TeamMembership.objects.create(team=team_a, member=shared, role=TeamMembership.Role.MEMBER)
+    client.force_login(lead_a)
+    html = client.get(reverse("admin:teams_member_change", args=[shared.pk])).content.decode()
+    assert shared.calendar_token not in html
+    assert "Shown to the member and to the leads of each of their teams." in html
+    tokens = {member.pk: member.calendar_token for member in (members_a[1], shared)}
+    response = client.post(
+        reverse("admin:teams_member_changelist"),
+        {"action": "regenerate_calendar_token", "_selected_action": list(tokens), "index": "0"},
+        follow=True,
+    )
+    page = response.content.decode()
+    assert "New calendar tokens for 1 member(s)." in page and "kept their token" in page
+    assert Member.objects.get(pk=members_a[1].pk).calendar_token != tokens[members_a[1].pk]
+    assert Member.objects.get(pk=shared.pk).calendar_token == tokens[shared.pk]
+
+
 def test_lead_edits_a_shift_member_and_it_is_kept_on_regeneration(client, two_teams):
     lead_a, team_a, members_a, *_ = two_teams
     client.force_login(lead_a)

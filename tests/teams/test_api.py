@@ -3,6 +3,8 @@ counts in test_api_queries.py; the `world` they share is built in tests/teams/wo
 
 import datetime as dt
 import re
+import threading
+import time
 from html.parser import HTMLParser
 from io import StringIO
 from urllib.parse import urlsplit
@@ -11,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.core.management import call_command
+from django.db import connection, transaction
 from rest_framework.test import APIClient
 
 from teams import services
@@ -19,7 +22,7 @@ from teams.models import ApiToken, Member, Rotation, Shift, Team
 from telephony.models import OutboundMessage
 from tests.factories import MemberFactory, MembershipFactory, TeamFactory, UserFactory, rotation_of, team_with_members
 from tests.teams.world import WORLD_NOW as NOW
-from tests.teams.world import error_fields
+from tests.teams.world import build_world, error_fields
 
 pytestmark = pytest.mark.usefixtures("_fresh_throttle")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -423,6 +426,13 @@ def test_a_person_of_one_of_your_teams_joins_another_by_phone_as_they_are(world)
     # A superuser sees everybody.
     root = world.client("root").post("/api/v1/teams/bravo/members/", {"name": "Ana", "phone": ana.phone}, format="json")
     assert root.status_code == 201 and root.json()["id"] == ana.pk
+    # Now also in bravo, which the lead does not lead: her details are not theirs to change, her role in
+    # gamma is (a PUT repeats her details unchanged).
+    path = f"/api/v1/teams/gamma/members/{ana.pk}/"
+    assert client.patch(path, {"name": "Ana B."}, format="json").status_code == 403
+    unchanged = {"name": "Ana", "phone": ana.phone, "email": ana.email, "timezone": ana.timezone}
+    put = client.put(path, {**unchanged, "language": ana.language, "role": "member"}, format="json")
+    assert put.status_code == 200, put.json()
 
 
 def test_a_lead_needs_a_login(world):
@@ -546,6 +556,20 @@ def test_calendar_url_is_shown_to_the_member_themself_and_to_leads(world):
     assert world.client("reader").get(f"/api/v1/teams/alpha/members/{world.lead.pk}/").json()["calendar_url"] is None
     with time_machine.travel(NOW, tick=False):
         assert APIClient().get(own.removeprefix("https://roulette.example.com")).status_code == 200
+
+
+def test_a_lead_sees_no_feed_of_a_person_also_in_a_team_they_do_not_lead(world):
+    # Ana joins bravo: her feed now lists bravo's shifts and time off, which alpha's lead may not read.
+    MembershipFactory(team=world.bravo, member=world.others[0])
+    ana, bruno = (f"/api/v1/teams/alpha/members/{member.pk}/" for member in world.others)
+    assert world.client("lead").get(ana).json()["calendar_url"] is None
+    assert world.client("lead").get(bruno).json()["calendar_url"] is not None
+    listed = {
+        row["id"]: row["calendar_url"]
+        for row in world.client("lead").get("/api/v1/teams/alpha/members/").json()["results"]
+    }
+    assert listed[world.others[0].pk] is None and listed[world.others[1].pk] is not None
+    assert world.client("root").get(ana).json()["calendar_url"] is not None
 
 
 # --- Edges: huge ids, not-found codes, unencoded offsets, naive times per team ------------------------------
@@ -807,3 +831,41 @@ def test_a_schedule_window_with_too_many_segments_is_refused_before_it_is_comput
             assert "at most 208 days" in year.json()["error"]["fields"]["end"][0]
             fits = lead.get(f"/api/v1/teams/alpha/{view}/?start=2026-12-03T00:00Z&end=2027-06-29T00:00Z")
             assert fits.status_code == 200
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="two requests at once need PostgreSQL's concurrent transactions"
+)
+@pytest.mark.django_db(transaction=True)
+def test_a_phone_stored_by_another_request_in_the_meantime_is_a_400_on_phone():
+    world = build_world()
+    phone = "+4915219999999"
+    answers = []
+
+    def create():
+        try:
+            client = world.client("lead")
+            client.raise_request_exception = False
+            answers.append(client.post("/api/v1/teams/alpha/members/", {"name": "Cleo", "phone": phone}, format="json"))
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=create)
+    # Another request has inserted the phone and not committed yet: this one's check cannot see it, its
+    # INSERT waits for the other, and fails on the unique phone once the other commits.
+    with transaction.atomic():
+        MemberFactory(name="Cleo elsewhere", phone=phone)
+        thread.start()
+        for _ in range(200):
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+                if cursor.fetchone()[0]:
+                    break
+            time.sleep(0.05)
+    thread.join(20)
+    assert answers[0].status_code == 400, answers[0].content
+    assert list(error_fields(answers[0])) == ["phone"]
+    assert Member.objects.filter(phone=phone).count() == 1
