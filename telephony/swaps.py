@@ -25,7 +25,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone, translation
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from teams import rota, selectors, services
 from teams.errors import RotaError
@@ -153,7 +153,7 @@ def _other_role(swap: Swap, member: Member) -> str | None:
 
 def _cannot_take(swap: Swap, member: Member) -> str:
     """Why `member` may not take the swap: on call in the other role then, or not a free teammate."""
-    values = {"member": member.name, "id": swap.pk, "role": swap.role, "other": _other_role(swap, member)}
+    values = {"member": member.name, "id": swap.pk, "role": role_name(swap.role), "other": _other_role(swap, member)}
     if values["other"]:
         return gettext("%(member)s cannot take swap %(id)d: they are on call as %(other)s during that shift.") % values
     return gettext("%(member)s cannot take swap %(id)d: only a free teammate of the %(role)s rotation can.") % values
@@ -170,6 +170,32 @@ def _cannot_approve(swap: Swap, taker: Member) -> str | None:
         "member": taker.name,
         "other": other,
     }
+
+
+def _end_to_end(rows, start: dt.datetime, end: dt.datetime) -> bool:
+    """Whether `rows` (with start and end, sorted by start) cover [start, end) with no gap."""
+    reach = start
+    for row in rows:
+        if row.start > reach:
+            return False
+        reach = max(reach, row.end)
+    return reach >= end
+
+
+def _out_of_date(swap: Swap) -> RotaError | None:
+    """When the swap's shift is no longer the asker's as asked (a lead reassigned or moved it, a rotation
+    change regenerated it, it was deleted): taking or approving it would override whoever has those hours
+    now. Else None."""
+    unchanged = Shift.objects.filter(
+        pk=swap.shift_id, member_id=swap.asker_id, role=swap.role, start=swap.start, end=swap.end
+    )
+    if swap.shift_id is not None and unchanged.exists():
+        return None
+    return RotaError(
+        gettext("Swap %(id)d is out of date: its shift changed after %(asker)s asked. Ask again if still needed.")
+        % {"id": swap.pk, "asker": swap.asker.name},
+        field="state",
+    )
 
 
 def _already(swap: Swap) -> RotaError:
@@ -195,18 +221,29 @@ def swap_request(*, shift: Shift, actor: Actor, reason: str = "", now: dt.dateti
         raise RotaError(gettext("Only a shift that has not started yet can be swapped."), field="shift")
     with transaction.atomic():
         services.team_lock(team_id=shift.team_id)
-        if Swap.objects.filter(shift=shift, state__in=IN_PLAY).exists():
+        in_play = Swap.objects.filter(shift=shift, state__in=IN_PLAY).select_related("asker").first()
+        if in_play is not None and _out_of_date(in_play) is None:
             raise RotaError(gettext("This shift already has a swap in play."), field="shift")
-        cover = (
-            Override.objects.filter(team_id=shift.team_id, role=shift.role, start__lte=shift.start, end__gte=shift.end)
+        if in_play is not None:
+            # Asked by the shift's former person, or about its former hours: nobody can take it any more.
+            _move(in_play, to=Swap.State.CANCELLED, moves_from=IN_PLAY)
+            _record(in_play, "cancelled", Actor(gettext("automatic (its shift changed)"), via=actor.via))
+        covers = list(
+            Override.objects.filter(team_id=shift.team_id, role=shift.role, start__lt=shift.end, end__gt=shift.start)
             .exclude(member_id=shift.member_id)
             .select_related("member")
-            .first()
+            .order_by("start")
         )
-        if cover is not None:
-            # An approved swap, or a lead's override: nobody needs to take it over from the shift's person.
+        if _end_to_end(covers, shift.start, shift.end):
+            # An approved swap, or a lead's overrides: nobody needs to take it over from the shift's person.
+            names = list(dict.fromkeys(cover.member.name for cover in covers))
             raise RotaError(
-                gettext("%(member)s already covers this shift (an override).") % {"member": cover.member.name},
+                ngettext(
+                    "%(members)s already covers this shift (an override).",
+                    "%(members)s already cover this shift (overrides).",
+                    len(names),
+                )
+                % {"members": ", ".join(names)},
                 field="shift",
             )
         try:
@@ -253,6 +290,8 @@ def swap_take(
             raise _already(swap)
         if swap.start <= now:
             raise RotaError(gettext("Swap %(id)d expired: its shift has started.") % {"id": swap.pk}, field="state")
+        if stale := _out_of_date(swap):
+            raise stale
         offered = swap_teammates(swap=swap)
         if taker.pk not in {member.pk for member in offered}:
             raise RotaError(_cannot_take(swap, taker), field="member")
@@ -372,6 +411,8 @@ def swap_approve(*, swap: Swap, actor: Actor, notices_later: bool = False) -> Sw
         swap = _locked(swap)
         if swap.state != Swap.State.TAKEN:
             raise _already(swap)
+        if stale := _out_of_date(swap):
+            raise stale
         event = _approve(swap, actor, notices_pending=notices_later)
         if not notices_later:
             _approved_notices(swap)
@@ -457,7 +498,7 @@ class SmsStep:
 # Its checks run under the team's lock, as the service's do (`_TEAM_LOCK`, sent with it).
 _SMS_STEP = """
 WITH target AS (
-    SELECT s.id, s.state, s.team_id, s.role, s.start, s."end", s.asker_id, s.taker_id AS current_taker_id,
+    SELECT s.id, s.state, s.team_id, s.shift_id, s.role, s.start, s."end", s.asker_id, s.taker_id AS current_taker_id,
            CASE WHEN %(command)s = 'TAKE' THEN %(member_id)s::integer ELSE s.taker_id END AS taker_id
     FROM {swap} s
     WHERE s.id = %(swap_id)s AND s.team_id IN (
@@ -467,6 +508,8 @@ WITH target AS (
 ), checks AS (
     SELECT t.*, team.swap_approval,
         t.start <= %(now)s AS has_started,
+        EXISTS (SELECT 1 FROM {shift} sh WHERE sh.id = t.shift_id AND sh.member_id = t.asker_id
+                AND sh.role = t.role AND sh.start = t.start AND sh."end" = t."end") AS as_asked,
         (t.taker_id <> t.asker_id AND CASE
             WHEN EXISTS (SELECT 1 FROM {rotation} r WHERE r.team_id = t.team_id AND r.role = t.role)
             THEN EXISTS (SELECT 1 FROM {rotation} r JOIN {participant} p ON p.rotation_id = r.id
@@ -487,6 +530,7 @@ WITH target AS (
     FROM checks c
     WHERE c.state = CASE WHEN %(command)s = 'TAKE' THEN 'open' ELSE 'taken' END
       AND (%(command)s <> 'TAKE' OR (NOT c.has_started AND c.may_take))
+      AND (%(command)s = 'DECLINE' OR c.as_asked)
       AND (c.clash_free OR NOT (%(command)s = 'APPROVE' OR (%(command)s = 'TAKE' AND NOT c.swap_approval)))
 ), cover AS (
     {override_insert}
@@ -543,6 +587,7 @@ def _sms_step_sql() -> str:
         time_off=TimeOff._meta.db_table,
         team=Team._meta.db_table,
         member=Member._meta.db_table,
+        shift=Shift._meta.db_table,
         other_role_on_call=selectors.other_role_on_call_sql(
             team="t.team_id", role="t.role", start="t.start", end='t."end"'
         ),
@@ -585,6 +630,8 @@ def _sms_refusal(step: SmsStep, command: str, member: Member) -> str:
         return _already(swap).message
     if command == "TAKE" and step.has_started:
         return gettext("Swap %(id)d expired: its shift has started.") % {"id": swap.pk}
+    if command != "DECLINE" and (stale := _out_of_date(swap)):
+        return stale.message
     if command == "TAKE" and not step.may_take:
         return _cannot_take(swap, member)
     # The override cannot be written: the taker is on call in the other role then, or the override service's
@@ -608,7 +655,7 @@ def _sms_reply(step: SmsStep, command: str) -> str:
             return gettext("Swap %(id)d is yours: you cover %(asker)s, %(role)s.") % {
                 "id": step.swap_id,
                 "asker": step.asker_name,
-                "role": step.role,
+                "role": role_name(step.role),
             }
         return gettext("Swap %(id)d is yours once a lead approves it.") % {"id": step.swap_id}
     if command == "APPROVE":

@@ -242,7 +242,11 @@ class MemberAdmin(LeadScopedAdmin):
 
     def get_fields(self, request, obj=None):
         # The feed lists every team of the member's (shifts, time off and its reasons): shown to leads of each.
-        shared = obj is not None and selectors.member_outside_led_teams(user=request.user, member=obj)
+        shared = (
+            obj is not None
+            and obj.user_id != request.user.pk  # one's own feed is always one's own
+            and selectors.member_outside_led_teams(user=request.user, member=obj)
+        )
         feed = "calendar_feed_withheld" if shared else "calendar_feed"
         fields = ["name", "phone", "email", "timezone", "language", "sms_opted_out_at", feed]
         if request.user.is_superuser:
@@ -280,7 +284,8 @@ class MemberAdmin(LeadScopedAdmin):
         renewed = 0
         for member in queryset:
             # The feed carries every team of the member's: only a lead of each may break its links.
-            if not selectors.member_outside_led_teams(user=request.user, member=member):
+            own = member.user_id == request.user.pk
+            if own or not selectors.member_outside_led_teams(user=request.user, member=member):
                 services.calendar_token_regenerate(owner=member)
                 renewed += 1
         self.message_user(request, f"New calendar tokens for {renewed} member(s).")

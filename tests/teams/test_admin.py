@@ -183,6 +183,11 @@ def test_the_feed_of_a_person_also_in_a_team_the_lead_does_not_lead_is_theirs_to
     assert "New calendar tokens for 1 member(s)." in page and "kept their token" in page
     assert Member.objects.get(pk=members_a[1].pk).calendar_token != tokens[members_a[1].pk]
     assert Member.objects.get(pk=shared.pk).calendar_token == tokens[shared.pk]
+    # One's own feed stays one's own, whatever teams one is in.
+    own = Member.objects.get(user=lead_a)
+    TeamMembership.objects.create(team=team_b, member=own, role=TeamMembership.Role.MEMBER)
+    html = client.get(reverse("admin:teams_member_change", args=[own.pk])).content.decode()
+    assert own.calendar_token in html
 
 
 def test_lead_edits_a_shift_member_and_it_is_kept_on_regeneration(client, two_teams):

@@ -275,6 +275,51 @@ def test_a_taker_who_came_on_call_in_the_other_role_is_not_approved(client, web,
     assert (oncall["primary"]["member"]["name"], oncall["secondary"]["member"]["name"]) == ("Carla", "Lea")
 
 
+def test_a_swap_whose_shift_changed_hands_is_neither_taken_nor_approved(client, web):
+    first = ask(web)
+    # Bruno takes the first; then the lead gives Ana's week to Carla by hand.
+    assert sms(client, web.people["Bruno"].phone, f"TAKE {first['id']}").endswith("once a lead approves it.")
+    with time_machine.travel(NOW, tick=False):
+        edited = web.api("lea").patch(
+            f"/api/v1/teams/web/shifts/{web.shift.pk}/", {"member": web.people["Carla"].pk}, format="json"
+        )
+    assert edited.status_code == 200, edited.content
+    stale = "is out of date: its shift changed after Ana asked. Ask again if still needed."
+    assert sms(client, web.people["Lea"].phone, f"APPROVE {first['id']}") == f"Swap {first['id']} {stale}"
+    approved = web.api("lea").post(f"/api/v1/teams/web/swaps/{first['id']}/approve/")
+    assert approved.status_code == 400
+    assert approved.json()["error"]["fields"]["state"] == [f"Swap {first['id']} {stale}"]
+    # Nobody overrides Carla for a week Ana no longer has; the lead may still decline.
+    at = "2026-12-05T12:00:00Z"
+    assert web.api("ana").get(f"/api/v1/teams/web/oncall/?at={at}").json()["primary"]["member"]["name"] == "Carla"
+    assert web.api("lea").post(f"/api/v1/teams/web/swaps/{first['id']}/decline/").json()["state"] == "declined"
+
+    # A swap still open when its shift changes hands: nobody can take it (SMS or API).
+    services.shift_update(shift=web.shift, member=web.people["Ana"])
+    second = ask(web)
+    services.shift_update(shift=web.shift, member=web.people["Carla"])
+    assert sms(client, web.people["Bruno"].phone, f"TAKE {second['id']}") == f"Swap {second['id']} {stale}"
+    taken = web.api("bruno").post(f"/api/v1/teams/web/swaps/{second['id']}/take/")
+    assert taken.status_code == 400 and Swap.objects.get(pk=second["id"]).state == Swap.State.OPEN
+    # Carla, whose shift it now is, may ask about it herself: the stale swap is cancelled first.
+    mine = web.api("carla").post("/api/v1/teams/web/swaps/", {"shift": web.shift.pk}, format="json")
+    assert mine.status_code == 201, mine.content
+    assert mine.json()["asker"]["name"] == "Carla"
+    assert Swap.objects.get(pk=second["id"]).state == Swap.State.CANCELLED
+    # A shift moved to the other role is out of date too.
+    services.shift_update(shift=web.shift, role=Role.SECONDARY)
+    assert sms(client, web.people["Bruno"].phone, f"TAKE {mine.json()['id']}").endswith("Ask again if still needed.")
+
+
+def test_a_shift_other_people_cover_end_to_end_cannot_be_asked_about(web):
+    noon = web.shift.start + dt.timedelta(days=3)
+    for name, start, end in (("Bruno", web.shift.start, noon), ("Carla", noon, web.shift.end)):
+        services.override_create(team=web.team, role=Role.PRIMARY, member=web.people[name], start=start, end=end)
+    refused = web.api("ana").post("/api/v1/teams/web/swaps/", {"shift": web.shift.pk}, format="json")
+    assert refused.status_code == 400
+    assert refused.json()["error"]["fields"]["shift"] == ["Bruno, Carla already cover this shift (overrides)."]
+
+
 postgres_only = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="two TAKEs at once need PostgreSQL's concurrent transactions"
 )
