@@ -590,20 +590,23 @@ def member_of_user(*, user) -> Member | None:
     return getattr(user, "member", None)
 
 
-def member_with_teams_by_phone(*, phone: str) -> tuple[Member | None, list[Team]]:
-    """The member texting from `phone` (the first by id: a phone may be shared) and their teams by name, in
-    one query (a second only for a member in no team)."""
+def member_with_teams_by_phone(*, phone: str, texted: str = "") -> tuple[Member | None, list[Team], Team | None]:
+    """The member texting from `phone` (the first by id: a phone may be shared), their teams by name, and
+    which of them owns the number `texted` (None if none does), in one query (a second only for a member in
+    no team)."""
     if not phone:
-        return None, []
+        return None, [], None
     first = Member.objects.filter(phone=phone).order_by("pk").values("pk")[:1]
     memberships = list(
         TeamMembership.objects.filter(member_id=Subquery(first))
+        .annotate(texted=Exists(SupportNumber.objects.filter(team_id=OuterRef("team_id"), phone_number=texted)))
         .select_related("member", "team")
         .order_by("team__name", "team_id")
     )
     if memberships:
-        return memberships[0].member, [membership.team for membership in memberships]
-    return Member.objects.filter(phone=phone).order_by("pk").first(), []
+        texted_team = next((membership.team for membership in memberships if membership.texted), None)
+        return memberships[0].member, [membership.team for membership in memberships], texted_team
+    return Member.objects.filter(phone=phone).order_by("pk").first(), [], None
 
 
 def phone_is_opted_out(*, phone: str) -> bool:

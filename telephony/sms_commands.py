@@ -12,7 +12,6 @@ import logging
 import re
 import unicodedata
 
-from django.conf import settings
 from django.utils import timezone, translation
 from django.utils.translation import gettext, gettext_lazy
 
@@ -75,7 +74,7 @@ def who_is_on_call(*, teams: list[Team], at: dt.datetime) -> str:
     return "\n".join(lines)
 
 
-def sms_command(*, from_number: str, body: str, at: dt.datetime | None = None) -> str | None:
+def sms_command(*, from_number: str, body: str, to_number: str = "", at: dt.datetime | None = None) -> str | None:
     """Handle one inbound SMS; the reply text, or None for no reply."""
     at = at or timezone.now()
     keyword = _keyword(body)
@@ -86,12 +85,13 @@ def sms_command(*, from_number: str, body: str, at: dt.datetime | None = None) -
     if keyword in OPT_IN_WORDS:
         services.member_opt_in(phone=from_number)
         return None
-    # The member and their teams by name: one query.
-    member, teams = selectors.member_with_teams_by_phone(phone=from_number)
+    # The member, their teams by name, and the team whose number they texted: one query.
+    member, teams, texted = selectors.member_with_teams_by_phone(phone=from_number, texted=to_number)
     if member is None:
         return None
-    # The reply is in the member's language (else their first team's).
-    with translation.override(member.language or (teams[0].language if teams else "") or settings.LANGUAGE_CODE):
+    # The reply is in the member's language, else that of the team whose number they texted (a reply to its
+    # offer or alert), else their first team's.
+    with translation.override(member.language_for(texted or (teams[0] if teams else None))):
         return _member_command(member=member, teams=teams, keyword=_command(keyword), at=at)
 
 

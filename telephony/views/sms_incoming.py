@@ -9,6 +9,8 @@ from telephony.sms_commands import sms_command
 @twiml.safe_twiml(lambda: twiml.sms_reply(None))
 def incoming(request):
     reply = sms_command(
-        from_number=twiml.clean_text(request.POST.get("From")), body=twiml.clean_text(request.POST.get("Body"))
+        from_number=twiml.clean_text(request.POST.get("From")),
+        body=twiml.clean_text(request.POST.get("Body")),
+        to_number=twiml.clean_text(request.POST.get("To")),
     )
     return twiml.response(twiml.sms_reply(reply))

@@ -5,6 +5,9 @@ characters a segment); sms_body_fit takes the accents off where GSM-7 lacks them
 
 from __future__ import annotations
 
+import re
+import xml.etree.ElementTree as ET
+
 import pytest
 from django.utils import translation
 from django.utils.translation import gettext
@@ -13,7 +16,9 @@ from telephony import alerts, notifications
 from telephony.models import Alert, OutboundMessage
 from telephony.sms_commands import sms_command
 from telephony.sms_text import SMS_CUT_MARKER, sms_body_fit, sms_is_gsm7, sms_segments
+from tests.factories import MembershipFactory, SupportNumberFactory, TeamFactory
 from tests.telephony.world import sent, to_voicemail
+from tests.twilio_helpers import post_signed
 
 # The fixed part of every SMS text, with the longest values it is sent with in practice: a 40-character
 # team name, full names, a reminder span with zones, a 6-digit id.
@@ -142,8 +147,33 @@ def test_sms_replies_speak_the_members_language(web):
     web.secondary.save()
     assert sms_command(from_number=web.secondary.phone, body="help").startswith("Support Roulette: WHO = quem")
     assert sms_command(from_number=web.primary.phone, body="help").startswith("Support Roulette: WHO = who")
-    assert "primário" in sms_command(from_number=web.secondary.phone, body="WHO")
+    who = sms_command(from_number=web.secondary.phone, body="WHO")
+    assert "primário" in who
+    # Days and months are named in Portuguese too ("até Seg 7 Dez 09:00"), not "Mon 7 Dec".
+    assert re.search(
+        r"até (Dom|Seg|Ter|Qua|Qui|Sex|S[aá]b) \d{1,2} (Jan|Fev|Mar|Abr|Mai|Jun|Jul|Ago|Set|Out|Nov|Dez) ", who
+    ), who
     assert notifications.role_name("primary") == "primary"
+
+
+def test_a_reply_to_a_teams_number_speaks_that_teams_language(client, web):
+    # The secondary, no language of their own, is also in "Atendimento" (pt-br), first by name.
+    atendimento = TeamFactory(slug="atendimento", name="Atendimento", language="pt-br")
+    SupportNumberFactory(team=atendimento, phone_number="+5511300000001")
+    MembershipFactory(team=atendimento, member=web.secondary)
+    web.team.language = "en"
+    web.team.save()
+
+    def reply(to):
+        params = {"MessageSid": "SM" + "5" * 32, "AccountSid": "AC" + "0" * 32, "From": web.secondary.phone,
+                  "To": to, "Body": "help"}  # fmt: skip
+        return ET.fromstring(post_signed(client, "/telephony/sms/incoming/", params).content).findtext("Message")
+
+    english_number = web.team.numbers.first().phone_number
+    assert reply(english_number).startswith("Support Roulette: WHO = who")
+    assert reply("+5511300000001").startswith("Support Roulette: WHO = quem")
+    # A number of none of their teams (the global sender): their first team's language, as before.
+    assert reply("+15005550006").startswith("Support Roulette: WHO = quem")
 
 
 @pytest.mark.usefixtures("celery_eager")
