@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from django.utils import dates  # the day and month names, translated (no database, no clock)
+from django.utils.text import capfirst
 
 UTC = dt.UTC
 SHIFT = "shift"
@@ -152,8 +153,7 @@ def format_local(instant: dt.datetime, tz: ZoneInfo, *, year: bool = True, zone:
 def format_wall(wall: dt.datetime, *, year: bool = True) -> str:
     """A wall-clock time as it reads, whatever its zone: "Mon 7 Dec 2026 09:00" ("Mon 7 Dec 09:00"), the day
     and month named in the active language (Django's own names: "Seg 7 Dez 2026 09:00" in Portuguese)."""
-    day, month = str(dates.WEEKDAYS_ABBR[wall.weekday()]), str(dates.MONTHS_3[wall.month])
-    named = f"{day[:1].upper()}{day[1:]} {wall.day} {month.title()}"
+    named = f"{capfirst(dates.WEEKDAYS_ABBR[wall.weekday()])} {wall.day} {capfirst(dates.MONTHS_3[wall.month])}"
     return named + (f" {wall.year}" if year else "") + f" {wall:%H:%M}"
 
 

@@ -379,9 +379,6 @@ def _override_reason(swap_id: int, asker_name: str) -> str:
 
 def _approve(swap: Swap, actor: Actor, *, at: dt.datetime | None = None, notices_pending: bool = False) -> SwapEvent:
     """Inside the caller's transaction, with the row locked: the override for the taker, and its event."""
-    refusal = _cannot_approve(swap, swap.taker)
-    if refusal:
-        raise RotaError(refusal, field="state")
     try:
         override = services.override_create(
             team=swap.team,
@@ -413,6 +410,10 @@ def swap_approve(*, swap: Swap, actor: Actor, notices_later: bool = False) -> Sw
             raise _already(swap)
         if stale := _out_of_date(swap):
             raise stale
+        # A take checked it already (the offer's people); since then the taker may have come on call in the
+        # other role.
+        if refusal := _cannot_approve(swap, swap.taker):
+            raise RotaError(refusal, field="state")
         event = _approve(swap, actor, notices_pending=notices_later)
         if not notices_later:
             _approved_notices(swap)
