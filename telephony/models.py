@@ -82,8 +82,13 @@ class Call(models.Model):
         FAILED = "failed", "Failed"
         BLOCKED = "blocked", "Blocked caller"
 
-    call_sid = models.CharField(max_length=40, unique=True)
-    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="calls")
+    # Unique by the constraint in Meta, not `unique=True`: on PostgreSQL that would add a second index
+    # (varchar_pattern_ops, for LIKE) that every incoming call's INSERT pays for and nothing reads.
+    call_sid = models.CharField(max_length=40)
+    # No index of its own: call_team_started (team, -started_at) serves every lookup by team.
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="calls", db_index=False
+    )
     from_number = models.CharField(max_length=32, blank=True)
     to_number = models.CharField(max_length=32, blank=True)
     status = models.CharField(max_length=20, blank=True, help_text="Twilio's CallStatus.")
@@ -100,6 +105,8 @@ class Call(models.Model):
     class Meta:
         ordering = ["-started_at"]
         indexes = [models.Index(fields=["team", "-started_at"], name="call_team_started")]
+        # The name PostgreSQL gave the constraint `unique=True` made (migration 0015 keeps it).
+        constraints = [models.UniqueConstraint(fields=["call_sid"], name="telephony_call_call_sid_key")]
 
     def __str__(self) -> str:
         return f"{self.call_sid} {self.from_number} → {self.to_number} ({self.outcome})"
@@ -114,7 +121,8 @@ class DialAttempt(models.Model):
         FALLBACK = "fallback", "Team fallback phone"
         DESK = "desk", "Desk phone"
 
-    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="attempts")
+    # No index of its own: attempt_call_position (call, position) serves every lookup by call.
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="attempts", db_index=False)
     position = models.PositiveSmallIntegerField()
     target = models.CharField(max_length=10, choices=Target.choices)
     member = models.ForeignKey(Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
