@@ -261,6 +261,21 @@ class MemberAdmin(LeadScopedAdmin):
         else:
             adopt_saved(obj, services.member_create(team=None, **editable))
 
+    def has_delete_permission(self, request, obj=None):
+        # A person also in a team this lead does not lead belongs to that team too: deleting them would take
+        # its shifts and rotation places with them (the API's DELETE only takes them out of the lead's team).
+        if obj is not None and selectors.member_outside_led_teams(user=request.user, member=obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_deleted_objects(self, objs, request):
+        # The bulk delete action: refused when it names such a person, without listing the other team's rows.
+        shared = [obj for obj in objs if selectors.member_outside_led_teams(user=request.user, member=obj)]
+        if shared:
+            names = ", ".join(str(member) for member in shared)
+            return [], {}, {gettext("members also in a team you do not lead (%(names)s)") % {"names": names}}, []
+        return super().get_deleted_objects(objs, request)
+
     @admin.display(description="Teams")
     def team_list(self, member):
         return ", ".join(m.team.name for m in member.memberships.all())

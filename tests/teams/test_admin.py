@@ -1125,3 +1125,27 @@ def test_a_superuser_deletes_a_team_in_the_admin_and_its_calls_stay_in_the_log(c
     assert not Team.objects.filter(pk=team.pk).exists()
     call.refresh_from_db()
     assert call.team_id is None
+
+
+def test_a_lead_cannot_delete_a_person_also_in_a_team_they_do_not_lead(client, two_teams):
+    """Deleting the person would take the other team's shifts and rotation places with them."""
+    lead_a, team_a, members_a, team_b, members_b = two_teams
+    shared = members_b[1]
+    TeamMembership.objects.create(team=team_a, member=shared, role=TeamMembership.Role.MEMBER)
+    beta_shifts = Shift.objects.filter(team=team_b, member=shared).count()
+    assert beta_shifts
+    client.force_login(lead_a)
+    page = client.get(reverse("admin:teams_member_delete", args=[shared.pk]))
+    assert page.status_code == 403
+    assert client.post(reverse("admin:teams_member_delete", args=[shared.pk]), {"post": "yes"}).status_code == 403
+    # The bulk action refuses too, and lists none of the other team's rows.
+    chosen = {"action": "delete_selected", "_selected_action": [shared.pk, members_a[2].pk]}
+    html = client.post(reverse("admin:teams_member_changelist"), chosen).content.decode()
+    assert "members also in a team you do not lead" in html
+    assert "Beta" not in html and "Yes, I’m sure" not in html
+    assert client.post(reverse("admin:teams_member_changelist"), {**chosen, "post": "yes"}).status_code == 403
+    assert Member.objects.filter(pk__in=[shared.pk, members_a[2].pk]).count() == 2
+    assert Shift.objects.filter(team=team_b, member=shared).count() == beta_shifts
+    # A superuser still may.
+    client.force_login(UserFactory(username="root", is_superuser=True, is_staff=True))
+    assert client.get(reverse("admin:teams_member_delete", args=[shared.pk])).status_code == 200
