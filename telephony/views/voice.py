@@ -98,9 +98,13 @@ def incoming(request):
 def menu(request):
     """The menu's Gather action (and its Redirect after three silent tries): the key routes the call to
     that team's whole flow; no key, or 0, to the number's own team."""
+    call_sid = _param(request, "CallSid")
+    if not call_sid:  # Twilio always sends it: a hand-made request writes nothing
+        logger.warning("Menu key press without CallSid: voicemail")
+        return twiml.response(twiml.apology_voicemail())
     decision = calls.call_menu_choice(
         call_id=_int(request.GET.get("call")),
-        call_sid=_param(request, "CallSid"),
+        call_sid=call_sid,
         from_number=_param(request, "From"),
         to_number=_param(request, "To"),
         digits=_param(request, "Digits"),

@@ -232,6 +232,14 @@ def test_zero_or_a_key_not_in_the_menu_routes_to_the_numbers_own_team(web, menu,
     assert call.call().team == web.team
 
 
+def test_a_menu_request_without_a_callsid_writes_nothing(web, menu, twilio):
+    call = twilio()
+    action = call.incoming().find("Redirect").text
+    root = call.post(action, {})  # signed, but not what Twilio sends: no CallSid
+    assert root.find("Dial") is None and root.find("Record") is not None  # the apology and a voicemail
+    assert list(Call.objects.values_list("call_sid", flat=True)) == [call.call().call_sid]
+
+
 def test_no_key_at_all_routes_to_the_numbers_own_team(web, menu, twilio):
     call = twilio()
     redirect = call.incoming().find("Redirect")
