@@ -233,9 +233,17 @@ class MemberAdmin(LeadScopedAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("memberships__team")
 
+    def _shared(self, request, member) -> bool:
+        """Whether the member is also in a team the user does not lead (their details, feed and deletion are
+        not the user's): asked of the database once per request and member, though a page asks it thrice."""
+        known = request.__dict__.setdefault("_members_shared", {})
+        if member.pk not in known:
+            known[member.pk] = selectors.member_outside_led_teams(user=request.user, member=member)
+        return known[member.pk]
+
     def get_readonly_fields(self, request, obj=None):
         readonly = list(super().get_readonly_fields(request, obj))
-        if obj is not None and selectors.member_outside_led_teams(user=request.user, member=obj):
+        if obj is not None and self._shared(request, obj):
             # Shared with a team this lead does not lead: a new phone would reroute that team's calls.
             readonly += ["name", "phone", "email", "timezone", "language"]
         return readonly
@@ -245,7 +253,7 @@ class MemberAdmin(LeadScopedAdmin):
         shared = (
             obj is not None
             and obj.user_id != request.user.pk  # one's own feed is always one's own
-            and selectors.member_outside_led_teams(user=request.user, member=obj)
+            and self._shared(request, obj)
         )
         feed = "calendar_feed_withheld" if shared else "calendar_feed"
         fields = ["name", "phone", "email", "timezone", "language", "sms_opted_out_at", feed]
@@ -264,13 +272,13 @@ class MemberAdmin(LeadScopedAdmin):
     def has_delete_permission(self, request, obj=None):
         # A person also in a team this lead does not lead belongs to that team too: deleting them would take
         # its shifts and rotation places with them (the API's DELETE only takes them out of the lead's team).
-        if obj is not None and selectors.member_outside_led_teams(user=request.user, member=obj):
+        if obj is not None and self._shared(request, obj):
             return False
         return super().has_delete_permission(request, obj)
 
     def get_deleted_objects(self, objs, request):
         # The bulk delete action: refused when it names such a person, without listing the other team's rows.
-        shared = [obj for obj in objs if selectors.member_outside_led_teams(user=request.user, member=obj)]
+        shared = [obj for obj in objs if self._shared(request, obj)]
         if shared:
             names = ", ".join(str(member) for member in shared)
             return [], {}, {gettext("members also in a team you do not lead (%(names)s)") % {"names": names}}, []
@@ -300,7 +308,7 @@ class MemberAdmin(LeadScopedAdmin):
         for member in queryset:
             # The feed carries every team of the member's: only a lead of each may break its links.
             own = member.user_id == request.user.pk
-            if own or not selectors.member_outside_led_teams(user=request.user, member=member):
+            if own or not self._shared(request, member):
                 services.calendar_token_regenerate(owner=member)
                 renewed += 1
         self.message_user(request, f"New calendar tokens for {renewed} member(s).")
